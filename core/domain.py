@@ -1,0 +1,55 @@
+"""Domain vocabulary shared by the web process, the worker and the CLI."""
+
+from __future__ import annotations
+
+import enum
+
+# The classifier's labels, in the order models.predict_proba returns them.
+LABELS: tuple[str, ...] = ("toxic", "identity_hate", "threat", "spam")
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    FLAGGED = "flagged"
+    REJECTED = "rejected"
+
+
+DECIDED = frozenset({Status.APPROVED, Status.FLAGGED, Status.REJECTED})
+
+
+class Actor(enum.StrEnum):
+    """Who made a decision."""
+
+    MODEL = "model"
+    MODERATOR = "moderator"
+
+
+class Role(enum.StrEnum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class EventType(enum.StrEnum):
+    APPROVED = "comment.approved"
+    FLAGGED = "comment.flagged"
+    REJECTED = "comment.rejected"
+
+    @classmethod
+    def for_status(cls, status: Status) -> EventType:
+        return {
+            Status.APPROVED: cls.APPROVED,
+            Status.FLAGGED: cls.FLAGGED,
+            Status.REJECTED: cls.REJECTED,
+        }[status]
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+def utf16_length(text: str) -> int:
+    """Length as a browser's maxlength counts it: UTF-16 code units (non-BMP emoji count 2)."""
+    return len(text.encode("utf-16-le")) // 2

@@ -1,0 +1,117 @@
+"""Policy v1: turn label scores and the comment text into approve / flag / reject, with reasons."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.domain import LABELS, Status
+
+DEFAULT_FLAG_THRESHOLD = 0.5
+DEFAULT_MAX_LINKS = 2
+
+_LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Per label: flag at or above `flag`; reject at or above `reject` (None: never reject)."""
+
+    flag: float = DEFAULT_FLAG_THRESHOLD
+    reject: float | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    # (term, action) pairs; action is "flag" or "reject".
+    blocklist: Sequence[tuple[str, str]] = ()
+    max_links: int = DEFAULT_MAX_LINKS
+
+    @classmethod
+    def from_source_fields(
+        cls, thresholds: Mapping[str, Any] | None, blocklist: Sequence[Any] | None, max_links: int
+    ) -> Policy:
+        parsed = {
+            label: Thresholds(
+                flag=float(v.get("flag", DEFAULT_FLAG_THRESHOLD)), reject=v.get("reject")
+            )
+            for label, v in (thresholds or {}).items()
+        }
+        terms = tuple(
+            (str(item["term"]), str(item.get("action", "flag"))) for item in blocklist or ()
+        )
+        return cls(thresholds=parsed, blocklist=terms, max_links=max_links)
+
+    def for_label(self, label: str) -> Thresholds:
+        return self.thresholds.get(label, Thresholds())
+
+    def describe(self) -> dict[str, Any]:
+        """What is recorded with a decision: the thresholds and rules in force."""
+        return {
+            "thresholds": {
+                label: {"flag": self.for_label(label).flag, "reject": self.for_label(label).reject}
+                for label in LABELS
+            },
+            "max_links": self.max_links,
+            "blocklist_terms": len(self.blocklist),
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    reasons: list[dict[str, Any]]
+
+
+def count_links(text: str) -> int:
+    return len(_LINK.findall(text))
+
+
+def _term_pattern(term: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
+
+
+def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
+    """The strictest outcome any score or rule calls for; every contributing reason is kept."""
+    rank = {Status.APPROVED: 0, Status.FLAGGED: 1, Status.REJECTED: 2}
+    status = Status.APPROVED
+    reasons: list[dict[str, Any]] = []
+
+    for label, score in scores.items():
+        limits = policy.for_label(label)
+        if limits.reject is not None and score >= limits.reject:
+            verdict, threshold = Status.REJECTED, limits.reject
+        elif score >= limits.flag:
+            verdict, threshold = Status.FLAGGED, limits.flag
+        else:
+            continue
+        reasons.append(
+            {
+                "kind": "score",
+                "label": label,
+                "score": round(float(score), 4),
+                "threshold": threshold,
+                "outcome": verdict.value,
+            }
+        )
+        status = max(status, verdict, key=rank.__getitem__)
+
+    for term, action in policy.blocklist:
+        if _term_pattern(term).search(text):
+            verdict = Status.REJECTED if action == "reject" else Status.FLAGGED
+            reasons.append({"kind": "blocklist", "term": term, "outcome": verdict.value})
+            status = max(status, verdict, key=rank.__getitem__)
+
+    links = count_links(text)
+    if links > policy.max_links:
+        reasons.append(
+            {"kind": "links", "count": links, "limit": policy.max_links, "outcome": "flagged"}
+        )
+        status = max(status, Status.FLAGGED, key=rank.__getitem__)
+
+    if not reasons:
+        reasons.append({"kind": "below_thresholds", "outcome": "approved"})
+    return Outcome(status=status, reasons=reasons)

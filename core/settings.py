@@ -1,0 +1,87 @@
+"""Configuration: the only place that reads the environment (12-factor)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob the service has, read once from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", protected_namespaces=(), populate_by_name=True
+    )
+
+    # Where embedded defaults (SQLite file, private Redis socket) live.
+    var_dir: Path = Field(default=Path("var"), alias="MODERATION_VAR_DIR")
+    # Empty means "embedded default": var_dir/moderation.sqlite.
+    database_url: str = Field(default="", alias="DATABASE_URL")
+    # Empty means "embedded default": a private redis-server on a unix socket under var_dir.
+    redis_url: str = Field(default="", alias="REDIS_URL")
+    # Empty means the artifact shipped in models/artifacts/.
+    model_dir: str = Field(default="", alias="MODEL_DIR")
+    secret_key: str = Field(default="", alias="SECRET_KEY")
+    # One Celery queue name; tests give each run its own so runs never share tasks.
+    queue_name: str = Field(default="moderation", alias="MODERATION_QUEUE")
+    # A comment still pending after this many seconds is queued again by the sweeper.
+    stale_pending_after_seconds: float = Field(default=60.0, alias="STALE_PENDING_AFTER_SECONDS")
+    sweep_interval_seconds: float = Field(default=30.0, alias="SWEEP_INTERVAL_SECONDS")
+    # Largest intake request body accepted, in bytes.
+    max_request_bytes: int = Field(default=64 * 1024, alias="MAX_REQUEST_BYTES")
+    # Standard Webhooks timestamp tolerance, in seconds.
+    signature_tolerance_seconds: int = Field(default=300, alias="SIGNATURE_TOLERANCE_SECONDS")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    log_json: bool = Field(default=True, alias="LOG_JSON")
+    # Public base URL used in links (self links, moderator page address).
+    public_url: str = Field(default="", alias="PUBLIC_URL")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants psycopg 3.
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.var_dir / 'moderation.sqlite').resolve()}"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return (self.var_dir / "redis.sock").resolve()
+
+    @property
+    def broker_url(self) -> str:
+        if self.redis_url:
+            return self.redis_url
+        return f"redis+socket://{self.embedded_redis_socket}"
+
+    @property
+    def redis_client_url(self) -> str:
+        """The same Redis as the broker, in the form redis-py's from_url understands."""
+        if self.redis_url:
+            return self.redis_url
+        return f"unix://{self.embedded_redis_socket}"
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process's settings: from the environment on first use, or what configure() set."""
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def configure(**overrides: Any) -> Settings:
+    """Settings from the environment with explicit overrides (by field name); made current."""
+    global _current
+    _current = Settings(**overrides)
+    return _current

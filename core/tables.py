@@ -1,0 +1,232 @@
+"""Database tables (SQLAlchemy 2). The Alembic migrations in core/migrations mirror these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime stored; use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
+
+
+class Source(Base):
+    """A CMS that posts comments and receives decisions."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Standard Webhooks secret, "whsec_" + base64. Kept in clear: HMAC needs it.
+    secret: Mapped[str] = mapped_column(String(200))
+    # During a rotation the old secret still verifies until previous_secret_expires_at.
+    previous_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # sha256 hex of the source's API token; the token itself is shown once.
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    callback_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # {label: {"flag": float, "reject": float | None}}
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # [{"term": str, "action": "flag" | "reject"}]
+    blocklist: Mapped[list[Any]] = mapped_column(default=list)
+    max_links: Mapped[int] = mapped_column(Integer, default=2)
+    max_body_chars: Mapped[int] = mapped_column(Integer, default=1500)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SeenWebhook(Base):
+    """Webhook ids already accepted, so a replay is refused (pruned after the tolerance window)."""
+
+    __tablename__ = "seen_webhooks"
+
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Comment(Base):
+    """A reader comment as the CMS sent it; body holds the latest revision."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id", name="uq_comments_source_external"),
+        Index("ix_comments_status_received", "status", "received_at"),
+        Index("ix_comments_author", "source_id", "author_email"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    thread_id: Mapped[str] = mapped_column(String(200), index=True)
+    thread_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    thread_title: Mapped[str | None] = mapped_column(String(500), default=None)
+    author_name: Mapped[str] = mapped_column(String(200))
+    author_email: Mapped[str] = mapped_column(String(320))
+    author_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    parent_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
+    body: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    language: Mapped[str | None] = mapped_column(String(20), default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_agent: Mapped[str | None] = mapped_column(String(500), default=None)
+    cms_created_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Latest scores {label: probability} and highlight spans [[start, end], ...] of the body.
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    highlights: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # Last event sequence number given to this comment; events carry seq so a CMS can order them.
+    event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Review claim: one moderator at a time, until claimed_until.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    revisions: Mapped[list[Revision]] = relationship(
+        back_populates="comment", order_by="Revision.number", cascade="all, delete-orphan"
+    )
+    decisions: Mapped[list[Decision]] = relationship(
+        back_populates="comment", order_by="Decision.id", cascade="all, delete-orphan"
+    )
+
+
+class Revision(Base):
+    """Every body a comment has had; an edit from the CMS adds one and is scored again."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("comment_id", "number", name="uq_revisions_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    comment: Mapped[Comment] = relationship(back_populates="revisions")
+
+
+class Decision(Base):
+    """One status change of a comment, with what made it and why. Never updated, only added."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    previous_status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(16))  # "model" or "moderator"
+    model_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The policy in force: {"thresholds": {...}, "max_links": n, "blocklist_size": n}
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # [{"kind": "score", "label", "score", "threshold"}, {"kind": "blocklist", "term"}, ...]
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    reason_code: Mapped[str | None] = mapped_column(String(50), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    comment: Mapped[Comment] = relationship(back_populates="decisions")
+
+
+class User(Base):
+    """A moderator or admin account."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A moderator's token for the review API; only its sha256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Event(Base):
+    """A decision event for the CMS (outbox row, written in the decision's transaction)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_state_next", "state", "next_attempt_at"),)
+
+    # Also the Standard Webhooks "webhook-id" of every delivery attempt: "msg_..."
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """One POST of an event to the callback URL, whatever came of it."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(String(2000))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,30 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from core.settings import Settings, get_settings
+from service.errors import register_error_handlers
+from service.queue import create_client
+
+
+def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key or "dev-only-not-secret",
+        MAX_CONTENT_LENGTH=None,  # intake enforces its own limit with a problem+json 413
+        MODERATION_SETTINGS=settings,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["celery"] = create_client(settings)
+    register_error_handlers(app)
+
+    from service import health
+
+    app.register_blueprint(health.bp)
+    return app

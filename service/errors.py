@@ -1,0 +1,116 @@
+"""One ApiError family, rendered as RFC 9457 problem+json by one handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error the API reports to its caller; subclasses fix status and type."""
+
+    status = 400
+    type = "about:blank"
+    title = "Bad Request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if title is not None:
+            self.title = title
+        self.headers = headers or {}
+        self.extensions = extensions
+
+    def to_problem(self) -> dict[str, Any]:
+        problem: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if request:
+            problem["instance"] = request.path
+        problem.update(self.extensions)
+        return problem
+
+
+class Unauthorized(ApiError):
+    status, title, type = 401, "Unauthorized", "/problems/unauthorized"
+
+
+class Forbidden(ApiError):
+    status, title, type = 403, "Forbidden", "/problems/forbidden"
+
+
+class NotFound(ApiError):
+    status, title, type = 404, "Not Found", "/problems/not-found"
+
+
+class Conflict(ApiError):
+    status, title, type = 409, "Conflict", "/problems/conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, title, type = 413, "Payload Too Large", "/problems/payload-too-large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, title, type = 415, "Unsupported Media Type", "/problems/unsupported-media-type"
+
+
+class ValidationFailed(ApiError):
+    """422 naming every bad field: errors=[{"field": "author.email", "message": ...}]."""
+
+    status, title, type = 422, "Unprocessable Content", "/problems/validation"
+
+
+class MalformedJson(ApiError):
+    status, title, type = 400, "Malformed JSON", "/problems/malformed-json"
+
+
+class ServiceUnavailable(ApiError):
+    status, title, type = 503, "Service Unavailable", "/problems/unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5, **kw: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)}, **kw)
+
+
+def problem_response(error: ApiError) -> Response:
+    response = Response(json.dumps(error.to_problem()), status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError) -> Response:
+        return problem_response(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException) -> Response | HTTPException:
+        # Pages keep Flask's HTML errors; the API always answers problem+json.
+        if not request.path.startswith("/v1/") and request.path not in ("/healthz", "/readyz"):
+            return error
+        problem = ApiError(error.description or error.name, status=error.code or 500,
+                           title=error.name)
+        problem.type = "about:blank"
+        response = problem_response(problem)
+        for name, value in (error.get_response().headers or {}).items():
+            if name.lower() in ("allow", "retry-after"):
+                response.headers[name] = value
+        return response

@@ -1,0 +1,24 @@
+"""Queue tasks by name, so the web process never imports the worker or scikit-learn."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from core.settings import Settings
+
+SCORE_COMMENT = "worker.score_comment"
+DELIVER_EVENT = "worker.deliver_event"
+
+
+def create_client(settings: Settings) -> Celery:
+    """A Celery app used only to send: fails fast when Redis is down (the sweeper catches up)."""
+    client = Celery("moderation-client", broker=settings.broker_url, set_as_current=False)
+    client.conf.update(
+        task_default_queue=settings.queue_name,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
+        task_publish_retry=False,
+        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+        broker_pool_limit=10,
+    )
+    return client
