@@ -11,7 +11,9 @@ from service.errors import register_error_handlers
 from service.queue import create_client
 
 
-def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+) -> Flask:
     settings = settings or get_settings()
     app = Flask(__name__)
     app.config.from_mapping(
@@ -24,7 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None, settings: Settings | N
     app.extensions["celery"] = create_client(settings)
     register_error_handlers(app)
 
-    from service import health
+    from service import health, openapi
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     return app

@@ -106,8 +106,9 @@ def register_error_handlers(app: Flask) -> None:
         # Pages keep Flask's HTML errors; the API always answers problem+json.
         if not request.path.startswith("/v1/") and request.path not in ("/healthz", "/readyz"):
             return error
-        problem = ApiError(error.description or error.name, status=error.code or 500,
-                           title=error.name)
+        problem = ApiError(
+            error.description or error.name, status=error.code or 500, title=error.name
+        )
         problem.type = "about:blank"
         response = problem_response(problem)
         for name, value in (error.get_response().headers or {}).items():
