@@ -57,16 +57,19 @@ class Settings(BaseSettings):
 
     @property
     def broker_url(self) -> str:
-        if self.redis_url:
-            return self.redis_url
-        return f"redis+socket://{self.embedded_redis_socket}"
+        """Redis for kombu, which names a unix socket "redis+socket://" (REDIS_URL may say unix://)."""
+        url = self.redis_url or f"unix://{self.embedded_redis_socket}"
+        if url.startswith("unix://"):
+            return "redis+socket://" + url[len("unix://") :]
+        return url
 
     @property
     def redis_client_url(self) -> str:
         """The same Redis as the broker, in the form redis-py's from_url understands."""
-        if self.redis_url:
-            return self.redis_url
-        return f"unix://{self.embedded_redis_socket}"
+        url = self.redis_url or f"unix://{self.embedded_redis_socket}"
+        if url.startswith("redis+socket://"):
+            return "unix://" + url[len("redis+socket://") :]
+        return url
 
 
 _current: Settings | None = None
