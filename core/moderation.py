@@ -1,0 +1,106 @@
+"""The model's use case: score a pending comment, apply its source's policy, decide it once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core import policy as policy_v1
+from core.domain import Actor, Status
+from core.store import record_decision, source_policy
+from core.tables import Comment, Decision, Event, Source
+
+log = logging.getLogger(__name__)
+
+
+class Scorer(Protocol):
+    """What moderation needs from a classifier (models.load() returns one; tests use a null one)."""
+
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def predict_proba(self, texts: Sequence[str]) -> Sequence[Sequence[float]]: ...
+
+    def highlights(self, text: str) -> Sequence[tuple[int, int]]: ...
+
+
+def score_text(scorer: Scorer, text: str) -> dict[str, float]:
+    """{label: probability} for one text, as plain floats (JSON-ready)."""
+    row = scorer.predict_proba([text])[0]
+    return {label: round(float(p), 6) for label, p in zip(scorer.labels, row, strict=True)}
+
+
+def _claim(session: Session, comment: Comment) -> bool:
+    """Take the right to decide this revision: a compare-and-set on status and revision.
+
+    It also takes the row's write lock until commit (PostgreSQL: the row; SQLite: the database),
+    so two workers that scored the same comment at once cannot both decide it, and an edit that
+    arrived while we were scoring wins (its own task scores the new body).
+    """
+    result = session.execute(
+        update(Comment)
+        .where(
+            Comment.id == comment.id,
+            Comment.status == Status.PENDING.value,
+            Comment.revision == comment.revision,
+            Comment.body_sha256 == comment.body_sha256,
+        )
+        .values(updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def moderate_comment(
+    session: Session, comment_id: str, scorer: Scorer
+) -> tuple[Decision, Event] | None:
+    """Decide a pending comment with the model; None when there is nothing (more) to decide.
+
+    Idempotent: a comment already decided (or missing, or edited meanwhile) is left alone. The
+    caller commits, then queues delivery of the returned event (the sweeper catches a lost one).
+    """
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        log.warning("moderate_comment: comment %s not found; nothing to do", comment_id)
+        return None
+    if comment.status != Status.PENDING.value:
+        log.info("moderate_comment: comment %s already %s; skipped", comment_id, comment.status)
+        return None
+
+    # Scoring runs before the claim so no write lock is held while the model works.
+    scores = score_text(scorer, comment.body)
+    highlights = [[int(start), int(end)] for start, end in scorer.highlights(comment.body)]
+    source = session.get_one(Source, comment.source_id)
+    policy = source_policy(source)
+    outcome = policy_v1.decide(scores, comment.body, policy)
+
+    if not _claim(session, comment):
+        log.info("moderate_comment: comment %s changed while scoring; skipped", comment_id)
+        return None
+    comment.highlights = highlights
+    decision, event = record_decision(
+        session,
+        comment,
+        outcome.status,
+        actor=Actor.MODEL.value,
+        reasons=outcome.reasons,
+        scores=scores,
+        model_version=scorer.version,
+        policy=policy.describe(),
+    )
+    log.info(
+        "moderate_comment: comment %s revision %d -> %s (model %s)",
+        comment_id,
+        comment.revision,
+        outcome.status.value,
+        scorer.version,
+    )
+    return decision, event
