@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 
+from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from service.errors import register_error_handlers
 from service.queue import create_client
@@ -15,6 +16,7 @@ def create_app(
     test_config: dict[str, Any] | None = None, settings: Settings | None = None
 ) -> Flask:
     settings = settings or get_settings()
+    configure_logging(settings)
     app = Flask(__name__)
     app.config.from_mapping(
         SECRET_KEY=settings.secret_key or "dev-only-not-secret",
@@ -26,8 +28,11 @@ def create_app(
     app.extensions["celery"] = create_client(settings)
     register_error_handlers(app)
 
-    from service import health, openapi
+    from service import health, intake, metrics, openapi, request_ids
 
+    request_ids.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(metrics.bp)
     return app

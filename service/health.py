@@ -1,15 +1,72 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes: /healthz says the process runs, /readyz that it can work."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import redis
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from core.db import get_engine
+from core.settings import Settings
 
 bp = Blueprint("health", __name__)
+
+# Key pattern of the heartbeats each worker process with a model loaded keeps in Redis.
+WORKER_HEARTBEAT_PATTERN = "moderation:worker:*"
+REDIS_TIMEOUT_SECONDS = 1.0
+# Heartbeat keys examined at most; one live worker is enough.
+MAX_HEARTBEATS_READ = 100
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """The app's Redis client for probes, built on first use (redis-py reconnects after fork)."""
+    client: redis.Redis | None = current_app.extensions.get("moderation.redis")
+    if client is None:
+        client = redis.Redis.from_url(
+            settings.redis_client_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        current_app.extensions["moderation.redis"] = client
+    return client
+
+
+def check_database(settings: Settings) -> str:
+    try:
+        with get_engine(settings).connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def check_redis_and_model(settings: Settings) -> tuple[str, str, list[str]]:
+    """Redis answers a ping; at least one worker heartbeat names its loaded model version."""
+    client = redis_client(settings)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"error: {type(exc).__name__}", "unknown: redis unavailable", []
+    versions: set[str] = set()
+    try:
+        for count, key in enumerate(client.scan_iter(match=WORKER_HEARTBEAT_PATTERN, count=100)):
+            if count >= MAX_HEARTBEATS_READ:
+                break
+            raw = client.get(key)
+            try:
+                beat = json.loads(raw) if raw else None
+            except ValueError:
+                continue
+            if isinstance(beat, dict) and beat.get("model_version"):
+                versions.add(str(beat["model_version"]))
+    except redis.RedisError as exc:
+        return "ok", f"error: {type(exc).__name__}", []
+    if not versions:
+        return "ok", "error: no worker with a model loaded", []
+    return "ok", "ok", sorted(versions)
 
 
 @bp.get("/healthz")
@@ -20,13 +77,17 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     """Database, Redis and a worker with the model loaded (reported by the worker in Redis)."""
-    settings = current_app.config["MODERATION_SETTINGS"]
-    checks: dict[str, str] = {}
-    try:
-        with get_engine(settings).connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = f"error: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    checks: dict[str, str] = {"database": check_database(settings)}
+    checks["redis"], checks["model"], versions = check_redis_and_model(settings)
+    failed = sorted(name for name, value in checks.items() if value != "ok")
+    ready = not failed
+    return (
+        jsonify(
+            status="ready" if ready else "not ready",
+            checks=checks,
+            failed=failed,
+            model_versions=versions,
+        ),
+        200 if ready else 503,
+    )

@@ -18,7 +18,16 @@ def create_client(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=0,
         task_publish_retry=False,
-        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 2},
+        broker_transport_options={
+            "socket_connect_timeout": 1,
+            "socket_timeout": 2,
+            # kombu otherwise retries the connection with backoff for ~6 s before giving up;
+            # one immediate retry rides out a blip and an outage fails within ~2 s.
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
         broker_pool_limit=10,
     )
     return client

@@ -1,0 +1,432 @@
+"""The CMS-facing API: the signed intake webhook and the comment read endpoint.
+
+Intake checks in Warehouse's order: the source, the size, the signature on the raw body, then
+parsing, then shape; the comment is committed before its scoring task is queued (outbox).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from kombu.exceptions import KombuError
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from sqlalchemy import exc as sa_exc
+
+from core.db import session_scope
+from core.logging import request_id_headers
+from core.settings import Settings
+from core.store import IncomingComment as StoredIncoming
+from core.store import Receipt, receive_comment, remember_webhook, source_by_token
+from core.tables import Comment, Decision, SeenWebhook, Source
+from service import signing
+from service.errors import (
+    ApiError,
+    MalformedJson,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from service.metrics import observe_intake
+from service.openapi import documented
+from service.queue import SCORE_COMMENT
+from service.schemas import (
+    MAX_BODY_CHARS,
+    AcceptedComment,
+    CommentView,
+    DecisionView,
+    IncomingComment,
+    Links,
+    RevisionView,
+    ThreadView,
+    field_errors,
+)
+
+bp = Blueprint("intake", __name__)
+log = structlog.stdlib.get_logger(__name__)
+
+JSON_MEDIA_TYPE = "application/json"
+# Errors meaning "the database is unreachable or overloaded", answered 503 + Retry-After.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+# Errors of a broker that is down; the comment is stored and the sweeper queues it later.
+BROKER_UNAVAILABLE = (KombuError, RedisError, OSError)
+RETRY_AFTER_SECONDS = 5
+
+WEBHOOK_HEADERS = [
+    {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+    for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+]
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    return settings
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Turn an unreachable database into a 503 the caller can retry; the transaction rolled back."""
+    try:
+        yield
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("database unavailable", error=type(exc).__name__)
+        raise ServiceUnavailable(
+            "the database is unavailable; nothing was stored, retry later",
+            retry_after=RETRY_AFTER_SECONDS,
+        ) from exc
+
+
+def comment_link(comment_id: str) -> str:
+    path = url_for("intake.get_comment", comment_id=comment_id)
+    return _settings().public_url.rstrip("/") + path
+
+
+def decision_view(decision: Decision) -> DecisionView:
+    return DecisionView(
+        status=decision.status,
+        previous_status=decision.previous_status,
+        actor=decision.actor,
+        revision=decision.revision,
+        model_version=decision.model_version,
+        moderator_id=decision.moderator_id,
+        scores=decision.scores,
+        reasons=list(decision.reasons or []),
+        policy=decision.policy,
+        reason_code=decision.reason_code,
+        note=decision.note,
+        created_at=decision.created_at,
+    )
+
+
+def comment_view(comment: Comment) -> CommentView:
+    """The comment as its source reads it (call inside the session that loaded it)."""
+    decisions = [decision_view(d) for d in comment.decisions]
+    return CommentView(
+        id=comment.id,
+        external_id=comment.external_id,
+        source_id=comment.source_id,
+        status=comment.status,
+        revision=comment.revision,
+        body=comment.body,
+        thread=ThreadView(id=comment.thread_id, url=comment.thread_url, title=comment.thread_title),
+        parent_id=comment.parent_external_id,
+        scores=comment.scores,
+        highlights=comment.highlights,
+        decision=decisions[-1] if decisions else None,
+        decisions=decisions,
+        revisions=[
+            RevisionView(number=r.number, received_at=r.received_at, body=r.body)
+            for r in comment.revisions
+        ],
+        created_at=comment.cms_created_at,
+        received_at=comment.received_at,
+        updated_at=comment.updated_at,
+        decided_at=comment.decided_at,
+        links=Links(self=comment_link(comment.id)),
+    )
+
+
+def _load_source(settings: Settings, source_id: str) -> Source:
+    with session_scope(settings) as session:
+        source = session.get(Source, source_id)
+        if source is None:
+            raise NotFound(f"no source with id {source_id!r}")
+        session.expunge(source)
+    return source
+
+
+def _read_body(limit: int) -> bytes:
+    """The raw body, reading at most limit + 1 bytes whatever Content-Length claims."""
+    too_large = PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = request.stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def _verification_secrets(source: Source, now: datetime) -> list[str]:
+    """The current secret, and during a rotation the previous one until it expires."""
+    secrets = [source.secret]
+    expires = source.previous_secret_expires_at
+    if source.previous_secret and expires is not None and expires > now:
+        secrets.append(source.previous_secret)
+    return secrets
+
+
+def _replayed(webhook_id: str) -> Unauthorized:
+    return Unauthorized(
+        f"webhook-id {webhook_id!r} was already received from this source",
+        reason=signing.Failure.REPLAYED_WEBHOOK_ID.value,
+    )
+
+
+def _verify_signature(settings: Settings, source: Source, body: bytes) -> signing.VerifiedWebhook:
+    now = datetime.now(UTC)
+    try:
+        verified = signing.verify(
+            body,
+            request.headers,
+            _verification_secrets(source, now),
+            tolerance=timedelta(seconds=settings.signature_tolerance_seconds),
+            now=now,
+        )
+    except signing.SignatureRefused as refused:
+        raise Unauthorized(refused.detail, reason=refused.reason.value) from None
+    with session_scope(settings) as session:
+        if session.get(SeenWebhook, (source.id, verified.webhook_id)) is not None:
+            raise _replayed(verified.webhook_id)
+    return verified
+
+
+def _check_content_type() -> None:
+    if request.mimetype != JSON_MEDIA_TYPE:
+        raise UnsupportedMediaType(
+            f"send the comment as {JSON_MEDIA_TYPE}, not {request.mimetype or 'no content type'}"
+        )
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"JSON must be UTF-8, not {charset}")
+
+
+def _parse_object(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedJson(f"the body is not valid UTF-8 (at byte {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedJson(f"the body is not valid JSON: {exc.msg} at offset {exc.pos}") from None
+    except (ValueError, RecursionError):
+        raise MalformedJson("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedJson(f"the body must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def _validate(data: dict[str, Any], source: Source) -> IncomingComment:
+    try:
+        return IncomingComment.model_validate(data, context={MAX_BODY_CHARS: source.max_body_chars})
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise ValidationFailed(
+            "invalid field(s): " + ", ".join(sorted({e.field for e in errors})),
+            errors=[e.model_dump() for e in errors],
+        ) from None
+
+
+def _to_store(incoming: IncomingComment) -> StoredIncoming:
+    return StoredIncoming(
+        external_id=incoming.id,
+        thread_id=incoming.thread.id,
+        thread_url=incoming.thread.url,
+        thread_title=incoming.thread.title,
+        author_name=incoming.author.name,
+        author_email=str(incoming.author.email),
+        author_id=incoming.author.id,
+        body=incoming.body,
+        parent_external_id=incoming.parent_id,
+        cms_created_at=incoming.created_at,
+        ip=str(incoming.ip) if incoming.ip is not None else None,
+        user_agent=incoming.user_agent,
+        language=incoming.language,
+    )
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the intake transaction committed."""
+
+    comment_id: str
+    receipt: Receipt
+    revision: int
+    status: str
+    view: CommentView | None  # the stored comment, for a duplicate's 200
+
+
+def _store(settings: Settings, source: Source, webhook_id: str, incoming: StoredIncoming) -> Stored:
+    """Remember the webhook id and store the comment in one transaction, then commit.
+
+    A concurrent delivery of the same comment or webhook id loses the race on a unique key;
+    the transaction is then run once more and finds the winner's row.
+    """
+    for attempt in (1, 2):
+        try:
+            with session_scope(settings) as session:
+                if not remember_webhook(session, source.id, webhook_id):
+                    raise _replayed(webhook_id)
+                # Flushed now so a concurrent replay fails on the key here, not at commit.
+                session.flush()
+                bound_source = session.get(Source, source.id)
+                if bound_source is None:
+                    raise NotFound(f"no source with id {source.id!r}")
+                comment, receipt = receive_comment(session, bound_source, incoming)
+                view = comment_view(comment) if receipt is Receipt.DUPLICATE else None
+                stored = Stored(comment.id, receipt, comment.revision, comment.status, view)
+            return stored
+        except sa_exc.IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("intake raced another delivery; retrying", source_id=source.id)
+    raise AssertionError("the loop returns or raises")
+
+
+def queue_scoring(settings: Settings, comment_id: str) -> bool:
+    """Queue worker.score_comment; a broker outage is logged, the sweeper queues it later."""
+    started = time.perf_counter()
+    try:
+        current_app.extensions["celery"].send_task(
+            SCORE_COMMENT,
+            args=[comment_id],
+            queue=settings.queue_name,
+            headers=request_id_headers(),
+        )
+    except BROKER_UNAVAILABLE as exc:
+        log.warning(
+            "scoring not queued: broker unavailable; the sweeper will queue it",
+            comment_id=comment_id,
+            error=type(exc).__name__,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return False
+    return True
+
+
+def _accepted(stored: Stored) -> Response:
+    link = comment_link(stored.comment_id)
+    body = AcceptedComment(
+        id=stored.comment_id,
+        status=stored.status,
+        revision=stored.revision,
+        links=Links(self=link),
+    )
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 202
+    response.headers["Location"] = link
+    return response
+
+
+def _measured(view: Callable[..., tuple[Response, str]]) -> Callable[..., Response]:
+    """Count each intake request by outcome and time it."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        outcome = "rejected_500"
+        try:
+            response, outcome = view(*args, **kwargs)
+            return response
+        except ApiError as error:
+            outcome = f"rejected_{error.status}"
+            log.info(
+                "intake refused",
+                source_id=kwargs.get("source_id"),
+                status=error.status,
+                reason=error.extensions.get("reason"),
+            )
+            raise
+        finally:
+            observe_intake(outcome, time.perf_counter() - started)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@bp.post("/v1/sources/<source_id>/comments")
+@documented(
+    summary="Receive a comment from a CMS (Standard Webhooks signed)",
+    tags=["intake"],
+    request=IncomingComment,
+    responses={
+        202: AcceptedComment,
+        200: CommentView,
+        400: "problem",
+        401: "problem",
+        404: "problem",
+        413: "problem",
+        415: "problem",
+        422: "problem",
+        503: "problem",
+    },
+    security=["webhookSignature"],
+    parameters=WEBHOOK_HEADERS,
+)
+@_measured
+def post_comment(source_id: str) -> tuple[Response, str]:
+    """Store a signed comment once, queue its scoring, and say where to read it."""
+    settings = _settings()
+    with database_errors():
+        source = _load_source(settings, source_id)
+        body = _read_body(settings.max_request_bytes)
+        verified = _verify_signature(settings, source, body)
+        _check_content_type()
+        incoming = _to_store(_validate(_parse_object(body), source))
+        stored = _store(settings, source, verified.webhook_id, incoming)
+    log.info(
+        "comment received",
+        comment_id=stored.comment_id,
+        source_id=source.id,
+        receipt=stored.receipt.value,
+        revision=stored.revision,
+    )
+    if stored.receipt is Receipt.DUPLICATE:
+        assert stored.view is not None
+        return jsonify(stored.view.model_dump(mode="json")), "duplicate"
+    queue_scoring(settings, stored.comment_id)
+    outcome = "accepted" if stored.receipt is Receipt.CREATED else "edited"
+    return _accepted(stored), outcome
+
+
+def _bearer_token() -> str:
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "send the source's API token as Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer realm="moderation"'},
+        )
+    return token.strip()
+
+
+@bp.get("/v1/comments/<comment_id>")
+@documented(
+    summary="Read a comment's status, scores, decision and history (its source only)",
+    tags=["intake"],
+    responses={200: CommentView, 401: "problem", 404: "problem", 503: "problem"},
+    security=["sourceToken"],
+)
+def get_comment(comment_id: str) -> Response:
+    """A source reads back what became of its comment; other sources see a 404."""
+    token = _bearer_token()
+    with database_errors(), session_scope(_settings()) as session:
+        source = source_by_token(session, token)
+        if source is None:
+            raise Unauthorized(
+                "unknown API token",
+                headers={"WWW-Authenticate": 'Bearer realm="moderation", error="invalid_token"'},
+            )
+        comment = session.get(Comment, comment_id)
+        if comment is None or comment.source_id != source.id:
+            raise NotFound(f"no comment with id {comment_id!r}")
+        view = comment_view(comment)
+    return jsonify(view.model_dump(mode="json"))

@@ -1,0 +1,197 @@
+"""Request and response shapes of the intake and comment API (pydantic); also the OpenAPI spec."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    IPvAnyAddress,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from core.domain import utf16_length
+
+DEFAULT_MAX_BODY_CHARS = 1500
+# Context key of model_validate(..., context=...) carrying the source's body limit.
+MAX_BODY_CHARS = "max_body_chars"
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _plain_text(value: str) -> str:
+    """Refuse what a database cannot store or a moderator cannot see: NUL, lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _http_url(value: str) -> str:
+    """Check an absolute http(s) URL but keep the CMS's spelling of it."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"]) from None
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    """A timestamp without an offset is taken as UTC (what CMSs that omit it mean)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+PlainText = AfterValidator(_plain_text)
+# Strings bounded to what the tables hold, free of NUL and lone surrogates.
+Id = Annotated[str, Field(min_length=1, max_length=200), PlainText]
+OptionalId = Annotated[str, Field(max_length=200), PlainText]
+Name = Annotated[str, Field(min_length=1, max_length=200), PlainText]
+Title = Annotated[str, Field(max_length=500), PlainText]
+UserAgent = Annotated[str, Field(max_length=500), PlainText]
+Language = Annotated[str, Field(max_length=20), PlainText]
+# The request size limit bounds the body; its real limit is checked after trimming.
+BodyText = Annotated[str, Field(max_length=65536), PlainText]
+HttpUrlText = Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
+Email = Annotated[EmailStr, Field(max_length=320)]
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class IncomingThread(BaseModel):
+    """The article or page a comment belongs to."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Id
+    url: HttpUrlText | None = None
+    title: Title | None = None
+
+
+class IncomingAuthor(BaseModel):
+    """Who wrote the comment, as the CMS knows them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Name
+    email: Email
+    id: OptionalId | None = None
+
+
+class IncomingComment(BaseModel):
+    """The intake webhook's body (DESIGN.md); unknown fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Id
+    thread: IncomingThread
+    author: IncomingAuthor
+    # Trimmed, then 1..source.max_body_chars UTF-16 code units (like a browser's maxlength).
+    body: BodyText
+    parent_id: OptionalId | None = None
+    created_at: UtcDatetime | None = None
+    ip: IPvAnyAddress | None = None
+    user_agent: UserAgent | None = None
+    language: Language | None = None
+
+    @field_validator("body")
+    @classmethod
+    def _body_length(cls, value: str, info: ValidationInfo) -> str:
+        limit = int((info.context or {}).get(MAX_BODY_CHARS, DEFAULT_MAX_BODY_CHARS))
+        trimmed = value.strip()
+        if not trimmed:
+            raise ValueError("must not be empty or only whitespace")
+        length = utf16_length(trimmed)
+        if length > limit:
+            raise ValueError(f"must be at most {limit} characters after trimming, got {length}")
+        return trimmed
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    """Every bad field of a validation error, named by its dotted path ("author.email")."""
+    errors: list[FieldError] = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "(body)"
+        message = item["msg"].removeprefix("Value error, ")
+        errors.append(FieldError(field=field, message=message))
+    return errors
+
+
+class Links(BaseModel):
+    self: str
+
+
+class AcceptedComment(BaseModel):
+    """202: stored and queued for scoring (a new comment, or a new revision of one)."""
+
+    id: str
+    status: str
+    revision: int
+    links: Links
+
+
+class RevisionView(BaseModel):
+    number: int
+    received_at: datetime
+    body: str
+
+
+class DecisionView(BaseModel):
+    """One status change and what made it: the model (version, policy) or a moderator."""
+
+    status: str
+    previous_status: str
+    actor: str
+    revision: int
+    model_version: str | None
+    moderator_id: int | None
+    scores: dict[str, float] | None
+    reasons: list[dict[str, Any]]
+    policy: dict[str, Any] | None
+    reason_code: str | None
+    note: str | None
+    created_at: datetime
+
+
+class ThreadView(BaseModel):
+    id: str
+    url: str | None
+    title: str | None
+
+
+class CommentView(BaseModel):
+    """A comment as its source may read it: status, scores, decision and history."""
+
+    id: str
+    external_id: str
+    source_id: str
+    status: str
+    revision: int
+    body: str
+    thread: ThreadView
+    parent_id: str | None
+    scores: dict[str, float] | None
+    highlights: list[list[int]] | None
+    decision: DecisionView | None
+    decisions: list[DecisionView]
+    revisions: list[RevisionView]
+    created_at: datetime | None
+    received_at: datetime
+    updated_at: datetime
+    decided_at: datetime | None
+    links: Links
