@@ -1,0 +1,58 @@
+"""What the sweeper picks up: work whose queue message was lost or never sent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.deliveries import due_event_ids
+from core.domain import Status
+from core.store import forget_webhooks_before, stale_pending_ids
+from core.tables import Comment
+
+
+@dataclass(frozen=True)
+class StaleWork:
+    """Ids to queue again, and how many old webhook ids were forgotten."""
+
+    comment_ids: list[str]
+    event_ids: list[str]
+    webhooks_forgotten: int
+
+
+def collect_stale_work(
+    session: Session,
+    *,
+    stale_after: timedelta,
+    event_grace: timedelta,
+    webhook_memory: timedelta,
+    limit: int,
+) -> StaleWork:
+    """Comments pending too long, events overdue; prunes webhook ids past the replay window.
+
+    An event counts as overdue only `event_grace` after its next attempt time, which keeps the
+    sweeper off events whose delivery task was queued a moment ago (a duplicate is harmless,
+    core.deliveries claims each attempt, but needless).
+    """
+    now = datetime.now(UTC)
+    return StaleWork(
+        comment_ids=stale_pending_ids(session, stale_after, limit=limit),
+        event_ids=due_event_ids(session, now=now - event_grace, limit=limit),
+        webhooks_forgotten=forget_webhooks_before(session, now - webhook_memory),
+    )
+
+
+def mark_requeued(session: Session, comment_ids: Sequence[str]) -> None:
+    """Restart the stale clock of re-queued comments, so a backlog is not queued every sweep."""
+    if not comment_ids:
+        return
+    session.execute(
+        update(Comment)
+        .where(Comment.id.in_(list(comment_ids)), Comment.status == Status.PENDING.value)
+        .values(updated_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,140 @@
+"""The queue-to-decision path through a real worker, on SQLite and PostgreSQL (word-list model)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from core.db import session_scope
+from core.settings import Settings
+from core.store import IncomingComment, create_source, receive_comment
+from core.tables import Comment, Decision, Event
+from service.queue import SCORE_COMMENT, create_client
+from tests.integration.conftest import WORDLIST_APP, StartWorker, wait_for
+
+BENIGN = "Thanks for the clear reporting on the council budget."
+TOXIC = "You are a pathetic idiot, shut up and die"
+
+# Sweep every second, and count a comment as stale after one second pending.
+FAST_SWEEPS = {"SWEEP_INTERVAL_SECONDS": "1", "STALE_PENDING_AFTER_SECONDS": "1"}
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True),
+]
+
+
+def store_comment(settings: Settings, body: str, external_id: str = "cms-1") -> str:
+    """A committed pending comment (what intake does before queueing); returns its id."""
+    with session_scope(settings) as session:
+        source = create_source(session, "Daily Planet").source
+        comment, _ = receive_comment(
+            session,
+            source,
+            IncomingComment(
+                external_id=external_id,
+                thread_id="article-7",
+                author_name="Reader",
+                author_email="reader@example.org",
+                body=body,
+            ),
+        )
+        return comment.id
+
+
+def queue_scoring(settings: Settings, comment_id: str) -> None:
+    """Queue the task by name, the way the web process does."""
+    create_client(settings).send_task(SCORE_COMMENT, args=[comment_id])
+
+
+def status_of(settings: Settings, comment_id: str) -> str:
+    with session_scope(settings) as session:
+        return session.get_one(Comment, comment_id).status
+
+
+def decided(settings: Settings, comment_id: str) -> str | None:
+    status = status_of(settings, comment_id)
+    return None if status == "pending" else status
+
+
+def decisions_of(settings: Settings, comment_id: str) -> list[tuple[int, str, str]]:
+    with session_scope(settings) as session:
+        rows = session.scalars(select(Decision).where(Decision.comment_id == comment_id))
+        return [(d.revision, d.status, d.actor) for d in rows]
+
+
+def events_of(settings: Settings, comment_id: str) -> list[str]:
+    with session_scope(settings) as session:
+        return list(session.scalars(select(Event.type).where(Event.comment_id == comment_id)))
+
+
+class TestScoreCommentTask:
+    def test_score_comment_decides_through_real_worker(
+        self, settings: Settings, start_worker: StartWorker
+    ) -> None:
+        start_worker(WORDLIST_APP)
+        benign, toxic = store_comment(settings, BENIGN, "a"), store_comment(settings, TOXIC, "b")
+        queue_scoring(settings, benign)
+        queue_scoring(settings, toxic)
+        assert wait_for(lambda: decided(settings, benign)) == "approved"
+        assert wait_for(lambda: decided(settings, toxic)) == "flagged"
+        assert decisions_of(settings, toxic) == [(1, "flagged", "model")]
+        assert events_of(settings, toxic) == ["comment.flagged"]
+
+    def test_score_comment_twice_decides_once(
+        self, settings: Settings, start_worker: StartWorker
+    ) -> None:
+        worker = start_worker(WORDLIST_APP)
+        comment_id = store_comment(settings, TOXIC)
+        queue_scoring(settings, comment_id)
+        queue_scoring(settings, comment_id)
+        wait_for(lambda: decided(settings, comment_id))
+        # Both messages consumed: the second one found the comment decided and did nothing.
+        wait_for(lambda: worker.log_text().count("succeeded in") >= 2)
+        assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
+        assert events_of(settings, comment_id) == ["comment.flagged"]
+
+    def test_score_comment_queued_while_no_worker_runs_is_decided_once(
+        self, settings: Settings, start_worker: StartWorker
+    ) -> None:
+        comment_id = store_comment(settings, BENIGN)
+        queue_scoring(settings, comment_id)
+        start_worker(WORDLIST_APP)
+        assert wait_for(lambda: decided(settings, comment_id)) == "approved"
+        assert decisions_of(settings, comment_id) == [(1, "approved", "model")]
+
+    def test_score_comment_survives_worker_killed_holding_message(
+        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+    ) -> None:
+        first = start_worker(WORDLIST_APP)
+        # Freeze the pool process: the worker takes the message but cannot run it (nor ack it).
+        [child] = first.child_pids()
+        os.kill(child, signal.SIGSTOP)
+        comment_id = store_comment(settings, TOXIC)
+        queue_scoring(settings, comment_id)
+        wait_for(lambda: redis_client.llen(settings.queue_name) == 0)
+        first.kill()
+        assert status_of(settings, comment_id) == "pending"
+
+        # The message died with the worker (Redis would give it back only after its visibility
+        # timeout); the sweeper finds the comment pending and queues it again.
+        start_worker(WORDLIST_APP, beat=True, **FAST_SWEEPS)
+        assert wait_for(lambda: decided(settings, comment_id)) == "flagged"
+        assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
+
+
+class TestSweep:
+    def test_sweep_requeues_comment_whose_message_was_lost(
+        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+    ) -> None:
+        comment_id = store_comment(settings, BENIGN)
+        queue_scoring(settings, comment_id)
+        redis_client.delete(settings.queue_name)  # the message is lost
+        # Beat runs inside this worker and sends "worker.sweep" every second.
+        start_worker(WORDLIST_APP, beat=True, **FAST_SWEEPS)
+        assert wait_for(lambda: decided(settings, comment_id), timeout=30) == "approved"
+        assert decisions_of(settings, comment_id) == [(1, "approved", "model")]

@@ -1,0 +1,72 @@
+"""The periodic sweep: queue again what was lost, at most once per interval across all processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError as BrokerError
+
+from core.db import session_scope
+from core.settings import Settings
+from core.sweep import StaleWork, collect_stale_work, mark_requeued
+from worker import DELIVER_EVENT, SCORE_COMMENT
+
+log = logging.getLogger(__name__)
+
+# Most ids queued per sweep and kind; the next sweep takes the rest.
+SWEEP_BATCH = 500
+# An event is re-sent only this long after it fell due (its own task is usually on the way).
+EVENT_GRACE = timedelta(seconds=5)
+
+
+def lease_key(settings: Settings) -> str:
+    return f"moderation:sweep:{settings.queue_name}"
+
+
+def take_lease(client: redis.Redis, settings: Settings) -> bool:
+    """True for the one caller per interval allowed to sweep (several beats or workers may try).
+
+    The lease is not released after a sweep: it expires just before the next one is due, which
+    is what keeps a crowd of schedulers from sweeping in a storm.
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    ttl_ms = max(100, int(settings.sweep_interval_seconds * 900))
+    return bool(client.set(lease_key(settings), holder, nx=True, px=ttl_ms))
+
+
+def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> StaleWork | None:
+    """Queue stale comments and overdue events again; None when another process holds the lease."""
+    if not take_lease(client, settings):
+        log.info("sweep: another process swept recently; skipped")
+        return None
+    with session_scope(settings) as session:
+        work = collect_stale_work(
+            session,
+            stale_after=timedelta(seconds=settings.stale_pending_after_seconds),
+            event_grace=EVENT_GRACE,
+            webhook_memory=timedelta(seconds=2 * settings.signature_tolerance_seconds),
+            limit=SWEEP_BATCH,
+        )
+    queued: list[str] = []
+    try:
+        for comment_id in work.comment_ids:
+            sender.send_task(SCORE_COMMENT, args=[comment_id])
+            queued.append(comment_id)
+        for event_id in work.event_ids:
+            sender.send_task(DELIVER_EVENT, args=[event_id])
+    except BrokerError as exc:
+        log.warning("sweep: broker unavailable (%s); the next sweep retries", type(exc).__name__)
+    with session_scope(settings) as session:
+        mark_requeued(session, queued)
+    log.info(
+        "sweep: queued %d comments, %d events; forgot %d webhook ids",
+        len(queued),
+        len(work.event_ids),
+        work.webhooks_forgotten,
+    )
+    return work
