@@ -22,8 +22,12 @@ from models.datasets import (
     implicit_hate,
     jigsaw_toxic_6label_partial,
     jigsaw_toxic_partial,
+    kaggle_insults,
+    olid,
+    sfu_constructiveness_toxicity,
     stormfront_hate,
     toxic_spans_semeval2021,
+    unhealthy_comments_ucc,
     youtube_spam,
 )
 from models.datasets.base import (
@@ -64,6 +68,10 @@ ADAPTERS: dict[str, Adapter] = {
         implicit_hate,
         convabuse,
         youtube_spam,
+        olid,
+        kaggle_insults,
+        sfu_constructiveness_toxicity,
+        unhealthy_comments_ucc,
     )
 }
 

@@ -19,6 +19,8 @@ _HORIZONTAL_SPACE = re.compile(r"[ \t\xa0]+")
 _LEADING_JUNK = re.compile(r'^[\s":]+')
 _TRAILING_QUOTES = re.compile(r'[\s"]+$')
 
+# How many layers of written-out escapes are undone (kaggle-insults has up to three).
+MAX_ESCAPE_DEPTH = 4
 # The placeholder every @mention becomes: who was addressed is noise, that someone was is not.
 MENTION_PLACEHOLDER = "@user"
 
@@ -42,11 +44,15 @@ def unescape_literal_newlines(text: str) -> str:
 
 
 def decode_literal_escapes(text: str) -> str:
-    """Decodes escapes written out as text (\\xa0, \\u2019, \\\\n), twice for double escaping."""
-    for _ in range(2):
-        if "\\" not in text:
+    """Decodes escapes written out as text (\\xa0, \\u2019, \\\\n), again while some remain.
+
+    Kaggle's export escaped some comments up to three times, so one pass is not enough.
+    """
+    for _ in range(MAX_ESCAPE_DEPTH):
+        decoded = _ESCAPE.sub(_decode_escape, text) if "\\" in text else text
+        if decoded == text:
             break
-        text = _ESCAPE.sub(_decode_escape, text)
+        text = decoded
     return text
 
 
