@@ -66,6 +66,10 @@ class Source(Base):
     blocklist: Mapped[list[Any]] = mapped_column(default=list)
     max_links: Mapped[int] = mapped_column(Integer, default=2)
     max_body_chars: Mapped[int] = mapped_column(Integer, default=1500)
+    # Circuit breaker for callbacks: retryable failures in a row, and until when this source's
+    # pending events are parked instead of tried (so one dead endpoint cannot slow the others).
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    circuit_open_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -212,6 +216,10 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column()
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Value of `attempts` when the event was last redelivered by hand: the retry budget restarts.
+    attempts_before_redelivery: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

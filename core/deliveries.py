@@ -1,0 +1,490 @@
+"""Callback delivery bookkeeping, without Celery or HTTP: claim, record, retry, dead, redeliver.
+
+The worker's task is thin: it claims an attempt here, POSTs, and records the outcome here. Every
+decision about *whether* and *when* to POST lives in this module so it can be tested against a
+real database with an explicit clock.
+
+Concurrency: an attempt is claimed with a conditional UPDATE (state still pending, attempts
+unchanged, due) that also pushes next_attempt_at forward by CLAIM_LEASE. Two runs of the same
+event (a countdown retry and the sweeper, say) therefore never both POST; a worker that dies
+mid-POST leaves the lease to expire and the sweeper sends the event again.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from core.domain import DeliveryState
+from core.tables import DeliveryAttempt, Event, Source
+
+# Delay before retry n (after attempt n failed): about a day and a quarter in all.
+RETRY_DELAYS: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# Each delay is spread by up to this fraction either way, so retries of many events do not
+# arrive at a recovering endpoint in one burst.
+RETRY_JITTER = 0.2
+# A claimed attempt owns the event this long; longer than the 10 s HTTP budget.
+CLAIM_LEASE = timedelta(seconds=60)
+# Statuses that say "try again later"; every other 4xx is permanent.
+RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+# A Retry-After is honoured up to this long (a day's budget must not be spent on one wait).
+MAX_RETRY_AFTER = timedelta(hours=10)
+# After this many retryable failures in a row, a source's events are parked, not tried.
+BREAKER_THRESHOLD = 5
+# How long the breaker stays open, by how many failures past the threshold it has seen.
+BREAKER_COOLDOWNS: tuple[timedelta, ...] = (
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+)
+ERROR_MAX_CHARS = 500
+
+
+class EventNotFound(LookupError):
+    """No event with that id."""
+
+
+class RedeliveryRefused(ValueError):
+    """The event is still pending: it will be (or is being) delivered already."""
+
+
+class Skip(enum.StrEnum):
+    """Why a run of deliver_event did not POST."""
+
+    NOT_FOUND = "not-found"
+    FINISHED = "finished"  # delivered or dead
+    NOT_DUE = "not-due"  # scheduled later, or another run holds the lease
+    NO_CALLBACK_URL = "no-callback-url"
+    WAITING_FOR_EARLIER = "waiting-for-earlier"  # a lower seq of the same comment is pending
+    CIRCUIT_OPEN = "circuit-open"
+    CLAIMED_ELSEWHERE = "claimed-elsewhere"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt this run owns: what to POST, where, signed with which secrets."""
+
+    event_id: str
+    source_id: str
+    comment_id: str
+    seq: int
+    number: int
+    url: str
+    secrets: tuple[str, ...]
+    payload: dict[str, Any]
+    claimed_at: datetime
+
+
+@dataclass(frozen=True)
+class HttpOutcome:
+    """What came of one POST: a status code, or an error before any response."""
+
+    status_code: int | None
+    latency_ms: float
+    error: str | None = None
+    retry_after: timedelta | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def retryable(self) -> bool:
+        if self.status_code is None:
+            return True
+        if 400 <= self.status_code < 500:
+            return self.status_code in RETRYABLE_4XX
+        return not self.succeeded
+
+
+class Verdict(enum.StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The event's fate after an attempt, and the events that may go now (next seq)."""
+
+    verdict: Verdict
+    next_attempt_at: datetime | None
+    follow_up_ids: tuple[str, ...] = ()
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def retry_delay(failed_attempts: int, rng: random.Random | None = None) -> timedelta:
+    """The jittered wait after `failed_attempts` failures in a row (1 -> about 5 s)."""
+    base = RETRY_DELAYS[min(max(failed_attempts, 1), len(RETRY_DELAYS)) - 1]
+    factor = 1 + (rng or random).uniform(-RETRY_JITTER, RETRY_JITTER)
+    return base * factor
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """A Retry-After header (delay-seconds or HTTP-date) as a delay; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(when - _now(now), timedelta(0))
+
+
+def _breaker_cooldown(consecutive_failures: int) -> timedelta:
+    index = min(max(consecutive_failures - BREAKER_THRESHOLD, 0), len(BREAKER_COOLDOWNS) - 1)
+    return BREAKER_COOLDOWNS[index]
+
+
+def signing_secrets(source: Source, now: datetime | None = None) -> tuple[str, ...]:
+    """The current secret, plus the previous one while a rotation's overlap lasts."""
+    now = _now(now)
+    if (
+        source.previous_secret
+        and source.previous_secret_expires_at is not None
+        and source.previous_secret_expires_at > now
+    ):
+        return (source.secret, source.previous_secret)
+    return (source.secret,)
+
+
+def _defer(session: Session, event: Event, until: datetime | None) -> None:
+    """Move a pending event's next attempt, unless another run claimed it meanwhile."""
+    session.execute(
+        update(Event)
+        .where(
+            Event.id == event.id,
+            Event.state == DeliveryState.PENDING.value,
+            Event.attempts == event.attempts,
+        )
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _earlier_pending(session: Session, event: Event) -> Event | None:
+    return session.scalar(
+        select(Event)
+        .where(
+            Event.comment_id == event.comment_id,
+            Event.seq < event.seq,
+            Event.state == DeliveryState.PENDING.value,
+        )
+        .order_by(Event.seq)
+        .limit(1)
+    )
+
+
+def _take_probe(session: Session, source: Source, now: datetime) -> bool:
+    """With the breaker tripped and its cooldown over, let exactly one attempt through."""
+    result = session.execute(
+        update(Source)
+        .where(
+            Source.id == source.id,
+            Source.consecutive_failures >= BREAKER_THRESHOLD,
+            (Source.circuit_open_until.is_(None)) | (Source.circuit_open_until <= now),
+        )
+        .values(circuit_open_until=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def claim_delivery(session: Session, event_id: str, now: datetime | None = None) -> Claim | Skip:
+    """Claim the next attempt of an event, or say why not to POST now. The caller commits."""
+    now = _now(now)
+    event = session.get(Event, event_id, populate_existing=True)
+    if event is None:
+        return Skip.NOT_FOUND
+    if event.state != DeliveryState.PENDING.value:
+        return Skip.FINISHED
+    if event.next_attempt_at is None or event.next_attempt_at > now:
+        return Skip.NOT_DUE
+    source = session.get(Source, event.source_id, populate_existing=True)
+    if source is None or not source.callback_url:
+        # Parked until a callback URL is set (core.sources.update_source re-arms it).
+        _defer(session, event, None)
+        return Skip.NO_CALLBACK_URL
+
+    earlier = _earlier_pending(session, event)
+    if earlier is not None:
+        # Keep seq order per comment: this one goes when the earlier one is settled
+        # (record_outcome re-arms it then; the sweeper is the fallback).
+        wait_until = max(earlier.next_attempt_at or now, now) + timedelta(seconds=1)
+        _defer(session, event, wait_until)
+        return Skip.WAITING_FOR_EARLIER
+
+    if source.consecutive_failures >= BREAKER_THRESHOLD:
+        open_until = source.circuit_open_until
+        if (open_until is not None and open_until > now) or not _take_probe(session, source, now):
+            session.refresh(source)
+            _defer(session, event, max(source.circuit_open_until or now, now))
+            return Skip.CIRCUIT_OPEN
+
+    result = session.execute(
+        update(Event)
+        .where(
+            Event.id == event.id,
+            Event.state == DeliveryState.PENDING.value,
+            Event.attempts == event.attempts,
+            Event.next_attempt_at <= now,
+        )
+        .values(attempts=Event.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) != 1:
+        return Skip.CLAIMED_ELSEWHERE
+    return Claim(
+        event_id=event.id,
+        source_id=source.id,
+        comment_id=event.comment_id,
+        seq=event.seq,
+        number=event.attempts + 1,
+        url=source.callback_url,
+        secrets=signing_secrets(source, now),
+        payload=dict(event.payload),
+        claimed_at=now,
+    )
+
+
+def _next_of_comment(session: Session, event: Event, now: datetime) -> tuple[str, ...]:
+    """Re-arm the next pending event of the same comment (it waited for this one)."""
+    following = session.scalar(
+        select(Event)
+        .where(
+            Event.comment_id == event.comment_id,
+            Event.seq > event.seq,
+            Event.state == DeliveryState.PENDING.value,
+        )
+        .order_by(Event.seq)
+        .limit(1)
+    )
+    if following is None:
+        return ()
+    if following.next_attempt_at is None or following.next_attempt_at > now:
+        _defer(session, following, now)
+    return (following.id,)
+
+
+def record_outcome(
+    session: Session,
+    claim: Claim,
+    outcome: HttpOutcome,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Recorded:
+    """Store the attempt and move the event on: delivered, retried later, or dead."""
+    now = _now(now)
+    session.add(
+        DeliveryAttempt(
+            event_id=claim.event_id,
+            number=claim.number,
+            url=claim.url,
+            status_code=outcome.status_code,
+            latency_ms=round(outcome.latency_ms, 1),
+            error=(outcome.error or None) and outcome.error[:ERROR_MAX_CHARS],
+            started_at=claim.claimed_at,
+        )
+    )
+    event = session.get(Event, claim.event_id, with_for_update=True, populate_existing=True)
+    if event is None:  # pragma: no cover - events are never deleted
+        raise EventNotFound(claim.event_id)
+    source = session.get(Source, claim.source_id, with_for_update=True, populate_existing=True)
+    assert source is not None
+
+    if outcome.succeeded:
+        event.state = DeliveryState.DELIVERED.value
+        event.delivered_at = now
+        event.next_attempt_at = None
+        source.consecutive_failures = 0
+        source.circuit_open_until = None
+        verdict, next_at = Verdict.DELIVERED, None
+    elif outcome.retryable:
+        source.consecutive_failures += 1
+        failed_this_round = event.attempts - event.attempts_before_redelivery
+        if failed_this_round >= MAX_ATTEMPTS:
+            event.state = DeliveryState.DEAD.value
+            event.next_attempt_at = None
+            verdict, next_at = Verdict.DEAD, None
+        else:
+            delay = outcome.retry_after
+            if delay is not None:
+                delay = min(max(delay, timedelta(seconds=1)), MAX_RETRY_AFTER)
+            else:
+                delay = retry_delay(failed_this_round, rng)
+            next_at = now + delay
+            event.next_attempt_at = next_at
+            verdict = Verdict.RETRY
+        if source.consecutive_failures >= BREAKER_THRESHOLD:
+            open_until = now + _breaker_cooldown(source.consecutive_failures)
+            if next_at is not None:
+                open_until = max(open_until, next_at)
+            source.circuit_open_until = open_until
+    else:
+        # A permanent refusal (410 Gone, 400, 404...): retrying would only repeat it.
+        event.state = DeliveryState.DEAD.value
+        event.next_attempt_at = None
+        verdict, next_at = Verdict.DEAD, None
+
+    session.flush()
+    follow_ups = _next_of_comment(session, event, now) if verdict is not Verdict.RETRY else ()
+    return Recorded(verdict=verdict, next_attempt_at=next_at, follow_up_ids=follow_ups)
+
+
+def redeliver(session: Session, event_id: str, now: datetime | None = None) -> Event:
+    """Send a dead (or already delivered) event again: pending now, with a fresh retry budget."""
+    now = _now(now)
+    event = session.get(Event, event_id, with_for_update=True, populate_existing=True)
+    if event is None:
+        raise EventNotFound(event_id)
+    if event.state == DeliveryState.PENDING.value:
+        raise RedeliveryRefused(f"event {event_id} is still pending; it will be delivered")
+    event.state = DeliveryState.PENDING.value
+    event.attempts_before_redelivery = event.attempts
+    event.next_attempt_at = now
+    event.delivered_at = None
+    # Redelivering by hand says "the endpoint is fixed": let the next attempt through as the
+    # breaker's probe instead of parking it behind an old cooldown.
+    source = session.get(Source, event.source_id, with_for_update=True)
+    if source is not None and source.circuit_open_until is not None:
+        source.circuit_open_until = None
+    session.flush()
+    return event
+
+
+def due_event_ids(session: Session, now: datetime | None = None, limit: int = 500) -> list[str]:
+    """Pending events whose next attempt time has passed (what the sweeper re-sends)."""
+    rows = session.scalars(
+        select(Event.id)
+        .where(Event.state == DeliveryState.PENDING.value, Event.next_attempt_at <= _now(now))
+        .order_by(Event.next_attempt_at)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """An event as the CLI, the admin API and the deliveries page list it."""
+
+    id: str
+    source_id: str
+    comment_id: str
+    type: str
+    seq: int
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+        return {
+            "id": self.id,
+            "source_id": self.source_id,
+            "comment_id": self.comment_id,
+            "type": self.type,
+            "seq": self.seq,
+            "state": self.state,
+            "attempts": self.attempts,
+            "next_attempt_at": iso(self.next_attempt_at),
+            "delivered_at": iso(self.delivered_at),
+            "created_at": iso(self.created_at),
+            "last_status_code": self.last_status_code,
+            "last_error": self.last_error,
+        }
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    state: str | None = None,
+    source_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[DeliverySummary]:
+    """Events newest first, each with its last attempt's status and error."""
+    query = select(Event).order_by(Event.created_at.desc(), Event.id).limit(limit).offset(offset)
+    if state is not None:
+        query = query.where(Event.state == state)
+    if source_id is not None:
+        query = query.where(Event.source_id == source_id)
+    events = list(session.scalars(query.execution_options(populate_existing=True)))
+    last: dict[str, DeliveryAttempt] = {}
+    if events:
+        latest = (
+            select(DeliveryAttempt.event_id, func.max(DeliveryAttempt.number).label("n"))
+            .where(DeliveryAttempt.event_id.in_([e.id for e in events]))
+            .group_by(DeliveryAttempt.event_id)
+            .subquery()
+        )
+        for attempt in session.scalars(
+            select(DeliveryAttempt).join(
+                latest,
+                (DeliveryAttempt.event_id == latest.c.event_id)
+                & (DeliveryAttempt.number == latest.c.n),
+            )
+        ):
+            last[attempt.event_id] = attempt
+    return [
+        DeliverySummary(
+            id=e.id,
+            source_id=e.source_id,
+            comment_id=e.comment_id,
+            type=e.type,
+            seq=e.seq,
+            state=e.state,
+            attempts=e.attempts,
+            next_attempt_at=e.next_attempt_at,
+            delivered_at=e.delivered_at,
+            created_at=e.created_at,
+            last_status_code=last[e.id].status_code if e.id in last else None,
+            last_error=last[e.id].error if e.id in last else None,
+        )
+        for e in events
+    ]
+
+
+def attempts_of(session: Session, event_id: str) -> Sequence[DeliveryAttempt]:
+    """Every attempt of an event, in order."""
+    if session.get(Event, event_id) is None:
+        raise EventNotFound(event_id)
+    return list(
+        session.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.event_id == event_id)
+            .order_by(DeliveryAttempt.number, DeliveryAttempt.id)
+        )
+    )

@@ -1,0 +1,255 @@
+"""Source management use cases (creation is core.store.create_source): list, update, rotate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.domain import LABELS, DeliveryState
+from core.policy import DEFAULT_FLAG_THRESHOLD
+from core.store import new_webhook_secret
+from core.tables import Event, Source
+
+BLOCKLIST_ACTIONS = ("flag", "reject")
+DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
+# A rotation overlap longer than this would keep a leaked secret alive too long.
+MAX_ROTATION_OVERLAP = timedelta(days=30)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SourceNotFound(LookupError):
+    """No source with that id."""
+
+
+class InvalidSourceChange(ValueError):
+    """A requested change that would leave the source inconsistent; the message says which."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration the way people type it: 24h, 30m, 90s, 2d or plain seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise InvalidSourceChange(f"not a duration: {text!r} (use e.g. 24h, 30m, 90s, 2d)")
+    return timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def validate_callback_url(url: str) -> str:
+    """An absolute http(s) URL with a host; callbacks go nowhere else."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSourceChange(f"callback URL must be an absolute http(s) URL: {url!r}")
+    return url.strip()
+
+
+def parse_threshold(text: str) -> tuple[str, dict[str, float | None]]:
+    """LABEL=FLAG[:REJECT], e.g. toxic=0.6:0.9 (flag at 0.6, reject at 0.9)."""
+    label, sep, values = text.partition("=")
+    if not sep:
+        raise InvalidSourceChange(f"threshold must look like LABEL=FLAG[:REJECT]: {text!r}")
+    flag_text, _, reject_text = values.partition(":")
+    try:
+        flag = float(flag_text)
+        reject = float(reject_text) if reject_text else None
+    except ValueError as exc:
+        raise InvalidSourceChange(f"threshold values must be numbers: {text!r}") from exc
+    return label.strip(), {"flag": flag, "reject": reject}
+
+
+def parse_blocklist_term(text: str) -> dict[str, str]:
+    """TERM or TERM:flag / TERM:reject (a bare term flags)."""
+    term, sep, action = text.rpartition(":")
+    if not sep or action not in BLOCKLIST_ACTIONS:
+        term, action = text, "flag"
+    term = term.strip()
+    if not term:
+        raise InvalidSourceChange("a blocklist term cannot be empty")
+    return {"term": term, "action": action}
+
+
+def _checked_thresholds(
+    current: Mapping[str, Any], changes: Mapping[str, Mapping[str, float | None]]
+) -> dict[str, Any]:
+    merged = {label: dict(value) for label, value in current.items()}
+    for label, value in changes.items():
+        if label not in LABELS:
+            raise InvalidSourceChange(f"unknown label {label!r}; labels: {', '.join(LABELS)}")
+        flag = value.get("flag")
+        reject = value.get("reject")
+        if flag is None or not 0.0 <= float(flag) <= 1.0:
+            raise InvalidSourceChange(f"{label}: flag threshold must be between 0 and 1")
+        if reject is not None and not float(flag) <= float(reject) <= 1.0:
+            raise InvalidSourceChange(
+                f"{label}: reject threshold must be between the flag threshold and 1"
+            )
+        merged[label] = {
+            "flag": float(flag),
+            "reject": float(reject) if reject is not None else None,
+        }
+    return merged
+
+
+@dataclass(frozen=True)
+class SourceChanges:
+    """What an update may change; None (or empty) leaves a field as it is."""
+
+    callback_url: str | None = None
+    clear_callback_url: bool = False
+    thresholds: Mapping[str, Mapping[str, float | None]] | None = None
+    blocklist_add: Iterable[Mapping[str, str]] = ()
+    blocklist_remove: Iterable[str] = ()
+    max_links: int | None = None
+    max_body_chars: int | None = None
+    name: str | None = None
+
+
+def get_source(session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise SourceNotFound(source_id)
+    return source
+
+
+def list_sources(session: Session) -> list[Source]:
+    return list(session.scalars(select(Source).order_by(Source.created_at, Source.id)))
+
+
+def update_source(
+    session: Session, source_id: str, changes: SourceChanges, now: datetime | None = None
+) -> Source:
+    """Apply changes after checking them all; a new callback URL re-arms parked deliveries."""
+    now = now or datetime.now(UTC)
+    source = session.get(Source, source_id, with_for_update=True)
+    if source is None:
+        raise SourceNotFound(source_id)
+    if changes.max_links is not None and changes.max_links < 0:
+        raise InvalidSourceChange("max links must be 0 or more")
+    if changes.max_body_chars is not None and not 1 <= changes.max_body_chars <= 100_000:
+        raise InvalidSourceChange("max body chars must be between 1 and 100000")
+    if changes.name is not None and not changes.name.strip():
+        raise InvalidSourceChange("a source name cannot be empty")
+    callback_url = (
+        validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
+    )
+    thresholds = (
+        _checked_thresholds(source.thresholds or {}, changes.thresholds)
+        if changes.thresholds
+        else None
+    )
+    blocklist = [dict(item) for item in source.blocklist or []]
+    removed = {term.strip().lower() for term in changes.blocklist_remove}
+    blocklist = [item for item in blocklist if item["term"].lower() not in removed]
+    for item in changes.blocklist_add:
+        checked = parse_blocklist_term(f"{item['term']}:{item.get('action', 'flag')}")
+        blocklist = [b for b in blocklist if b["term"].lower() != checked["term"].lower()]
+        blocklist.append(checked)
+
+    if changes.name is not None:
+        source.name = changes.name.strip()
+    if thresholds is not None:
+        source.thresholds = thresholds
+    source.blocklist = blocklist
+    if changes.max_links is not None:
+        source.max_links = changes.max_links
+    if changes.max_body_chars is not None:
+        source.max_body_chars = changes.max_body_chars
+    if changes.clear_callback_url:
+        source.callback_url = None
+    elif callback_url is not None and callback_url != source.callback_url:
+        source.callback_url = callback_url
+        # A new endpoint starts with a closed breaker, and deliveries parked for want of a
+        # URL become due now (the sweeper sends them).
+        source.consecutive_failures = 0
+        source.circuit_open_until = None
+        session.execute(
+            update(Event)
+            .where(
+                Event.source_id == source.id,
+                Event.state == DeliveryState.PENDING.value,
+                Event.next_attempt_at.is_(None),
+            )
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+    return source
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A new secret, shown once; the old one verifies until previous_expires_at."""
+
+    source: Source
+    secret: str
+    previous_expires_at: datetime | None
+
+
+def rotate_secret(
+    session: Session,
+    source_id: str,
+    overlap: timedelta = DEFAULT_ROTATION_OVERLAP,
+    now: datetime | None = None,
+) -> Rotation:
+    """Give a source a new signing secret; during `overlap` both secrets verify and sign."""
+    now = now or datetime.now(UTC)
+    if overlap < timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
+        raise InvalidSourceChange("overlap must be between 0 and 30 days")
+    source = session.get(Source, source_id, with_for_update=True)
+    if source is None:
+        raise SourceNotFound(source_id)
+    secret = new_webhook_secret()
+    if overlap > timedelta(0):
+        source.previous_secret = source.secret
+        source.previous_secret_expires_at = now + overlap
+    else:
+        source.previous_secret = None
+        source.previous_secret_expires_at = None
+    source.secret = secret
+    session.flush()
+    return Rotation(
+        source=source, secret=secret, previous_expires_at=source.previous_secret_expires_at
+    )
+
+
+def describe_source(source: Source, now: datetime | None = None) -> dict[str, Any]:
+    """A source without its credentials, as the CLI and the admin API show it."""
+    now = now or datetime.now(UTC)
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+    rotating = (
+        source.previous_secret_expires_at is not None and source.previous_secret_expires_at > now
+    )
+    breaker_open = source.circuit_open_until is not None and source.circuit_open_until > now
+    return {
+        "id": source.id,
+        "name": source.name,
+        "callback_url": source.callback_url,
+        "thresholds": {
+            label: {
+                "flag": float(
+                    (source.thresholds or {}).get(label, {}).get("flag", DEFAULT_FLAG_THRESHOLD)
+                ),
+                "reject": (source.thresholds or {}).get(label, {}).get("reject"),
+            }
+            for label in LABELS
+        },
+        "blocklist": list(source.blocklist or []),
+        "max_links": source.max_links,
+        "max_body_chars": source.max_body_chars,
+        "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
+        "callbacks": {
+            "consecutive_failures": source.consecutive_failures,
+            "circuit_open_until": iso(source.circuit_open_until) if breaker_open else None,
+        },
+        "created_at": iso(source.created_at),
+        "updated_at": iso(source.updated_at),
+    }
