@@ -1,0 +1,94 @@
+"""`moderation users add|token`: moderator accounts and review API tokens, secrets shown once."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from core.accounts import (
+    MIN_PASSWORD_CHARS,
+    AccountError,
+    create_user,
+    generate_password,
+    mint_token,
+    user_by_email,
+)
+from core.db import session_scope
+from core.domain import Role
+from core.settings import get_settings
+
+
+@click.group()
+def users() -> None:
+    """Moderator and admin accounts."""
+
+
+def _read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
+    """(password, generated): from stdin, generated, or prompted twice on a terminal."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password, False
+    if generate or not sys.stdin.isatty():
+        return generate_password(), True
+    password = click.prompt(
+        f"Password (at least {MIN_PASSWORD_CHARS} characters, empty to generate one)",
+        hide_input=True,
+        default="",
+        show_default=False,
+    )
+    if not password:
+        return generate_password(), True
+    again = click.prompt("Repeat the password", hide_input=True)
+    if again != password:
+        raise click.ClickException("the passwords differ")
+    return password, False
+
+
+@users.command()
+@click.argument("email")
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.MODERATOR.value,
+    show_default=True,
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once.")
+def add(email: str, role: str, password_stdin: bool, generate: bool) -> None:
+    """Create an account that can sign in to the moderator pages."""
+    password, generated = _read_password(password_stdin, generate)
+    try:
+        with session_scope(get_settings()) as session:
+            user = create_user(session, email, role, password)
+            address, user_role = user.email, user.role
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
+        ) from exc
+    click.echo(f"Created {user_role} account {address}.")
+    if generated:
+        click.echo(f"Password (shown once): {password}")
+
+
+@users.command()
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for, e.g. the script using it.")
+def token(email: str, name: str) -> None:
+    """Mint an API token for the review API (Authorization: Bearer ...); printed once."""
+    try:
+        with session_scope(get_settings()) as session:
+            user = user_by_email(session, email)
+            if user is None:
+                raise click.ClickException(f"no account for {email}")
+            minted = mint_token(session, user, name)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
+        ) from exc
+    click.echo(minted.token)

@@ -1,0 +1,571 @@
+"""Review use cases without Flask: queue, claims, moderator decisions, undo and the audit log."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.domain import LABELS, Actor, Status
+from core.store import record_decision
+from core.tables import Comment, Decision, Event, User
+
+# A claim keeps other moderators off an item for this long unless it is released or decided.
+CLAIM_DURATION = timedelta(minutes=5)
+# A moderator may take back their own decision for this long.
+UNDO_WINDOW = timedelta(seconds=10)
+# The label filter keeps comments scoring at least this much on the label.
+LABEL_FILTER_MIN_SCORE = 0.5
+MAX_PER_PAGE = 100
+MAX_BULK = 100
+MAX_NOTE_CHARS = 1000
+
+# Why a moderator rejected (or approved) a comment: code -> words shown in the page.
+REJECT_REASONS: dict[str, str] = {
+    "toxic": "Rude or abusive",
+    "hate": "Attacks a group (identity hate)",
+    "threat": "Threat of violence",
+    "spam": "Spam or scam",
+    "harassment": "Harassment of a person",
+    "personal_info": "Shares personal information",
+    "off_topic": "Off topic",
+    "other": "Other (see note)",
+}
+APPROVE_REASONS: dict[str, str] = {
+    "ok": "Acceptable",
+    "false_positive": "Model was wrong",
+    "context": "Fine in context",
+}
+UNDO_REASON_CODE = "undo"
+# The reject reason a page suggests for a comment's highest-scoring label.
+SUGGESTED_REJECT_REASON: dict[str, str] = {
+    "toxic": "toxic",
+    "identity_hate": "hate",
+    "threat": "threat",
+    "spam": "spam",
+}
+REVIEWABLE = (Status.APPROVED, Status.REJECTED)
+
+
+class ReviewError(Exception):
+    """A review request that cannot be carried out; the message is fit for the moderator."""
+
+
+class CommentNotFound(ReviewError):
+    pass
+
+
+class ClaimedByOther(ReviewError):
+    pass
+
+
+class InvalidDecision(ReviewError):
+    pass
+
+
+class UndoRefused(ReviewError):
+    pass
+
+
+class Sort(enum.StrEnum):
+    RISK = "risk"
+    AGE = "age"
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the moderator asked to see."""
+
+    status: Status = Status.FLAGGED
+    sort: Sort = Sort.RISK
+    source: str | None = None
+    thread: str | None = None
+    label: str | None = None
+    author: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[Comment]
+    total: int
+    counts: dict[str, int]
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    actor: str | None = None
+    status: str | None = None
+    moderator: str | None = None
+    source: str | None = None
+    comment: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One decision with the names a reader needs: who (model version or moderator), when, why."""
+
+    decision: Decision
+    moderator_email: str | None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass
+class BulkOutcome:
+    decided: list[tuple[Decision, Event]] = field(default_factory=list)
+    # comment id -> why it was left alone
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def risk_expression(dialect: str) -> ColumnElement[float]:
+    """The highest label score of a comment, in SQL (0 when unscored)."""
+    parts = [func.coalesce(Comment.scores[label].as_float(), 0.0) for label in LABELS]
+    if dialect == "sqlite":
+        return func.max(*parts)
+    return func.greatest(*parts)
+
+
+def risk_of(comment: Comment) -> float | None:
+    if not comment.scores:
+        return None
+    return max(float(v) for v in comment.scores.values())
+
+
+def _visible_to(viewer_id: int, now: datetime) -> ColumnElement[bool]:
+    """Items nobody else holds a live claim on."""
+    return or_(
+        Comment.claimed_by.is_(None),
+        Comment.claimed_by == viewer_id,
+        Comment.claimed_until.is_(None),
+        Comment.claimed_until < now,
+    )
+
+
+def _filtered(query: Select[Any], filters: QueueFilters, dialect: str) -> Select[Any]:
+    if filters.source:
+        query = query.where(Comment.source_id == filters.source)
+    if filters.thread:
+        query = query.where(Comment.thread_id == filters.thread)
+    if filters.author:
+        query = query.where(
+            or_(Comment.author_id == filters.author, Comment.author_name == filters.author)
+        )
+    if filters.label:
+        if filters.label not in LABELS:
+            raise InvalidDecision(f"unknown label {filters.label!r}")
+        query = query.where(
+            func.coalesce(Comment.scores[filters.label].as_float(), 0.0) >= LABEL_FILTER_MIN_SCORE
+        )
+    return query
+
+
+def list_queue(
+    session: Session, filters: QueueFilters, viewer_id: int, now: datetime | None = None
+) -> QueuePage:
+    """One page of comments in a status, hiding those another moderator has claimed."""
+    now = _now(now)
+    dialect = session.get_bind().dialect.name
+    per_page = max(1, min(filters.per_page, MAX_PER_PAGE))
+    page = max(1, filters.page)
+    visible = _visible_to(viewer_id, now)
+
+    base = _filtered(select(Comment).where(visible), filters, dialect)
+    query = base.where(Comment.status == filters.status.value)
+    if filters.sort is Sort.RISK:
+        query = query.order_by(
+            risk_expression(dialect).desc(), Comment.received_at.asc(), Comment.id
+        )
+    else:
+        query = query.order_by(Comment.received_at.asc(), Comment.id)
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+
+    count_query = _filtered(
+        select(Comment.status, func.count()).where(visible), filters, dialect
+    ).group_by(Comment.status)
+    counts = {status.value: 0 for status in Status}
+    for status, count in session.execute(count_query):
+        counts[status] = int(count)
+    return QueuePage(
+        items=items,
+        total=counts[filters.status.value],
+        counts=counts,
+        page=page,
+        per_page=per_page,
+    )
+
+
+def get_comment(session: Session, comment_id: str) -> Comment:
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise CommentNotFound(f"no comment {comment_id}")
+    return comment
+
+
+def parent_of(session: Session, comment: Comment) -> Comment | None:
+    """The comment this one replies to, for context (same source)."""
+    if not comment.parent_external_id:
+        return None
+    return session.scalar(
+        select(Comment).where(
+            Comment.source_id == comment.source_id,
+            Comment.external_id == comment.parent_external_id,
+        )
+    )
+
+
+def parents_of(session: Session, comments: Sequence[Comment]) -> dict[str, Comment]:
+    """Parents of many comments in one query: comment id -> parent."""
+    wanted = {(c.source_id, c.parent_external_id) for c in comments if c.parent_external_id}
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Comment).where(
+            or_(*(and_(Comment.source_id == s, Comment.external_id == e) for s, e in wanted))
+        )
+    )
+    by_key = {(p.source_id, p.external_id): p for p in rows}
+    return {
+        c.id: by_key[(c.source_id, c.parent_external_id)]
+        for c in comments
+        if c.parent_external_id and (c.source_id, c.parent_external_id) in by_key
+    }
+
+
+def author_comments(session: Session, comment: Comment, limit: int = 100) -> list[Comment]:
+    """Every comment by the same author at the same source, newest first (this one included)."""
+    same_author = (
+        Comment.author_id == comment.author_id
+        if comment.author_id
+        else Comment.author_email == comment.author_email
+    )
+    return list(
+        session.scalars(
+            select(Comment)
+            .where(Comment.source_id == comment.source_id, same_author)
+            .order_by(Comment.received_at.desc(), Comment.id)
+            .limit(limit)
+        )
+    )
+
+
+def _claimed_by_other(comment: Comment, user_id: int, now: datetime) -> bool:
+    return (
+        comment.claimed_by is not None
+        and comment.claimed_by != user_id
+        and comment.claimed_until is not None
+        and comment.claimed_until >= now
+    )
+
+
+def _locked(session: Session, comment_id: str) -> Comment:
+    comment = session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
+    if comment is None:
+        raise CommentNotFound(f"no comment {comment_id}")
+    return comment
+
+
+def claim(session: Session, comment_id: str, user_id: int, now: datetime | None = None) -> Comment:
+    """Hold a comment for this moderator for CLAIM_DURATION; refused while another holds it."""
+    now = _now(now)
+    comment = _locked(session, comment_id)
+    if _claimed_by_other(comment, user_id, now):
+        raise ClaimedByOther("another moderator is reviewing this comment")
+    comment.claimed_by = user_id
+    comment.claimed_until = now + CLAIM_DURATION
+    session.flush()
+    return comment
+
+
+def release(session: Session, comment_id: str, user_id: int) -> Comment:
+    """Give a claim back early; releasing someone else's claim changes nothing."""
+    comment = _locked(session, comment_id)
+    if comment.claimed_by == user_id:
+        comment.claimed_by = None
+        comment.claimed_until = None
+        session.flush()
+    return comment
+
+
+def check_reason(status: Status, reason_code: str | None, note: str | None) -> None:
+    """A rejection needs a known reason code; an approval may carry one; notes are bounded."""
+    if status not in REVIEWABLE:
+        raise InvalidDecision("a moderator can approve or reject")
+    allowed = REJECT_REASONS if status is Status.REJECTED else APPROVE_REASONS
+    if status is Status.REJECTED and not reason_code:
+        raise InvalidDecision("a rejection needs a reason code")
+    if reason_code and reason_code not in allowed:
+        raise InvalidDecision(f"reason code must be one of {', '.join(allowed)} for {status.value}")
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise InvalidDecision(f"the note is longer than {MAX_NOTE_CHARS} characters")
+
+
+def _decide_locked(
+    session: Session,
+    comment: Comment,
+    user_id: int,
+    status: Status,
+    reason_code: str | None,
+    note: str | None,
+) -> tuple[Decision, Event]:
+    decision, event = record_decision(
+        session,
+        comment,
+        status,
+        actor=Actor.MODERATOR.value,
+        reasons=[{"kind": "moderator", "reason_code": reason_code, "outcome": status.value}],
+        moderator_id=user_id,
+        reason_code=reason_code,
+        note=note or None,
+    )
+    comment.claimed_by = None
+    comment.claimed_until = None
+    return decision, event
+
+
+def decide(
+    session: Session,
+    comment_id: str,
+    user_id: int,
+    status: Status,
+    reason_code: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Decision, Event]:
+    """Record a moderator's decision like the model's (decision + outbox event); frees the claim.
+
+    The caller commits, then queues worker.deliver_event with the event id.
+    """
+    check_reason(status, reason_code, note)
+    now = _now(now)
+    comment = _locked(session, comment_id)
+    if _claimed_by_other(comment, user_id, now):
+        raise ClaimedByOther("another moderator is reviewing this comment")
+    return _decide_locked(session, comment, user_id, status, reason_code, note)
+
+
+def bulk_decide(
+    session: Session,
+    comment_ids: Sequence[str],
+    user_id: int,
+    status: Status,
+    reason_code: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> BulkOutcome:
+    """Decide many comments at once; those missing or held by another moderator are skipped."""
+    check_reason(status, reason_code, note)
+    if len(comment_ids) > MAX_BULK:
+        raise InvalidDecision(f"at most {MAX_BULK} comments at once")
+    now = _now(now)
+    outcome = BulkOutcome()
+    for comment_id in dict.fromkeys(comment_ids):
+        comment = session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
+        if comment is None:
+            outcome.skipped[comment_id] = "not found"
+        elif _claimed_by_other(comment, user_id, now):
+            outcome.skipped[comment_id] = "claimed by another moderator"
+        else:
+            outcome.decided.append(
+                _decide_locked(session, comment, user_id, status, reason_code, note)
+            )
+    return outcome
+
+
+def _latest_decision_id(session: Session, comment_id: str) -> int | None:
+    return session.scalar(select(func.max(Decision.id)).where(Decision.comment_id == comment_id))
+
+
+def _undo_refusal(session: Session, decision: Decision, user_id: int, now: datetime) -> str | None:
+    if decision.moderator_id != user_id or decision.actor != Actor.MODERATOR.value:
+        return "only your own decisions can be undone"
+    if decision.reason_code == UNDO_REASON_CODE:
+        return "an undo cannot be undone"
+    if now - decision.created_at > UNDO_WINDOW:
+        return f"decisions can be undone for {int(UNDO_WINDOW.total_seconds())} seconds"
+    if _latest_decision_id(session, decision.comment_id) != decision.id:
+        return "the comment was decided again since"
+    if decision.previous_status not in {s.value for s in (Status.FLAGGED, *REVIEWABLE)}:
+        return "the comment had not been scored yet; decide it again instead"
+    return None
+
+
+def undo(
+    session: Session,
+    user_id: int,
+    decision_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> BulkOutcome:
+    """Take back this moderator's last action (or the given decisions) within UNDO_WINDOW.
+
+    History is append-only: each undo is a new decision back to the previous status, with its
+    own event for the CMS.
+    """
+    now = _now(now)
+    if decision_ids:
+        targets = list(session.scalars(select(Decision).where(Decision.id.in_(list(decision_ids)))))
+    else:
+        last = session.scalar(
+            select(Decision)
+            .where(
+                Decision.moderator_id == user_id,
+                Decision.actor == Actor.MODERATOR.value,
+                or_(Decision.reason_code.is_(None), Decision.reason_code != UNDO_REASON_CODE),
+            )
+            .order_by(Decision.id.desc())
+            .limit(1)
+        )
+        targets = [last] if last is not None else []
+    if not targets:
+        raise UndoRefused("nothing to undo")
+    outcome = BulkOutcome()
+    for decision in sorted(targets, key=lambda d: d.id):
+        refusal = _undo_refusal(session, decision, user_id, now)
+        if refusal is not None:
+            outcome.skipped[decision.comment_id] = refusal
+            continue
+        comment = _locked(session, decision.comment_id)
+        outcome.decided.append(
+            record_decision(
+                session,
+                comment,
+                Status(decision.previous_status),
+                actor=Actor.MODERATOR.value,
+                reasons=[
+                    {"kind": "undo", "undoes": decision.id, "outcome": decision.previous_status}
+                ],
+                moderator_id=user_id,
+                reason_code=UNDO_REASON_CODE,
+            )
+        )
+    if not outcome.decided:
+        raise UndoRefused("; ".join(sorted(set(outcome.skipped.values()))))
+    return outcome
+
+
+def _audit_query(filters: AuditFilters) -> Select[Any]:
+    query = select(Decision, User.email).outerjoin(User, User.id == Decision.moderator_id)
+    if filters.actor:
+        query = query.where(Decision.actor == filters.actor)
+    if filters.status:
+        query = query.where(Decision.status == filters.status)
+    if filters.moderator:
+        query = query.where(func.lower(User.email) == filters.moderator.strip().lower())
+    if filters.source or filters.comment:
+        query = query.join(Comment, Comment.id == Decision.comment_id)
+        if filters.source:
+            query = query.where(Comment.source_id == filters.source)
+        if filters.comment:
+            query = query.where(
+                or_(Comment.id == filters.comment, Comment.external_id == filters.comment)
+            )
+    if filters.since:
+        query = query.where(Decision.created_at >= filters.since)
+    if filters.until:
+        query = query.where(Decision.created_at < filters.until)
+    return query
+
+
+def audit(session: Session, filters: AuditFilters) -> AuditPage:
+    """Every decision, model or person, newest first, filtered and paginated."""
+    per_page = max(1, min(filters.per_page, 500))
+    page = max(1, filters.page)
+    query = _audit_query(filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(Decision.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )
+    return AuditPage(
+        rows=[AuditRow(decision=d, moderator_email=email) for d, email in rows],
+        total=int(total),
+        page=page,
+        per_page=per_page,
+    )
+
+
+def iter_audit(session: Session, filters: AuditFilters, batch: int = 1000) -> Iterator[AuditRow]:
+    """Every matching decision, oldest first, in batches (for the CSV export)."""
+    last_id = 0
+    query = _audit_query(filters)
+    while True:
+        rows = list(
+            session.execute(
+                query.where(Decision.id > last_id).order_by(Decision.id.asc()).limit(batch)
+            )
+        )
+        if not rows:
+            return
+        for decision, email in rows:
+            yield AuditRow(decision=decision, moderator_email=email)
+        last_id = rows[-1][0].id
+
+
+def highlight_segments(text: str, spans: Sequence[Sequence[int]] | None) -> list[tuple[str, bool]]:
+    """Cut text at highlight offsets: [(piece, highlighted)], overlaps merged, bad spans dropped."""
+    cleaned: list[tuple[int, int]] = []
+    for span in spans or ():
+        if len(span) < 2:
+            continue
+        start, end = max(0, int(span[0])), min(len(text), int(span[1]))
+        if start < end:
+            cleaned.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(cleaned):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    segments: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in merged:
+        if start > cursor:
+            segments.append((text[cursor:start], False))
+        segments.append((text[start:end], True))
+        cursor = end
+    if cursor < len(text) or not segments:
+        segments.append((text[cursor:], False))
+    return segments
+
+
+def suggested_reject_reason(scores: Mapping[str, Any] | None) -> str:
+    """The reject reason matching the comment's highest label score, for one-key rejection."""
+    if not scores:
+        return "other"
+    label = max(scores, key=lambda k: float(scores[k]))
+    return SUGGESTED_REJECT_REASON.get(label, "other")
+
+
+def moderator_emails(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(list(ids)))).all())

@@ -1,0 +1,288 @@
+"""Who is asking: moderator sessions (Flask-Login, CSRF), review API tokens, roles, and headers.
+
+Pages use `login_required` / `admin_required`; the JSON review API uses
+`moderator_token_or_session_required`, which accepts a bearer token (no CSRF: no cookie is
+involved) or the page's session (then the X-CSRFToken header is checked like a form).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import structlog
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import login_required as _flask_login_required
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from core.accounts import authenticate, user_by_token
+from core.db import session_scope
+from core.domain import Role
+from core.settings import Settings
+from core.tables import User
+from service.errors import ApiError, Forbidden, Unauthorized, problem_response
+
+log = structlog.stdlib.get_logger(__name__)
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# No inline scripts or styles anywhere: the JS and CSS are static files.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Moderator:
+    """The signed-in person, detached from any database session."""
+
+    id: int
+    email: str
+    role: str
+    active: bool = True
+
+    @classmethod
+    def from_user(cls, user: User) -> Moderator:
+        return cls(id=user.id, email=user.email, role=user.role, active=user.active)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+    # Flask-Login's user protocol.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+
+
+class LogoutForm(FlaskForm):  # type: ignore[misc]
+    """Empty: logging out is a POST carrying only the CSRF token."""
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    return settings
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> Moderator | None:
+    if not user_id.isdigit():
+        return None
+    with session_scope(_settings()) as session:
+        user = session.get(User, int(user_id))
+        if user is None or not user.active:
+            return None
+        return Moderator.from_user(user)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a login link must not bounce the moderator elsewhere."""
+    if not target:
+        return url_for("pages.queue")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.queue")
+    if "\\" in target:
+        return url_for("pages.queue")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        with session_scope(_settings()) as session:
+            user = authenticate(session, form.email.data or "", form.password.data or "")
+            moderator = Moderator.from_user(user) if user is not None else None
+        if moderator is not None:
+            login_user(moderator)
+            log.info("moderator signed in", moderator_id=moderator.id)
+            return redirect(_safe_next(request.args.get("next")))
+        log.info("sign-in refused")
+        flash("Wrong e-mail or password.", "error")
+        return render_template("login.html", form=form), 401
+    return render_template("login.html", form=form)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    flash("Signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+def login_required(view: F) -> F:
+    """Pages: anonymous visitors are sent to the login page."""
+    return _flask_login_required(view)  # type: ignore[no-any-return]
+
+
+def admin_required(view: F) -> F:
+    """Admin-only pages and API routes: moderators get 403, anonymous visitors 401 / login."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        api = request.path.startswith("/v1/")
+        moderator = _api_moderator() if api else _session_moderator()
+        if moderator is None:
+            if api:
+                raise Unauthorized(
+                    "sign in or send a moderator token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            return login_manager.unauthorized()
+        if not moderator.is_admin:
+            if api:
+                raise Forbidden("this needs an admin account")
+            abort(403)
+        g.moderator = moderator
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _session_moderator() -> Moderator | None:
+    user = current_user
+    if user and user.is_authenticated:
+        return user._get_current_object()  # type: ignore[no-any-return]
+    return None
+
+
+def _api_moderator() -> Moderator | None:
+    """Bearer token first; else the page's session, with its CSRF token checked on writes."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        with session_scope(_settings()) as session:
+            user = user_by_token(session, token.strip())
+            return Moderator.from_user(user) if user is not None else None
+    moderator = _session_moderator()
+    if moderator is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+    return moderator
+
+
+def moderator_token_or_session_required(view: F) -> F:
+    """Review API: a moderator's bearer token or signed-in session, else 401 problem+json."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        moderator = _api_moderator()
+        if moderator is None:
+            raise Unauthorized(
+                "sign in or send a moderator token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if moderator.role not in (Role.MODERATOR.value, Role.ADMIN.value):
+            raise Forbidden("this needs a moderator account")
+        g.moderator = moderator
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def current_moderator() -> Moderator:
+    """The moderator the current request was authenticated as (set by the decorators)."""
+    moderator = getattr(g, "moderator", None)
+    if moderator is None:
+        moderator = _session_moderator()
+    if moderator is None:
+        raise Unauthorized("sign in or send a moderator token")
+    return moderator  # type: ignore[no-any-return]
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(("/moderate", "/login", "/logout", "/admin")):
+        # Moderator pages show comments and e-mails: never cached by shared caches.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _protect_forms() -> None:
+    """CSRF on every browser form; /v1/ APIs check it themselves when a session cookie is used."""
+    if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE") and not request.path.startswith(
+        "/v1/"
+    ):
+        csrf.protect()
+
+
+def _csrf_error(error: CSRFError) -> Any:
+    if request.path.startswith("/v1/"):
+        return problem_response(
+            ApiError(error.description, status=400, title="CSRF token missing or invalid")
+        )
+    return render_template("error.html", message=error.description), 400
+
+
+def init_auth(app: Flask) -> None:
+    """Sessions, CSRF on every form, secure cookies and the security headers."""
+    settings: Settings = app.config["MODERATION_SETTINGS"]
+    # Secure cookies except in debug/test runs or when served over plain http on purpose.
+    secure = not (app.debug or app.testing or settings.public_url.startswith("http://"))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        # Checked in _protect_forms instead, so JSON APIs with bearer or signature auth are exempt.
+        WTF_CSRF_CHECK_DEFAULT=False,
+    )
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to review comments."
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+    app.before_request(_protect_forms)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.after_request(_security_headers)
+    app.register_blueprint(bp)

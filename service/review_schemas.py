@@ -1,0 +1,123 @@
+"""Shapes of the review API's requests and answers (validated in, documented in /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.review import MAX_BULK, MAX_NOTE_CHARS
+
+Verdict = Literal["approved", "rejected"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DecideRequest(Strict):
+    status: Verdict
+    reason_code: str | None = Field(default=None, max_length=50)
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+
+
+class BulkDecideRequest(DecideRequest):
+    ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class UndoRequest(Strict):
+    """Without decision_ids, the caller's last decision is undone."""
+
+    decision_ids: list[int] | None = Field(default=None, max_length=MAX_BULK)
+
+
+class Author(BaseModel):
+    name: str
+    id: str | None
+
+
+class Thread(BaseModel):
+    id: str
+    title: str | None
+    url: str | None = Field(description="Only http(s) URLs; anything else is null")
+
+
+class Parent(BaseModel):
+    id: str
+    author_name: str
+    body: str
+    status: str
+
+
+class ReviewItem(BaseModel):
+    id: str
+    source_id: str
+    external_id: str
+    status: str
+    revision: int
+    body: str
+    author: Author
+    thread: Thread
+    parent: Parent | None
+    scores: dict[str, float] | None
+    risk: float | None
+    highlights: list[list[int]]
+    reasons: list[dict[str, Any]]
+    suggested_reject_reason: str
+    received_at: datetime
+    decided_at: datetime | None
+    claimed_by_me: bool
+
+
+class QueueResponse(BaseModel):
+    items: list[ReviewItem]
+    counts: dict[str, int]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class DecisionOut(BaseModel):
+    id: int
+    comment_id: str
+    status: str
+    previous_status: str
+    actor: str
+    model_version: str | None
+    moderator: str | None
+    reason_code: str | None
+    note: str | None
+    reasons: list[dict[str, Any]]
+    created_at: datetime
+    event_id: str | None = None
+
+
+class CommentDetail(ReviewItem):
+    decisions: list[DecisionOut]
+
+
+class ClaimResponse(BaseModel):
+    id: str
+    claimed_until: datetime | None
+
+
+class DecideResponse(BaseModel):
+    decisions: list[DecisionOut]
+    skipped: dict[str, str] = Field(default_factory=dict, description="comment id -> why")
+    undo_until: datetime | None = None
+
+
+class AuthorResponse(BaseModel):
+    author: Author
+    comments: list[ReviewItem]
+    outcomes: dict[str, int]
+
+
+class AuditResponse(BaseModel):
+    decisions: list[DecisionOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
