@@ -5,9 +5,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery import Celery, Task
+from celery.signals import (
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
+from core.logging import (
+    REQUEST_ID_HEADER,
+    bind_request_id,
+    clear_log_context,
+    configure_logging,
+    request_id_of_task,
+)
 from core.settings import Settings, get_settings
 from worker import SWEEP
 
@@ -46,6 +59,28 @@ def create_celery(settings: Settings) -> Celery:
         },
     )
     return app
+
+
+@setup_logging.connect
+def use_our_logging(**_: Any) -> None:
+    """Structured logs like the web process (connecting this stops Celery configuring its own)."""
+    configure_logging(get_settings())
+
+
+@task_prerun.connect
+def bind_task_request_id(task: Task | None = None, **_: Any) -> None:
+    """Log a task under the request id the web process queued it with (one id per comment path)."""
+    clear_log_context()
+    request = getattr(task, "request", None)
+    headers = dict(getattr(request, "headers", None) or {})
+    if request is not None and getattr(request, REQUEST_ID_HEADER, None):
+        headers[REQUEST_ID_HEADER] = getattr(request, REQUEST_ID_HEADER)
+    bind_request_id(request_id_of_task(headers))
+
+
+@task_postrun.connect
+def unbind_task_request_id(**_: Any) -> None:
+    clear_log_context()
 
 
 @worker_process_init.connect

@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from core.db import session_scope
+from core.logging import request_id_headers
 from core.moderation import moderate_comment
 from core.settings import get_settings
 from worker import DELIVER_EVENT, SCORE_COMMENT, SWEEP
@@ -53,7 +54,7 @@ def score_comment(comment_id: str) -> None:
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
     try:
-        current_app.send_task(DELIVER_EVENT, args=[event.id])
+        current_app.send_task(DELIVER_EVENT, args=[event.id], headers=request_id_headers())
     except BrokerError as exc:
         log.warning(
             "score_comment: comment %s: could not queue event %s (%s); the sweeper will",

@@ -14,7 +14,7 @@ from core.settings import Settings
 from core.store import IncomingComment, create_source, receive_comment
 from core.tables import Comment, Decision, Event
 from service.queue import SCORE_COMMENT, create_client
-from tests.integration.conftest import WORDLIST_APP, StartWorker, wait_for
+from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for
 
 BENIGN = "Thanks for the clear reporting on the council budget."
 TOXIC = "You are a pathetic idiot, shut up and die"
@@ -125,6 +125,35 @@ class TestScoreCommentTask:
         start_worker(WORDLIST_APP, beat=True, **FAST_SWEEPS)
         assert wait_for(lambda: decided(settings, comment_id)) == "flagged"
         assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
+
+    def test_score_comment_survives_pool_process_killed_holding_message(
+        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+    ) -> None:
+        worker = start_worker(WORDLIST_APP)
+        [child] = worker.child_pids()
+        os.kill(child, signal.SIGSTOP)
+        comment_id = store_comment(settings, TOXIC)
+        queue_scoring(settings, comment_id)
+        wait_for(lambda: redis_client.llen(settings.queue_name) == 0)
+        os.kill(child, signal.SIGKILL)
+        # reject_on_worker_lost: the message goes back to the queue and a new pool process
+        # takes it, without waiting for the sweeper.
+        assert wait_for(lambda: decided(settings, comment_id)) == "flagged"
+        assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
+        assert child not in worker.child_pids()
+
+    def test_score_comment_logs_under_the_queued_request_id(
+        self, settings: Settings, start_worker: StartWorker
+    ) -> None:
+        worker = start_worker(WORDLIST_APP)
+        comment_id = store_comment(settings, BENIGN)
+        create_client(settings).send_task(
+            SCORE_COMMENT, args=[comment_id], headers={"request_id": "req-trace-0042"}
+        )
+        wait_for(lambda: decided(settings, comment_id))
+        lines = wait_for(lambda: [s for s in worker.log_text().splitlines() if comment_id in s])
+        assert any("req-trace-0042" in line for line in lines)
+        assert BENIGN not in worker.log_text()
 
 
 class TestSweep:

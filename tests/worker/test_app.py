@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from core.settings import Settings
+from service import queue
+from worker import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from worker.app import create_celery
+
+
+class TestCreateCelery:
+    def test_create_celery_uses_settings_queue_and_broker(self, settings: Settings) -> None:
+        app = create_celery(settings)
+        assert app.conf.task_default_queue == settings.queue_name
+        assert app.conf.broker_url == settings.broker_url
+
+    def test_create_celery_delivers_at_least_once(self, settings: Settings) -> None:
+        conf = create_celery(settings).conf
+        assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+        assert conf.worker_prefetch_multiplier == 1
+        assert conf.task_ignore_result is True
+        assert (conf.task_serializer, list(conf.accept_content)) == ("json", ["json"])
+
+    def test_create_celery_schedules_sweep_every_interval(self, settings: Settings) -> None:
+        settings.sweep_interval_seconds = 7.0
+        [entry] = create_celery(settings).conf.beat_schedule.values()
+        assert (entry["task"], entry["schedule"]) == (SWEEP, 7.0)
+        assert entry["options"]["queue"] == settings.queue_name
+
+    def test_create_celery_registers_the_contract_task_names(self, settings: Settings) -> None:
+        app = create_celery(settings)
+        app.loader.import_default_modules()
+        # The web process sends these names without importing the worker.
+        assert {queue.SCORE_COMMENT, queue.DELIVER_EVENT} == {SCORE_COMMENT, DELIVER_EVENT}
+        assert {SCORE_COMMENT, DELIVER_EVENT, SWEEP} <= set(app.tasks)
+
+
+class TestWorkerImport:
+    def test_worker_import_connects_nowhere_and_loads_no_model(self) -> None:
+        # Nothing listens on port 1: importing must neither connect nor wait for Redis.
+        code = (
+            "import sys, worker.app, worker.tasks;"
+            "worker.app.celery.loader.import_default_modules();"
+            "print('sklearn' in sys.modules, 'models' in sys.modules)"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env={"REDIS_URL": "redis://127.0.0.1:1/0", "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["False", "False"]

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from celery import Celery
+from sqlalchemy import update
+
+from core.db import session_scope
+from core.domain import Status
+from core.settings import Settings
+from core.store import IncomingComment, create_source, receive_comment, record_decision
+from core.tables import Comment, SeenWebhook
+from tests.integration.workers import forget_queue
+from worker import DELIVER_EVENT, SCORE_COMMENT
+from worker.app import create_celery
+from worker.sweeper import lease_key, sweep_once
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis_client_url)
+    yield client
+    forget_queue(client, settings.queue_name)
+    client.delete(lease_key(settings))
+    client.close()
+
+
+@pytest.fixture
+def sender(settings: Settings) -> Celery:
+    return create_celery(settings)
+
+
+def queued(client: redis.Redis, queue: str) -> list[tuple[str, list[str]]]:
+    """(task name, args) of every message waiting in a queue, oldest first."""
+    messages = [json.loads(raw) for raw in reversed(client.lrange(queue, 0, -1))]
+    return [(m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages]
+
+
+def pending_comment(settings: Settings, external_id: str, updated_at: datetime) -> str:
+    with session_scope(settings) as session:
+        source = create_source(session, "Daily Planet").source
+        comment, _ = receive_comment(
+            session,
+            source,
+            IncomingComment(
+                external_id=external_id,
+                thread_id="t",
+                author_name="Reader",
+                author_email="reader@example.org",
+                body="Hello",
+            ),
+        )
+        session.flush()
+        session.execute(
+            update(Comment).where(Comment.id == comment.id).values(updated_at=updated_at)
+        )
+        return comment.id
+
+
+def pending_event(settings: Settings, next_attempt_at: datetime) -> str:
+    comment_id = pending_comment(settings, "with-event", LONG_AGO)
+    with session_scope(settings) as session:
+        comment = session.get_one(Comment, comment_id)
+        _, event = record_decision(session, comment, Status.APPROVED, actor="model", reasons=[])
+        event.next_attempt_at = next_attempt_at
+        return event.id
+
+
+class TestSweepOnce:
+    def test_sweep_once_requeues_stale_pending_comment(
+        self, settings: Settings, sender: Celery, client: redis.Redis
+    ) -> None:
+        stale = pending_comment(settings, "stale", LONG_AGO)
+        fresh = pending_comment(settings, "fresh", datetime.now(UTC))
+        work = sweep_once(settings, sender, client)
+        assert work is not None and stale in work.comment_ids and fresh not in work.comment_ids
+        assert (SCORE_COMMENT, [stale]) in queued(client, settings.queue_name)
+        assert (SCORE_COMMENT, [fresh]) not in queued(client, settings.queue_name)
+
+    def test_sweep_once_restarts_stale_clock_of_requeued_comment(
+        self, settings: Settings, sender: Celery, client: redis.Redis
+    ) -> None:
+        stale = pending_comment(settings, "stale", LONG_AGO)
+        sweep_once(settings, sender, client)
+        with session_scope(settings) as session:
+            updated_at = session.get_one(Comment, stale).updated_at
+        assert datetime.now(UTC) - updated_at < timedelta(minutes=1)
+
+    def test_sweep_once_requeues_overdue_event(
+        self, settings: Settings, sender: Celery, client: redis.Redis
+    ) -> None:
+        overdue = pending_event(settings, LONG_AGO)
+        sweep_once(settings, sender, client)
+        assert (DELIVER_EVENT, [overdue]) in queued(client, settings.queue_name)
+
+    def test_sweep_once_leaves_event_not_yet_due(
+        self, settings: Settings, sender: Celery, client: redis.Redis
+    ) -> None:
+        later = pending_event(settings, datetime.now(UTC) + timedelta(hours=1))
+        sweep_once(settings, sender, client)
+        assert (DELIVER_EVENT, [later]) not in queued(client, settings.queue_name)
+
+    def test_sweep_once_forgets_webhook_ids_past_replay_window(
+        self, settings: Settings, sender: Celery, client: redis.Redis
+    ) -> None:
+        with session_scope(settings) as session:
+            source = create_source(session, "Daily Planet").source
+            session.add(SeenWebhook(source_id=source.id, webhook_id="old", received_at=LONG_AGO))
+            session.add(SeenWebhook(source_id=source.id, webhook_id="new"))
+            source_id = source.id
+        sweep_once(settings, sender, client)
+        with session_scope(settings) as session:
+            assert session.get(SeenWebhook, (source_id, "old")) is None
+            assert session.get(SeenWebhook, (source_id, "new")) is not None
+
+    def test_sweep_once_runs_once_per_interval_across_processes(
+        self, settings: Settings, sender: Celery, client: redis.Redis
+    ) -> None:
+        stale = pending_comment(settings, "stale", LONG_AGO)
+        assert sweep_once(settings, sender, client) is not None
+        assert sweep_once(settings, sender, client) is None
+        assert queued(client, settings.queue_name).count((SCORE_COMMENT, [stale])) == 1
