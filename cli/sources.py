@@ -1,0 +1,214 @@
+"""`moderation sources add|list|update|rotate-secret`: register and tune the CMSs we serve."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from core.db import session_scope
+from core.settings import get_settings
+from core.sources import (
+    DEFAULT_ROTATION_OVERLAP,
+    InvalidSourceChange,
+    SourceChanges,
+    SourceNotFound,
+    describe_source,
+    list_sources,
+    parse_blocklist_term,
+    parse_duration,
+    parse_threshold,
+    rotate_secret,
+    update_source,
+    validate_callback_url,
+)
+from core.store import create_source
+
+
+@contextmanager
+def _database() -> Iterator[Session]:
+    """A committed session; domain and database errors become one readable line."""
+    try:
+        with session_scope(get_settings()) as session:
+            yield session
+    except SourceNotFound as exc:
+        raise click.ClickException(f"no source with id {exc.args[0]!r}") from exc
+    except InvalidSourceChange as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot use the database ({type(exc).__name__}); is it up, and migrated with "
+            "`moderation db upgrade`?"
+        ) from exc
+
+
+def _checked(parse: Callable[[str], Any], value: str) -> Any:
+    try:
+        return parse(value)
+    except InvalidSourceChange as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.group()
+def sources() -> None:
+    """The CMSs that post comments and receive decisions."""
+
+
+@sources.command()
+@click.argument("name")
+@click.option("--callback-url", help="Where decision events are POSTed (http or https).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: id, secret, token.")
+def add(name: str, callback_url: str | None, as_json: bool) -> None:
+    """Register a CMS; prints its id, signing secret and API token (shown only this once)."""
+    if callback_url is not None:
+        callback_url = _checked(validate_callback_url, callback_url)
+    if not name.strip():
+        raise click.BadParameter("a source name cannot be empty")
+    with _database() as session:
+        created = create_source(session, name.strip(), callback_url=callback_url)
+        source_id = created.source.id
+    if as_json:
+        click.echo(json.dumps({"id": source_id, "secret": created.secret, "token": created.token}))
+        return
+    click.echo(f"Source {name.strip()!r} registered.")
+    click.echo(f"  id:     {source_id}")
+    click.echo(f"  secret: {created.secret}   (signs requests both ways; shown once)")
+    click.echo(f"  token:  {created.token}   (Bearer token to read comments; shown once)")
+    click.echo(f"  intake: POST /v1/sources/{source_id}/comments")
+    if callback_url is None:
+        click.echo(
+            f"  no callback URL yet: `moderation sources update {source_id} --callback-url URL`"
+        )
+
+
+def _threshold_text(thresholds: dict[str, Any]) -> str:
+    parts = []
+    for label, value in thresholds.items():
+        text = f"{label}={value['flag']:g}"
+        if value.get("reject") is not None:
+            text += f":{value['reject']:g}"
+        parts.append(text)
+    return " ".join(parts)
+
+
+@sources.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+def list_command(as_json: bool) -> None:
+    """Every source with its callback URL, thresholds, limits and callback health."""
+    with _database() as session:
+        described = [describe_source(source) for source in list_sources(session)]
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    if not described:
+        click.echo("No sources yet: `moderation sources add NAME --callback-url URL`.")
+        return
+    for item in described:
+        click.echo(f"{item['id']}  {item['name']}")
+        click.echo(f"  callback:   {item['callback_url'] or '(none)'}")
+        click.echo(f"  thresholds: {_threshold_text(item['thresholds'])}")
+        blocklist = ", ".join(f"{b['term']}:{b['action']}" for b in item["blocklist"])
+        click.echo(
+            f"  limits:     {item['max_links']} links, {item['max_body_chars']} chars; "
+            f"blocklist: {blocklist or '(empty)'}"
+        )
+        callbacks = item["callbacks"]
+        if callbacks["circuit_open_until"]:
+            click.echo(
+                f"  callbacks:  paused until {callbacks['circuit_open_until']} after "
+                f"{callbacks['consecutive_failures']} failures in a row"
+            )
+        if item["previous_secret_expires_at"]:
+            click.echo(f"  rotation:   old secret valid until {item['previous_secret_expires_at']}")
+
+
+@sources.command()
+@click.argument("source_id")
+@click.option("--name", help="A new display name.")
+@click.option("--callback-url", help="Where decision events are POSTed (http or https).")
+@click.option("--no-callback-url", is_flag=True, help="Stop sending callbacks (events wait).")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="LABEL=FLAG[:REJECT]",
+    help="Flag at FLAG, reject at REJECT (e.g. toxic=0.6:0.9). Repeatable.",
+)
+@click.option(
+    "--blocklist-add",
+    multiple=True,
+    metavar="TERM[:flag|reject]",
+    help="A term that flags (default) or rejects a comment. Repeatable.",
+)
+@click.option("--blocklist-remove", multiple=True, metavar="TERM", help="Repeatable.")
+@click.option("--max-links", type=click.IntRange(min=0), help="Links allowed before flagging.")
+@click.option("--max-body-chars", type=click.IntRange(1, 100_000), help="Longest body accepted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
+def update(
+    source_id: str,
+    name: str | None,
+    callback_url: str | None,
+    no_callback_url: bool,
+    thresholds: tuple[str, ...],
+    blocklist_add: tuple[str, ...],
+    blocklist_remove: tuple[str, ...],
+    max_links: int | None,
+    max_body_chars: int | None,
+    as_json: bool,
+) -> None:
+    """Change a source's callback URL, thresholds, blocklist or limits."""
+    if callback_url is not None and no_callback_url:
+        raise click.UsageError("--callback-url and --no-callback-url exclude each other")
+    changes = SourceChanges(
+        name=name,
+        callback_url=callback_url,
+        clear_callback_url=no_callback_url,
+        thresholds=dict(_checked(parse_threshold, t) for t in thresholds) or None,
+        blocklist_add=[_checked(parse_blocklist_term, term) for term in blocklist_add],
+        blocklist_remove=blocklist_remove,
+        max_links=max_links,
+        max_body_chars=max_body_chars,
+    )
+    with _database() as session:
+        described = describe_source(update_source(session, source_id, changes))
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    click.echo(f"Source {described['id']} updated.")
+    click.echo(f"  callback:   {described['callback_url'] or '(none)'}")
+    click.echo(f"  thresholds: {_threshold_text(described['thresholds'])}")
+
+
+@sources.command(name="rotate-secret")
+@click.argument("source_id")
+@click.option(
+    "--overlap",
+    default="24h",
+    show_default=True,
+    help="How long the old secret keeps verifying (e.g. 24h, 30m, 0 for none).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def rotate_secret_command(source_id: str, overlap: str, as_json: bool) -> None:
+    """Give a source a new signing secret, printed once; the old one works during the overlap."""
+    period = _checked(parse_duration, overlap) if overlap else DEFAULT_ROTATION_OVERLAP
+    with _database() as session:
+        rotation = rotate_secret(session, source_id, period)
+        expires = rotation.previous_expires_at
+    expires_text = expires.isoformat().replace("+00:00", "Z") if expires else None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"id": source_id, "secret": rotation.secret, "previous_expires_at": expires_text}
+            )
+        )
+        return
+    click.echo(f"New secret for {source_id} (shown once): {rotation.secret}")
+    if expires_text:
+        click.echo(f"The old secret keeps verifying and signing until {expires_text}.")
+    else:
+        click.echo("The old secret no longer verifies.")
