@@ -8,7 +8,8 @@ import re
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
 _LINE_BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 _LITERAL_NEWLINE = re.compile(r"\\r\\n|\\n|\\r")
-_RETWEET = re.compile(r"(?:\b[Rr][Tt]|(?<=[a-z])RT)\s*@+\w*\s*:?")
+# "RT @user:" also glued to the previous word ("lmaoRT @x:"), as old retweet clients wrote it.
+_RETWEET = re.compile(r"\s*(?:\b[Rr][Tt]|(?<=[A-Za-z])RT)\s*@+\w*\s*:?\s*")
 _BARE_RETWEET_PREFIX = re.compile(r"^rt\b[\s:\"]*", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[nrt'\"\\])")
@@ -79,8 +80,8 @@ def _redecode(match: re.Match[str]) -> str:
 
 def strip_retweet_markers(text: str) -> str:
     """Removes "RT @user:" markers anywhere and a bare leading "rt :" (handle already removed)."""
-    text = _RETWEET.sub(" ", text)
-    return _BARE_RETWEET_PREFIX.sub("", text.lstrip())
+    text = _RETWEET.sub(" ", text).lstrip()
+    return _BARE_RETWEET_PREFIX.sub("", text)
 
 
 def replace_mentions(text: str) -> str:
