@@ -90,8 +90,9 @@ def first_comment_snippet(api: str, source_file: Path) -> str:
         '"webhook-signature":w.Webhook(s["secret"]).sign(i,t,b)});'
         "print(r.status_code,r.text);"
         f'h={{"authorization":"Bearer "+s["token"]}};u="{api}/v1/comments/"+r.json()["id"];'
-        "g=[httpx.get(u,headers=h).json() for _ in range(25) if not time.sleep(0.2)];"
-        'print(json.dumps(next((x for x in g if x.get("status")!="pending"),g[-1]),indent=2))'
+        "g=(time.sleep(0.2) or httpx.get(u,headers=h).json() for _ in range(50));"
+        'g=next((x for x in g if x.get("status")!="pending"),None);'
+        'print(json.dumps(g,indent=2) if g else "still pending after 10 s: see step 3")'
     )
 
 
@@ -138,6 +139,7 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> None:
         "--bind", _bind_address(host, port),
         "--workers", "2", "--worker-class", "gthread", "--threads", "4",
         "--graceful-timeout", "10",
+        "--no-control-socket",  # gunicorn's default socket is per user: two `up`s would share it
         "service:create_app()",
     ]  # fmt: skip
     worker_command = [
