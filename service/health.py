@@ -7,6 +7,8 @@ from typing import Any
 
 import redis
 from flask import Blueprint, current_app, jsonify
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import text
 
 from core.db import get_engine
@@ -29,6 +31,8 @@ def redis_client(settings: Settings) -> redis.Redis:
             settings.redis_client_url,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            # A probe answers within its timeout: no reconnect-and-retry rounds.
+            retry=Retry(NoBackoff(), 0),
         )
         current_app.extensions["moderation.redis"] = client
     return client

@@ -1,0 +1,145 @@
+"""/healthz, /readyz (database, Redis, a worker with the model loaded) and /metrics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from core.settings import Settings
+from core.store import NewSource
+from service import create_app
+from tests.service.conftest import SignedPost, comment_payload
+
+HEARTBEAT = "moderation:worker:test-host:4242"
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[str]:
+    """A redis-server of this test alone, so no other process's worker heartbeat shows up."""
+    server = shutil.which("redis-server")
+    assert server, "redis-server must be on PATH"
+    socket = tmp_path / "redis.sock"
+    process = subprocess.Popen(
+        [server, "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"unix://{socket}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            if socket.exists() and redis.Redis.from_url(url).ping():
+                break
+        except redis.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "private redis-server did not start"
+        time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def probe_client(settings: Settings, redis_url: str, **overrides: str) -> FlaskClient:
+    changed = settings.model_copy(update={"redis_url": redis_url, **overrides})
+    return create_app(settings=changed).test_client()
+
+
+class TestHealthz:
+    def test_healthz_answers_ok(self, client: FlaskClient) -> None:
+        response = client.get("/healthz")
+        assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+
+
+class TestReadyz:
+    def test_readyz_ready_with_worker_heartbeat(
+        self, settings: Settings, private_redis: str
+    ) -> None:
+        beat = {"model_version": "toxic-2026.11", "at": "2026-11-25T00:00:00Z"}
+        redis.Redis.from_url(private_redis).set(HEARTBEAT, json.dumps(beat), ex=60)
+
+        response = probe_client(settings, private_redis).get("/readyz")
+
+        assert response.status_code == 200
+        body = response.get_json()
+        assert body["checks"] == {"database": "ok", "redis": "ok", "model": "ok"}
+        assert body["model_versions"] == ["toxic-2026.11"]
+
+    def test_readyz_not_ready_without_worker(self, settings: Settings, private_redis: str) -> None:
+        response = probe_client(settings, private_redis).get("/readyz")
+
+        assert response.status_code == 503
+        assert response.get_json()["failed"] == ["model"]
+
+    def test_readyz_ignores_malformed_heartbeat(
+        self, settings: Settings, private_redis: str
+    ) -> None:
+        redis.Redis.from_url(private_redis).set(HEARTBEAT, "not json", ex=60)
+
+        response = probe_client(settings, private_redis).get("/readyz")
+
+        assert response.status_code == 503
+        assert response.get_json()["failed"] == ["model"]
+
+    def test_readyz_not_ready_when_redis_is_down(self, settings: Settings) -> None:
+        response = probe_client(settings, "redis://127.0.0.1:1/0").get("/readyz")
+
+        assert response.status_code == 503
+        body = response.get_json()
+        assert body["checks"]["database"] == "ok"
+        assert "redis" in body["failed"]
+
+    def test_readyz_not_ready_when_database_is_down(
+        self, settings: Settings, private_redis: str, tmp_path: Path
+    ) -> None:
+        # A directory is not a database file: every connection attempt fails.
+        client = probe_client(settings, private_redis, database_url=f"sqlite:///{tmp_path}")
+
+        response = client.get("/readyz")
+
+        assert response.status_code == 503
+        assert "database" in response.get_json()["failed"]
+
+
+def intake_count(client: FlaskClient, outcome: str) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (
+                sample.name == "moderation_intake_requests_total"
+                and sample.labels.get("outcome") == outcome
+            ):
+                return float(sample.value)
+    return 0.0
+
+
+class TestMetrics:
+    def test_metrics_count_intake_outcomes(
+        self,
+        client: FlaskClient,
+        signed_post: SignedPost,
+        source: NewSource,
+        broker: redis.Redis,
+    ) -> None:
+        outcomes = ("accepted", "duplicate", "edited", "rejected_401", "rejected_422")
+        before = {outcome: intake_count(client, outcome) for outcome in outcomes}
+        payload = comment_payload()
+        signed_post(payload)
+        signed_post(payload)
+        signed_post({**payload, "body": "changed"})
+        signed_post(payload, omit=("webhook-signature",))
+        signed_post(comment_payload(body=""))
+
+        after = {outcome: intake_count(client, outcome) for outcome in outcomes}
+        assert {k: after[k] - before[k] for k in outcomes} == dict.fromkeys(outcomes, 1.0)
+
+    def test_metrics_expose_intake_latency(self, client: FlaskClient) -> None:
+        text = client.get("/metrics").get_data(as_text=True)
+        assert "moderation_intake_seconds_bucket" in text
