@@ -7,18 +7,18 @@ import re
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]*>")
 _LINE_BREAK_TAG = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
-_LITERAL_NEWLINE = re.compile(r"\\r\\n|\\n|\\r")
 # "RT @user:" also glued to the previous word ("lmaoRT @x:"), as old retweet clients wrote it.
 _RETWEET = re.compile(r"\s*(?:\b[Rr][Tt]|(?<=[A-Za-z])RT)\s*@+\w*\s*:?\s*")
-_BARE_RETWEET_PREFIX = re.compile(r"^rt\b[\s:\"]*", re.IGNORECASE)
+_BARE_RETWEET_PREFIX = re.compile(r"^(?:rt\b[\s:\"]*)+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
-_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[nrt'\"\\])")
-_SIMPLE_ESCAPES = {"n": "\n", "r": "\n", "t": "\t", "'": "'", '"': '"', "\\": "\\"}
+_ESCAPE = re.compile(r"\\(r\\n|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[nrt'\"\\])")
+_SIMPLE_ESCAPES = {"r\\n": "\n", "n": "\n", "r": "\n", "t": "\t", "'": "'", '"': '"', "\\": "\\"}
 _LATIN1_MOJIBAKE = re.compile(r"[\xc2-\xf4][\x80-\xbf]+")
 _PRIVATE_USE = re.compile(r"[\ue000-\uf8ff]")
 _HORIZONTAL_SPACE = re.compile(r"[ \t\xa0]+")
 _LEADING_JUNK = re.compile(r'^[\s":]+')
 _TRAILING_QUOTES = re.compile(r'[\s"]+$')
+_QUOTE_RUN = re.compile(r'"(?:\s*")+')
 
 # How many layers of written-out escapes are undone (kaggle-insults has up to three).
 MAX_ESCAPE_DEPTH = 4
@@ -37,11 +37,6 @@ def strip_html_tags(text: str) -> str:
     if "<" not in text:
         return text
     return _TAG.sub("", _LINE_BREAK_TAG.sub("\n", text))
-
-
-def unescape_literal_newlines(text: str) -> str:
-    """Turns the two characters backslash-n, left by some exports, into a newline."""
-    return _LITERAL_NEWLINE.sub("\n", text) if "\\" in text else text
 
 
 def decode_literal_escapes(text: str) -> str:
@@ -108,8 +103,8 @@ def strip_surrounding_quotes(text: str) -> str:
 
 
 def strip_stray_quotes(text: str) -> str:
-    """Removes quote, colon and space debris left at the ends by removed handles (implicit-hate)."""
-    return _TRAILING_QUOTES.sub("", _LEADING_JUNK.sub("", text))
+    """Removes the quote debris of removed handles (implicit-hate): runs like " " and the ends."""
+    return _TRAILING_QUOTES.sub("", _LEADING_JUNK.sub("", _QUOTE_RUN.sub('"', text)))
 
 
 def collapse_spaces(text: str) -> str:

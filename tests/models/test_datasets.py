@@ -39,7 +39,6 @@ from models.datasets.clean import (
     strip_surrounding_quotes,
     trim,
     unescape_html,
-    unescape_literal_newlines,
 )
 from models.datasets.convabuse import count_ticks, mean_abuse_score
 from models.datasets.toxic_spans_semeval2021 import offsets_to_spans
@@ -395,9 +394,6 @@ class TestCleaners:
     def test_strip_html_tags_leaves_comparisons_alone(self) -> None:
         assert strip_html_tags("3 < 4 and 5 > 2") == "3 < 4 and 5 > 2"
 
-    def test_unescape_literal_newlines_decodes_backslash_n(self) -> None:
-        assert unescape_literal_newlines("one\\ntwo\\r\\nthree") == "one\ntwo\nthree"
-
     @pytest.mark.parametrize(
         ("raw", "clean"),
         [
@@ -405,6 +401,7 @@ class TestCleaners:
             ("don\\u2019t", "don\u2019t"),
             ("a\\\\nb", "a\nb"),
             ("a\\\\\\\\nb", "a\nb"),
+            ("one\\ntwo\\r\\nthree", "one\ntwo\nthree"),
             ("Couldn\\\\\\'t", "Couldn't"),
             ("a \\d b", "a \\d b"),
         ],
@@ -427,6 +424,7 @@ class TestCleaners:
             ("lolRT @@x: hi", "lol hi"),
             ("DUHHRT @x: hi", "DUHH hi"),
             ("rt : jews are", "jews are"),
+            ('rt " : rt : the truth', "the truth"),
             ("smart comment", "smart comment"),
         ],
     )
@@ -447,6 +445,10 @@ class TestCleaners:
     )
     def test_strip_surrounding_quotes_removes_one_outer_pair(self, raw: str, clean: str) -> None:
         assert strip_surrounding_quotes(raw) == clean
+
+    def test_strip_stray_quotes_collapses_quote_runs(self) -> None:
+        raw = 'calling christians " filthy " " ? - james white'
+        assert strip_stray_quotes(raw) == 'calling christians " filthy " ? - james white'
 
     def test_strip_stray_quotes_cleans_implicit_hate_debris(self) -> None:
         raw = '  " : jewish professor wants to abolish the white race " " "'
