@@ -1,0 +1,210 @@
+"""The whole `moderation train` run: read sets, train, measure on held-out rows, write the
+artifact directory (model, manifest, card, plots). Kept apart from train.py so the fitting code
+stays free of reporting and file layout."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.artifact import CARD_FILE, SHIPPED_DIR, save
+from models.classifier import Classifier
+from models.evaluate import (
+    heldout_table,
+    profanity_check_scores,
+    span_f1,
+    threshold_metrics,
+)
+from models.splits import HELDOUT
+from models.train import TrainConfig, TrainingRun, choose_sets, describe_sets, train
+
+log = logging.getLogger(__name__)
+
+BuildProgress = Callable[[str, float], None]
+
+
+def _quiet(step: str, fraction: float) -> None:
+    log.info("build %.0f%%: %s", 100 * fraction, step)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `moderation train` reports when it is done."""
+
+    directory: Path
+    version: str
+    size_bytes: int
+    seconds: float
+    manifest: dict[str, Any]
+
+
+# Share of the progress bar reached after each training step.
+_TRAIN_STEPS = {
+    "normalise": 0.12,
+    "features": 0.35,
+    "fit toxic": 0.45,
+    "fit identity_hate": 0.52,
+    "fit threat": 0.56,
+    "fit spam": 0.58,
+    "prune": 0.6,
+    "calibrate": 0.65,
+    "tune highlights": 0.72,
+}
+
+
+def build_artifact(
+    *,
+    out: Path | None,
+    set_names: Sequence[str] | None,
+    allow_restricted: bool,
+    data_dir: Path | None,
+    seed: int,
+    sample: float | None = None,
+    progress: BuildProgress = _quiet,
+    command: str | None = None,
+) -> BuildResult:
+    """Trains from the chosen sets and writes a complete artifact directory to ``out``."""
+    from models.datasets import DEFAULT_DATA_DIR, load_sets
+
+    started = time.perf_counter()
+    directory = out or SHIPPED_DIR
+    root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
+    names = choose_sets(set_names, allow_restricted)
+    progress("reading sets", 0.0)
+    frame = load_sets(names, root)
+    if sample is not None and 0 < sample < 1:
+        frame = frame.sample(frac=sample, random_state=seed).reset_index(drop=True)
+    if frame.empty:
+        raise ValueError("the chosen sets hold no rows")
+    progress("reading sets", 0.05)
+    config = TrainConfig(seed=seed)
+    run = train(frame, config, progress=lambda step: progress(step, _TRAIN_STEPS.get(step, 0.6)))
+    progress("held-out evaluation", 0.75)
+    metrics = measure(run)
+    progress("identity audit", 0.85)
+    audit = identity_audit(run.classifier)
+    training_seconds = time.perf_counter() - started
+    manifest: dict[str, Any] = {
+        "seed": seed,
+        "config": config.as_dict(),
+        "training_sets": describe_sets(names, root),
+        "rows": _row_counts(run.frame),
+        "metrics": metrics,
+        "identity_audit": audit.get("summary") if audit else None,
+        "highlight_rule": run.classifier.highlight.__dict__,
+        "calibration": {
+            label: {"slope": float(a), "offset": float(b)}
+            for label, a, b in zip(
+                run.classifier.labels,
+                run.classifier.calib_slope,
+                run.classifier.calib_offset,
+                strict=True,
+            )
+        },
+        "training_seconds": round(training_seconds, 1),
+        "step_seconds": run.seconds,
+        "command": command or rebuild_command(out, set_names, allow_restricted, seed, sample),
+    }
+    progress("writing artifact", 0.9)
+    full = save(run.classifier, directory, manifest)
+    from models.card import write_card
+
+    write_card(directory, full, run, audit)
+    progress("done", 1.0)
+    return BuildResult(
+        directory=directory,
+        version=run.classifier.version,
+        size_bytes=int(full["size_bytes"]),
+        seconds=time.perf_counter() - started,
+        manifest=full,
+    )
+
+
+def rebuild_command(
+    out: Path | None,
+    set_names: Sequence[str] | None,
+    allow_restricted: bool,
+    seed: int,
+    sample: float | None,
+) -> str:
+    """The exact command line that rebuilds this artifact."""
+    parts = ["moderation", "train"]
+    if out is not None:
+        parts += ["--out", str(out)]
+    for name in set_names or ():
+        parts += ["--sets", name]
+    if allow_restricted:
+        parts.append("--allow-restricted")
+    parts += ["--seed", str(seed)]
+    if sample is not None:
+        parts += ["--sample", str(sample)]
+    return " ".join(parts)
+
+
+def _row_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {}
+    for set_name, rows in frame.groupby("set"):
+        counts[str(set_name)] = {
+            str(part): int(n) for part, n in rows["part"].value_counts().sort_index().items()
+        }
+    return counts
+
+
+def measure(run: TrainingRun) -> dict[str, Any]:
+    """Held-out metrics: per set x label against alt-profanity-check, thresholds, highlight F1."""
+    classifier = run.classifier
+    heldout = run.frame[run.frame["part"] == HELDOUT].reset_index(drop=True)
+    ours = _calibrated(classifier, list(heldout["normalised"]))
+    peer = profanity_check_scores(list(heldout["text"]))
+    table = heldout_table(heldout, ours, peer, classifier.labels)
+    run.frame.attrs["heldout_scores"] = (heldout, ours, peer)
+    per_label: dict[str, Any] = {}
+    for column, label in enumerate(classifier.labels):
+        known = heldout[label].notna().to_numpy()
+        y = heldout[label].to_numpy()[known].astype(int)
+        per_label[label] = threshold_metrics(
+            y, ours[known, column], classifier.thresholds.get(label, 0.5)
+        )
+    spans = heldout[heldout["spans"].map(lambda s: isinstance(s, list | tuple))]
+    highlight_f1 = (
+        span_f1(
+            [classifier.highlights(text) for text in spans["text"]],
+            [[tuple(x) for x in s] for s in spans["spans"]],
+        )
+        if len(spans)
+        else None
+    )
+    return {
+        "heldout": [row.as_dict() for row in table],
+        "thresholds": per_label,
+        "highlight_char_f1": None if highlight_f1 is None else round(highlight_f1, 4),
+        "highlight_posts": int(len(spans)),
+    }
+
+
+def _calibrated(classifier: Classifier, normalised: list[str]) -> np.ndarray:
+    margins = classifier.decision_function_normalised(normalised)
+    z = margins * classifier.calib_slope + classifier.calib_offset
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+def identity_audit(classifier: Classifier) -> dict[str, Any] | None:
+    """The identity-term audit (models.audit) of this classifier, if that module is present."""
+    try:
+        from models.audit import run_audit
+    except ImportError:
+        log.warning("models.audit is not available: no identity audit in the card")
+        return None
+    threshold = classifier.thresholds.get("toxic", 0.5)
+    report = run_audit(lambda texts: classifier.predict_proba(list(texts)), threshold)
+    summary: Any = getattr(report, "summary", None)
+    if callable(summary):
+        summary = summary()
+    return {"report": report, "markdown": report.to_markdown(), "summary": summary}

@@ -1,0 +1,199 @@
+"""Measuring a classifier: per-label ranking and threshold metrics, held-out tables against
+alt-profanity-check, and the SemEval-2021 character F1 of highlights."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+Span = tuple[int, int]
+# Rows of a class needed on each side before an AUC is reported.
+MIN_PER_CLASS = 5
+
+
+class EvaluationDataError(Exception):
+    """The labelled file cannot be evaluated (missing, unreadable, no text column)."""
+
+
+def _chars(spans: Sequence[Span]) -> set[int]:
+    return {i for start, end in spans for i in range(start, end)}
+
+
+def post_span_f1(predicted: Sequence[Span], gold: Sequence[Span]) -> float:
+    """SemEval-2021 Task 5 F1 of one post over character offsets (both empty = 1)."""
+    p, g = _chars(predicted), _chars(gold)
+    if not g:
+        return 1.0 if not p else 0.0
+    if not p:
+        return 0.0
+    tp = len(p & g)
+    if tp == 0:
+        return 0.0
+    precision, recall = tp / len(p), tp / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def span_f1(predicted: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]]) -> float:
+    """Mean per-post character F1 (the task's official score)."""
+    if not gold:
+        return float("nan")
+    return float(np.mean([post_span_f1(p, g) for p, g in zip(predicted, gold, strict=True)]))
+
+
+def ranking_metrics(
+    y: np.ndarray, scores: np.ndarray, min_per_class: int = MIN_PER_CLASS
+) -> dict[str, float | int]:
+    """ROC-AUC and PR-AUC (average precision), or NaN when a class is too small."""
+    y = np.asarray(y).astype(int)
+    positives = int(y.sum())
+    negatives = int(len(y) - positives)
+    result: dict[str, float | int] = {"n": int(len(y)), "positives": positives}
+    if positives < max(min_per_class, 1) or negatives < max(min_per_class, 1):
+        result["roc_auc"] = float("nan")
+        result["pr_auc"] = float("nan")
+    else:
+        result["roc_auc"] = float(roc_auc_score(y, scores))
+        result["pr_auc"] = float(average_precision_score(y, scores))
+    return result
+
+
+def threshold_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Precision, recall and flag rate when flagging at ``threshold``."""
+    y = np.asarray(y).astype(int)
+    flagged = np.asarray(scores) >= threshold
+    tp = float(np.sum(flagged & (y == 1)))
+    return {
+        "threshold": float(threshold),
+        "precision": tp / float(flagged.sum()) if flagged.any() else float("nan"),
+        "recall": tp / float(y.sum()) if y.any() else float("nan"),
+        "flag_rate": float(flagged.mean()) if len(y) else float("nan"),
+    }
+
+
+def profanity_check_scores(texts: Sequence[str]) -> np.ndarray:
+    """alt-profanity-check's probability per text (the peer we compare against)."""
+    from profanity_check import predict_prob
+
+    return np.asarray(predict_prob(list(texts)), dtype=float)
+
+
+@dataclass(frozen=True)
+class HeldoutRow:
+    """One set x label line of the held-out table."""
+
+    set: str
+    label: str
+    n: int
+    positives: int
+    roc_auc: float
+    pr_auc: float
+    peer_roc_auc: float
+    peer_pr_auc: float
+    peer_trained_on_set: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: _json_number(v) for k, v in self.__dict__.items()}
+
+
+# alt-profanity-check was trained on these (so beating it there is not the target).
+PEER_TRAINING_SETS = frozenset(
+    {"davidson-hate-offensive", "jigsaw-toxic-partial", "jigsaw-toxic-6label-partial"}
+)
+
+
+def heldout_table(
+    frame: pd.DataFrame,
+    ours: np.ndarray,
+    peer: np.ndarray,
+    labels: Sequence[str],
+) -> list[HeldoutRow]:
+    """Per set and label: our ROC-AUC / PR-AUC beside alt-profanity-check's on the same rows."""
+    rows: list[HeldoutRow] = []
+    for set_name in sorted(frame["set"].unique()):
+        in_set = (frame["set"] == set_name).to_numpy()
+        for column, label in enumerate(labels):
+            known = in_set & frame[label].notna().to_numpy()
+            if not known.any():
+                continue
+            y = frame[label].to_numpy()[known].astype(int)
+            mine = ranking_metrics(y, ours[known, column])
+            theirs = ranking_metrics(y, peer[known])
+            rows.append(
+                HeldoutRow(
+                    set=set_name,
+                    label=label,
+                    n=int(mine["n"]),
+                    positives=int(mine["positives"]),
+                    roc_auc=float(mine["roc_auc"]),
+                    pr_auc=float(mine["pr_auc"]),
+                    peer_roc_auc=float(theirs["roc_auc"]),
+                    peer_pr_auc=float(theirs["pr_auc"]),
+                    peer_trained_on_set=set_name in PEER_TRAINING_SETS,
+                )
+            )
+    return rows
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+# -- evaluating a labelled file (moderation evaluate) ---------------------------------------------
+def read_labelled_file(path: Path) -> pd.DataFrame:
+    """A CSV, TSV or JSONL file with a ``text`` column, read with readable errors."""
+    if not path.is_file():
+        raise EvaluationDataError(f"no such file: {path}")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".jsonl") or name.endswith(".ndjson"):
+            frame = pd.read_json(path, lines=True)
+        elif name.endswith(".tsv"):
+            frame = pd.read_csv(path, sep="\t")
+        else:
+            frame = pd.read_csv(path)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise EvaluationDataError(f"cannot read {path}: {exc}") from exc
+    if "text" not in frame.columns:
+        raise EvaluationDataError(
+            f"{path} has no 'text' column (columns: {', '.join(map(str, frame.columns))})"
+        )
+    frame["text"] = frame["text"].fillna("").astype(str)
+    return frame
+
+
+def evaluate_frame(
+    frame: pd.DataFrame,
+    labels: Sequence[str],
+    thresholds: dict[str, float],
+    predict: Callable[[Sequence[str]], np.ndarray],
+) -> dict[str, dict[str, Any]]:
+    """Per label that has a 0/1 column: ROC-AUC, PR-AUC, precision, recall, flag rate."""
+    present = [label for label in labels if label in frame.columns]
+    if not present:
+        return {}
+    scores = predict(list(frame["text"]))
+    report: dict[str, dict[str, Any]] = {}
+    for label in present:
+        column = labels.index(label)
+        values = pd.to_numeric(frame[label], errors="coerce")
+        known = values.notna().to_numpy()
+        y = values.to_numpy()[known].astype(int)
+        s = scores[known, column]
+        metrics: dict[str, Any] = ranking_metrics(y, s, min_per_class=1)
+        metrics.update(threshold_metrics(y, s, thresholds.get(label, 0.5)))
+        report[label] = {k: _json_number(v) for k, v in metrics.items()}
+    return report
+
+
+def report_json(report: dict[str, dict[str, Any]]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True)

@@ -1,0 +1,325 @@
+"""Training: many partially labelled sets -> one calibrated Classifier, reproducibly.
+
+Each label's linear model learns only from rows whose set carries that label (NaN = unknown,
+never 0). Rows are split per set by group into fit / calibration / held-out parts
+(models.splits); the held-out part is never used for fitting, calibrating or tuning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from models.classifier import Classifier, HighlightRule
+from models.features import char_features, word_features
+from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
+from models.textnorm import normalise_text
+
+log = logging.getLogger(__name__)
+
+LABELS: tuple[str, ...] = ("toxic", "identity_hate", "threat", "spam")
+# Features whose weight is below this for every label are dropped from the shipped model.
+PRUNE_BELOW = 0.02
+# Threshold search range: never flag below 0.3 or demand more than 0.9.
+THRESHOLD_RANGE = (0.3, 0.9)
+
+Progress = Callable[[str], None]
+
+
+def _quiet(step: str) -> None:
+    log.info("training step: %s", step)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every choice that changes the model; stored in the manifest."""
+
+    seed: int = 13
+    word_min_df: int = 2
+    char_min_df: int = 3
+    word_max_features: int = 150_000
+    char_max_features: int = 300_000
+    # Inverse regularisation strength per label.
+    c: dict[str, float] = field(
+        default_factory=lambda: {"toxic": 4.0, "identity_hate": 4.0, "threat": 4.0, "spam": 4.0}
+    )
+    # Weight of identity-audit augmentation sentences added as negatives (0 = none).
+    augmentation_weight: float = 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "word_min_df": self.word_min_df,
+            "char_min_df": self.char_min_df,
+            "word_max_features": self.word_max_features,
+            "char_max_features": self.char_max_features,
+            "c": dict(self.c),
+            "augmentation_weight": self.augmentation_weight,
+        }
+
+
+@dataclass
+class TrainingRun:
+    """The fitted classifier with everything needed to evaluate and describe it."""
+
+    classifier: Classifier
+    frame: pd.DataFrame  # input rows with columns "normalised" and "part" added
+    config: TrainConfig
+    seconds: dict[str, float]
+
+
+def normalise_all(texts: Sequence[str]) -> list[str]:
+    """Normalised form of every text (the features are computed on it)."""
+    return [normalise_text(text).text for text in texts]
+
+
+def _fit_vectorizers(
+    texts: Sequence[str], config: TrainConfig
+) -> tuple[TfidfVectorizer, TfidfVectorizer, sp.csr_matrix]:
+    word = TfidfVectorizer(
+        analyzer=word_features,
+        min_df=config.word_min_df,
+        max_features=config.word_max_features,
+        sublinear_tf=True,
+        dtype=np.float64,
+    )
+    char = TfidfVectorizer(
+        analyzer=char_features,
+        min_df=config.char_min_df,
+        max_features=config.char_max_features,
+        sublinear_tf=True,
+        dtype=np.float64,
+    )
+    matrix = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    return word, char, matrix
+
+
+def _augmentation(seed: int) -> list[str]:
+    """Neutral identity sentences from the audit module, added as negatives (mitigation)."""
+    try:
+        from models.audit import augmentation_sentences
+    except ImportError:
+        log.warning("models.audit is not available: no identity augmentation")
+        return []
+    return list(augmentation_sentences(seed))
+
+
+def _build_classifier(
+    word: TfidfVectorizer,
+    char: TfidfVectorizer,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    version: str,
+) -> Classifier:
+    """Plain arrays from fitted estimators, without features no label gives weight to."""
+    word_vocab = word.vocabulary_
+    char_vocab = char.vocabulary_
+    n_word = len(word.idf_)
+    idf = np.concatenate([word.idf_, char.idf_])
+    keep = np.abs(coef).max(axis=1) >= PRUNE_BELOW
+    new_index = np.cumsum(keep) - 1
+    kept_word = {f: int(new_index[i]) for f, i in word_vocab.items() if keep[i]}
+    kept_char = {f: int(new_index[i + n_word]) for f, i in char_vocab.items() if keep[i + n_word]}
+    return Classifier(
+        labels=LABELS,
+        version=version,
+        word_vocab=kept_word,
+        char_vocab=kept_char,
+        idf=idf[keep],
+        coef=coef[keep],
+        intercept=intercept,
+        calib_slope=np.ones(len(LABELS)),
+        calib_offset=np.zeros(len(LABELS)),
+        thresholds={label: 0.5 for label in LABELS},
+    )
+
+
+def _platt(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Sigmoid calibration (Platt): p = 1 / (1 + exp(-(a * margin + b)))."""
+    if len(np.unique(y)) < 2:
+        return 1.0, 0.0
+    model = LogisticRegression(C=1e4, solver="lbfgs")
+    model.fit(margins.reshape(-1, 1), y)
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def _best_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The probability threshold with the best F1 on calibration rows, within THRESHOLD_RANGE."""
+    if len(np.unique(y)) < 2:
+        return 0.5
+    best, best_f1 = 0.5, -1.0
+    for t in np.arange(THRESHOLD_RANGE[0], THRESHOLD_RANGE[1] + 1e-9, 0.01):
+        flagged = p >= t
+        tp = float(np.sum(flagged & (y == 1)))
+        precision = tp / max(float(flagged.sum()), 1.0)
+        recall = tp / max(float((y == 1).sum()), 1.0)
+        f1 = 0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = float(round(t, 2)), f1
+    return best
+
+
+def model_version(frame: pd.DataFrame, config: TrainConfig) -> str:
+    """A version that changes with the data and the configuration: date-free, reproducible."""
+    digest = hashlib.sha256()
+    digest.update(repr(sorted(config.as_dict().items())).encode())
+    for text, group in zip(frame["text"], frame["group"], strict=True):
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        digest.update(str(group).encode())
+    return f"linear-{digest.hexdigest()[:12]}"
+
+
+def train(
+    frame: pd.DataFrame, config: TrainConfig | None = None, progress: Progress = _quiet
+) -> TrainingRun:
+    """Fits, prunes and calibrates the classifier on one combined frame of labelled rows."""
+    config = config or TrainConfig()
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[step] = round(now - clock, 2)
+        clock = now
+        progress(step)
+
+    frame = frame.reset_index(drop=True).copy()
+    frame["normalised"] = normalise_all(list(frame["text"]))
+    frame["part"] = assign_parts(frame["group"], config.seed)
+    lap("normalise")
+
+    fit_rows = frame[frame["part"] == FIT]
+    extra = _augmentation(config.seed) if config.augmentation_weight > 0 else []
+    extra_norm = normalise_all(extra)
+    fit_texts = list(fit_rows["normalised"]) + extra_norm
+    word, char, matrix = _fit_vectorizers(fit_texts, config)
+    lap("features")
+
+    n_fit = len(fit_rows)
+    coef = np.zeros((matrix.shape[1], len(LABELS)))
+    intercept = np.zeros(len(LABELS))
+    for column, label in enumerate(LABELS):
+        known = fit_rows[label].notna().to_numpy()
+        y = fit_rows[label].to_numpy()[known].astype(int)
+        x = matrix[:n_fit][known]
+        weights = np.ones(len(y))
+        if extra and label != "spam":
+            # Neutral sentences naming identities: never toxic, hateful or threatening.
+            x = sp.vstack([x, matrix[n_fit:]]).tocsr()
+            y = np.concatenate([y, np.zeros(len(extra), dtype=int)])
+            weights = np.concatenate([weights, np.full(len(extra), config.augmentation_weight)])
+        if len(np.unique(y)) < 2:
+            log.warning("label %s has one class in the fit rows: constant score", label)
+            continue
+        model = LogisticRegression(
+            C=config.c.get(label, 4.0), solver="liblinear", random_state=config.seed, max_iter=200
+        )
+        model.fit(x, y, sample_weight=weights)
+        coef[:, column] = model.coef_[0]
+        intercept[column] = model.intercept_[0]
+        lap(f"fit {label}")
+
+    classifier = _build_classifier(word, char, coef, intercept, model_version(frame, config))
+    lap("prune")
+
+    cal_rows = frame[frame["part"] == CALIBRATION]
+    margins = classifier.decision_function_normalised(list(cal_rows["normalised"]))
+    slopes, offsets = np.ones(len(LABELS)), np.zeros(len(LABELS))
+    thresholds: dict[str, float] = {}
+    for column, label in enumerate(LABELS):
+        known = cal_rows[label].notna().to_numpy()
+        y = cal_rows[label].to_numpy()[known].astype(int)
+        slopes[column], offsets[column] = _platt(margins[known, column], y)
+        z = margins[known, column] * slopes[column] + offsets[column]
+        thresholds[label] = _best_threshold(1.0 / (1.0 + np.exp(-z)), y)
+    classifier.calib_slope = slopes
+    classifier.calib_offset = offsets
+    classifier.thresholds = thresholds
+    lap("calibrate")
+
+    classifier.highlight = tune_highlights(classifier, frame[frame["part"] != HELDOUT])
+    lap("tune highlights")
+    return TrainingRun(classifier=classifier, frame=frame, config=config, seconds=seconds)
+
+
+def tune_highlights(
+    classifier: Classifier, rows: pd.DataFrame, seed: int = 13, limit: int = 2500
+) -> HighlightRule:
+    """The highlight rule with the best SemEval char F1 on training rows that carry gold spans."""
+    with_spans = rows[rows["spans"].map(lambda s: isinstance(s, list | tuple))]
+    if with_spans.empty:
+        return HighlightRule()
+    if len(with_spans) > limit:
+        with_spans = with_spans.sample(n=limit, random_state=seed)
+    from models.evaluate import span_f1
+
+    candidates = [classifier.highlight_candidates(t) for t in with_spans["text"]]
+    gold = [[tuple(span) for span in spans] for spans in with_spans["spans"]]
+    best_rule, best = HighlightRule(), -1.0
+    for gate in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5):
+        for share in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+            for floor in (0.0, 0.05, 0.1, 0.2):
+                rule = HighlightRule(gate=gate, share=share, floor=floor)
+                predicted = [classifier.apply_highlight_rule(rule, *c) for c in candidates]
+                score = span_f1(predicted, gold)
+                if score > best:
+                    best_rule, best = rule, score
+    log.info("highlight rule %s: train char F1 %.3f", best_rule, best)
+    return best_rule
+
+
+# -- the whole run behind `moderation train` --------------------------------------------------
+class TrainingDataError(Exception):
+    """The requested sets cannot be used (unknown, restricted without opt-in, missing files)."""
+
+
+def choose_sets(names: Sequence[str] | None, allow_restricted: bool) -> list[str]:
+    """The sets to train on: the open ones by default; restricted ones only when allowed."""
+    from models.datasets import ADAPTERS, open_sets
+
+    if not names:
+        chosen = list(ADAPTERS) if allow_restricted else open_sets()
+        return chosen
+    unknown = [name for name in names if name not in ADAPTERS]
+    if unknown:
+        raise TrainingDataError(
+            f"unknown set(s): {', '.join(unknown)} (known: {', '.join(ADAPTERS)})"
+        )
+    restricted = [n for n in names if ADAPTERS[n].info.licence_class != "open"]
+    if restricted and not allow_restricted:
+        raise TrainingDataError(
+            f"set(s) {', '.join(restricted)} are not openly licensed; "
+            "add --allow-restricted to train on them for your own use"
+        )
+    return list(dict.fromkeys(names))
+
+
+def describe_sets(names: Sequence[str], data_dir: Path) -> list[dict[str, Any]]:
+    """Manifest entries: every training set with its licence and its files' sha256."""
+    from models.datasets import ADAPTERS, file_sha256
+
+    described = []
+    for name in names:
+        info = ADAPTERS[name].info
+        described.append(
+            {
+                "name": name,
+                "licence": info.licence,
+                "licence_class": info.licence_class,
+                "labels": list(info.labels),
+                "files": file_sha256(data_dir, name),
+            }
+        )
+    return described
