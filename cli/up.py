@@ -105,8 +105,8 @@ def up(host: str, port: int) -> None:
     tree = ProcessTree()
     with _signals_raise_stopping():
         try:
-            _start(settings, host, port, tree)
-            _supervise(tree)
+            api = _start(settings, host, port, tree)
+            _supervise(tree, api)
         except Stopping:
             click.echo("\nStopping: API and worker first, then Redis...", err=True)
         finally:
@@ -115,7 +115,8 @@ def up(host: str, port: int) -> None:
     click.echo("Stopped.", err=True)
 
 
-def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> None:
+def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
+    """Start everything and print the banner; returns the API's base URL."""
     _check_port_free(host, port)
     var_dir = _writable_var_dir(settings.var_dir)
     log_dir = var_dir / "log"
@@ -132,7 +133,8 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> None:
             raise UpError(str(exc)) from exc
         redis_url = tree.redis.url
 
-    env = _child_environment(settings, var_dir, database_url, redis_url)
+    api = f"http://{_display_host(host)}:{port}"
+    env = _child_environment(settings, var_dir, database_url, redis_url, api)
     python = sys.executable
     api_command = [
         python, "-m", "gunicorn",
@@ -157,22 +159,63 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> None:
                 Child(name, child_process(command, env=env, output=log_file), log_path)
             )
 
-    api = f"http://{_display_host(host)}:{port}"
     _wait_until(f"{api}/healthz", tree, HEALTH_TIMEOUT_SECONDS, "the API did not answer /healthz")
     _print_banner(api, var_dir, database_url, redis_url, tree)
+    return api
 
 
-def _supervise(tree: ProcessTree) -> None:
-    """Wait for a signal; a child that exits on its own ends `up` with its log's last lines."""
+def _supervise(tree: ProcessTree, api: str) -> None:
+    """Wait for a signal; a child that exits on its own ends `up` with its log's last lines.
+
+    Meanwhile it says once when /readyz turns ready (the worker loaded the model), or, if that
+    takes too long, which readiness checks still fail.
+    """
+    readiness = ReadinessReport(api, time.monotonic() + READY_TIMEOUT_SECONDS)
     while True:
         for child in tree.children:
             _raise_if_exited(child)
+        readiness.poll()
         if tree.redis is not None and tree.redis.process is not None:
             if tree.redis.process.poll() is not None:
                 raise UpError(
                     f"the private Redis stopped unexpectedly; see {tree.redis.data_dir}/redis.log"
                 )
         time.sleep(POLL_INTERVAL_SECONDS)
+
+
+@dataclass
+class ReadinessReport:
+    """Tells the person at the terminal when the service can decide comments, or why not yet."""
+
+    api: str
+    deadline: float
+    done: bool = False
+    next_check: float = 0.0
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        if self.done or now < self.next_check:
+            return
+        self.next_check = now + 1.0
+        try:
+            response = httpx.get(f"{self.api}/readyz", timeout=2)
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return
+        if response.status_code == 200:
+            versions = ", ".join(body.get("model_versions") or []) or "loaded"
+            click.echo(f"Ready: the worker scores comments (model {versions}).")
+            self.done = True
+        elif now > self.deadline:
+            failed = ", ".join(body.get("failed") or []) or "unknown"
+            checks = body.get("checks") or {}
+            details = "; ".join(f"{name}: {checks.get(name, '?')}" for name in failed.split(", "))
+            click.echo(
+                f"Not ready after {READY_TIMEOUT_SECONDS:.0f} s ({details}); comments are "
+                "stored and will be scored once it is. See the worker log.",
+                err=True,
+            )
+            self.done = True
 
 
 def _raise_if_exited(child: Child) -> None:
@@ -280,7 +323,7 @@ def _migrate(settings: Settings, database_url: str) -> None:
 
 
 def _child_environment(
-    settings: Settings, var_dir: Path, database_url: str, redis_url: str
+    settings: Settings, var_dir: Path, database_url: str, redis_url: str, api: str
 ) -> dict[str, str]:
     """The parent's environment plus the resolved URLs, so every child agrees on them."""
     env = dict(os.environ)
@@ -289,6 +332,8 @@ def _child_environment(
         REDIS_URL=redis_url,
         MODERATION_VAR_DIR=str(var_dir),
         SECRET_KEY=settings.secret_key or _local_secret_key(var_dir),
+        # Links point at this server; plain http here, so session cookies cannot require TLS.
+        PUBLIC_URL=settings.public_url or api,
         PYTHONUNBUFFERED="1",
     )
     return env
