@@ -432,6 +432,7 @@ def list_deliveries(
     *,
     state: str | None = None,
     source_id: str | None = None,
+    event_id: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> list[DeliverySummary]:
@@ -441,6 +442,8 @@ def list_deliveries(
         query = query.where(Event.state == state)
     if source_id is not None:
         query = query.where(Event.source_id == source_id)
+    if event_id is not None:
+        query = query.where(Event.id == event_id)
     events = list(session.scalars(query.execution_options(populate_existing=True)))
     last: dict[str, DeliveryAttempt] = {}
     if events:
