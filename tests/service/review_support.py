@@ -1,4 +1,4 @@
-"""Helpers for the review tests: accounts, signed-in clients, comments decided as the model would."""
+"""Review test helpers: accounts, signed-in clients, comments decided as the model would."""
 
 from __future__ import annotations
 
