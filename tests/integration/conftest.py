@@ -15,8 +15,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 
+from core.db import session_scope
 from core.settings import Settings
+from core.store import NewSource, create_source
+from service import create_app
 from tests.integration.workers import (
     MODEL_APP,
     READY_TIMEOUT,
@@ -69,7 +73,12 @@ def start_worker(
         worker = WorkerProcess(process=process, log_path=log_path, redis_client=redis_client)
         workers.append(worker)
         if wait:
-            wait_for(worker.is_ready, timeout=READY_TIMEOUT)
+            try:
+                wait_for(worker.is_ready, timeout=READY_TIMEOUT)
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"worker not ready: {exc}\n{worker.log_text()[-3000:]}"
+                ) from None
         return worker
 
     yield start
@@ -81,3 +90,15 @@ def start_worker(
 def celery_worker(start_worker: StartWorker) -> WorkerProcess:
     """One ready worker with the shipped model, consuming this test's queue."""
     return start_worker(MODEL_APP)
+
+
+@pytest.fixture
+def client(settings: Settings) -> FlaskClient:
+    """The API on the test's database and queue (it queues to the real Redis)."""
+    return create_app({"TESTING": True}, settings=settings).test_client()
+
+
+@pytest.fixture
+def source(settings: Settings) -> NewSource:
+    with session_scope(settings) as session:
+        return create_source(session, "Daily Planet")

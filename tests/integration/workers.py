@@ -71,7 +71,10 @@ class WorkerProcess:
     def is_ready(self) -> bool:
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited early:\n{self.log_text()[-4000:]}")
-        return " ready." in self.log_text() and bool(self.heartbeats())
+        log = self.log_text()
+        if "could not load the model" in log:
+            raise AssertionError(f"worker has no model:\n{log[-3000:]}")
+        return " ready." in log and bool(self.heartbeats())
 
     def signal_group(self, signum: int) -> None:
         try:
