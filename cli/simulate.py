@@ -1,0 +1,519 @@
+"""`moderation simulate`: a reference CMS in one command, to prove an integration end to end.
+
+It serves a callback receiver on 127.0.0.1 that verifies every signature with the
+standardwebhooks library, posts N signed comments to a running service at a chosen rate, waits
+for the decisions to come back, and reports accepted / decided / delivered and the latency from
+post to callback. Its code doubles as the example a CMS developer can copy.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from core.domain import utf16_length
+
+MAX_BODY_UTF16 = 1500
+# Reader comments under a news article about a council budget vote: mostly ordinary, a few
+# rude, hateful, threatening or spammy ones, as a real comment section has.
+SAMPLE_COMMENTS: tuple[str, ...] = (
+    "Thanks for the clear reporting on the council budget. The table of cuts was really useful.",
+    "I went to the meeting last night and this matches what was said. Good summary.",
+    "Does anyone know whether the library hours are affected by this?",
+    "The article says 4% but the council's own document says 3.8%. Minor, but worth fixing.",
+    "My kids' school lost its crossing guard last year. I hope this budget brings it back.",
+    "Interesting that nobody from the opposition was quoted. Was anyone asked for comment?",
+    "Honestly this is the first time I've understood how the rates are calculated. Thank you.",
+    "I disagree with the editorial line here, but the facts are laid out fairly.",
+    "Parking fees going up again? Small businesses on the high street will feel it.",
+    "Could you do a follow-up on the pothole budget? Our road has been waiting two years.",
+    "Well researched. I'd like to see the same analysis for the county council.",
+    "The vote is on Thursday at 7pm for anyone who wants to attend in person.",
+    "Nice to see local journalism that actually reads the documents.",
+    "I'm a retired accountant and the numbers check out, for what it's worth.",
+    "Why is the leisure centre always the first thing they cut?",
+    "My neighbour works for the council and says the consultation was rushed. Worth a look.",
+    "Great piece. Shared it with our residents' association.",
+    "The chart on page two is hard to read on a phone, could you make it bigger?",
+    "Can we get the full list of councillors who voted for it?",
+    "This is a balanced article. Both sides get their say.",
+    "You are a pathetic idiot, shut up and die.",
+    "Only a moron would write this garbage. Go back to school, you clown.",
+    "People like them should be driven out of this town, they are vermin.",
+    "Somebody should burn the council offices down with them inside.",
+    "BEST CRYPTO SIGNALS!!! Earn $5000 a week from home, join now www.quick-cash-crypto.example",
+    "Cheap watches and handbags, free shipping: http://replica-deals.example http://deals2.example",
+    "The councillor quoted here is an utter disgrace and a liar.",
+    "Does the budget include the new cycle lanes promised last spring?",
+    "I appreciate that you linked the original report. More of this please.",
+    "Our street was flooded twice this winter; drainage should be the priority.",
+    "I'll believe the promised savings when I see them.",
+    "Good to see the youth club funding protected.",
+    "The author clearly did their homework on this one.",
+    "Is there a recording of the meeting available anywhere?",
+    "Fair summary, though I think the pension liabilities deserved a paragraph.",
+    "Another tax rise dressed up as 'investment'. Same every year.",
+    "Thanks, this helped me write to my councillor.",
+    "Could the paper publish the consultation responses as well?",
+    "Click here to win a free iPhone!!! limited offer www.free-phone-winner.example",
+    "Shut up, nobody cares about your stupid opinion, idiot.",
+)
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(math.ceil(pct / 100 * len(ordered)), 1)
+    return ordered[rank - 1]
+
+
+def trimmed(text: str, limit: int = MAX_BODY_UTF16) -> str:
+    """At most `limit` UTF-16 units, as the intake counts them."""
+    text = text.strip()[:limit]
+    while utf16_length(text) > limit:
+        text = text[:-1]
+    return text
+
+
+def load_texts(csv_path: Path | None, column: str) -> list[str]:
+    if csv_path is None:
+        return list(SAMPLE_COMMENTS)
+    dialect = "excel-tab" if csv_path.suffix.lower() == ".tsv" else "excel"
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle, dialect=dialect)
+        if reader.fieldnames is None or column not in reader.fieldnames:
+            columns = ", ".join(reader.fieldnames or [])
+            raise click.ClickException(f"{csv_path} has no {column!r} column (columns: {columns})")
+        texts = [trimmed(row[column]) for row in reader if (row.get(column) or "").strip()]
+    if not texts:
+        raise click.ClickException(f"{csv_path} has no non-empty {column!r} values")
+    return texts
+
+
+# --- the callback receiver ---------------------------------------------------------------
+
+
+@dataclass
+class Callback:
+    event_id: str
+    comment_id: str
+    type: str
+    seq: int
+    received: float  # time.monotonic()
+
+
+@dataclass
+class Inbox:
+    """What the receiver saw: verified callbacks, refused ones, and redeliveries of one id."""
+
+    secret: str
+    callbacks: dict[str, Callback] = field(default_factory=dict)  # by webhook-id
+    latest_by_comment: dict[str, Callback] = field(default_factory=dict)
+    first_by_comment: dict[str, float] = field(default_factory=dict)
+    invalid: int = 0
+    duplicates: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def receive(self, body: bytes, headers: dict[str, str]) -> int:
+        """Verify and record one callback; the HTTP status to answer."""
+        now = time.monotonic()
+        try:
+            payload = Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
+            with self.lock:
+                self.invalid += 1
+            return 401
+        data = payload.get("data", {})
+        callback = Callback(
+            event_id=headers.get("webhook-id", ""),
+            comment_id=str(data.get("id")),
+            type=str(payload.get("type")),
+            seq=int(data.get("seq") or 0),
+            received=now,
+        )
+        with self.lock:
+            if callback.event_id in self.callbacks:
+                # Retried after a lost response: already applied, acknowledge again.
+                self.duplicates += 1
+                return 204
+            self.callbacks[callback.event_id] = callback
+            self.first_by_comment.setdefault(callback.comment_id, now)
+            # The ordering rule: apply an event only if its seq is the highest seen so far.
+            latest = self.latest_by_comment.get(callback.comment_id)
+            if latest is None or callback.seq > latest.seq:
+                self.latest_by_comment[callback.comment_id] = callback
+        return 204
+
+    def delivered_comments(self, of: set[str] | None = None) -> int:
+        """Comments with at least one verified callback (among `of`, when given)."""
+        with self.lock:
+            if of is None:
+                return len(self.first_by_comment)
+            return len(of.intersection(self.first_by_comment))
+
+
+def serve_receiver(inbox: Inbox, host: str, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length)
+            status = inbox.receive(body, {k.lower(): v for k, v in self.headers.items()})
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="callback-receiver", daemon=True).start()
+    return server
+
+
+# --- the source --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimSource:
+    id: str
+    secret: str
+    token: str
+    created_here: bool
+
+
+def create_sim_source(callback_url: str) -> SimSource:
+    """A fresh source in the service's database (same DATABASE_URL), calling back to us."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db import session_scope
+    from core.settings import get_settings
+    from core.store import create_source
+
+    name = f"simulate {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+    try:
+        with session_scope(get_settings()) as session:
+            created = create_source(session, name, callback_url=callback_url)
+            source_id = created.source.id
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot create a source in the database ({type(exc).__name__}): run simulate where "
+            "`moderation up` runs (same directory / DATABASE_URL), or pass --source-id, --secret "
+            "and --token of an existing source"
+        ) from exc
+    return SimSource(source_id, created.secret, created.token, created_here=True)
+
+
+def stop_callbacks(source_id: str) -> None:
+    """Our receiver is going away: stop the service calling it (events then wait, unharmed)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.db import session_scope
+    from core.settings import get_settings
+    from core.sources import SourceChanges, update_source
+
+    try:
+        with session_scope(get_settings()) as session:
+            update_source(session, source_id, SourceChanges(clear_callback_url=True))
+    except SQLAlchemyError:
+        pass
+
+
+# --- posting -----------------------------------------------------------------------------
+
+
+@dataclass
+class Posted:
+    """Intake results: our comment id -> when it was posted, and refusals by status."""
+
+    sent_at: dict[str, float] = field(default_factory=dict)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses[202] + self.statuses[200]
+
+
+def comment_payload(run_id: str, index: int, text: str) -> dict[str, Any]:
+    article = index % 5
+    return {
+        "id": f"sim-{run_id}-{index}",
+        "thread": {
+            "id": f"article-{article}",
+            "url": f"https://news.example.org/council-budget/{article}",
+            "title": "Council approves budget after late-night vote",
+        },
+        "author": {
+            "name": f"Reader {index % 97}",
+            "email": f"reader{index % 97}@example.org",
+            "id": f"u-{index % 97}",
+        },
+        "body": text,
+        "parent_id": None,
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "language": "en",
+    }
+
+
+def post_comment(
+    client: httpx.Client, url: str, source: SimSource, payload: dict[str, Any], posted: Posted
+) -> None:
+    """One signed intake request, exactly as a CMS would send it."""
+    body = json.dumps(payload)
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(source.secret).sign(webhook_id, now, body),
+    }
+    started = time.monotonic()
+    try:
+        response = client.post(
+            f"{url}/v1/sources/{source.id}/comments", content=body, headers=headers
+        )
+    except httpx.HTTPError as exc:
+        with posted.lock:
+            posted.errors[type(exc).__name__] += 1
+        return
+    with posted.lock:
+        posted.statuses[response.status_code] += 1
+        if response.status_code in (200, 202):
+            posted.sent_at[str(response.json()["id"])] = started
+        elif response.status_code == 404 and not posted.sent_at:
+            posted.errors["unknown-source"] += 1
+
+
+def check_service(client: httpx.Client, url: str) -> None:
+    try:
+        response = client.get(f"{url}/healthz", timeout=5)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(
+            f"cannot reach the service at {url} ({type(exc).__name__}); start it with "
+            "`moderation up` or pass --url"
+        ) from exc
+    if response.status_code != 200:
+        raise click.ClickException(f"{url}/healthz answered {response.status_code}: not healthy")
+
+
+def count_decided(
+    client: httpx.Client, url: str, source: SimSource, ids: list[str]
+) -> Counter[str]:
+    """Each accepted comment's status, read back through the API with the source's token."""
+    statuses: Counter[str] = Counter()
+    headers = {"authorization": f"Bearer {source.token}"}
+
+    def status_of(comment_id: str) -> str:
+        try:
+            response = client.get(f"{url}/v1/comments/{comment_id}", headers=headers)
+        except httpx.HTTPError:
+            return "unreadable"
+        if response.status_code != 200:
+            return "unreadable"
+        return str(response.json().get("status"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for status in pool.map(status_of, ids):
+            statuses[status] += 1
+    return statuses
+
+
+def progress(message: str) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + message)
+    else:
+        sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+@click.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The service.")
+@click.option("--count", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Comments per second (0: as fast as possible).",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Post texts from this CSV/TSV instead of the built-in samples.",
+)
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--source-id", help="Use this existing source instead of creating one.")
+@click.option("--secret", help="The existing source's signing secret (whsec_...).")
+@click.option("--token", help="The existing source's API token.")
+@click.option("--receiver-port", type=click.IntRange(0, 65535), default=0, help="0: any free.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for callbacks after the last post.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def simulate(
+    url: str,
+    count: int,
+    rate: float,
+    csv_path: Path | None,
+    text_column: str,
+    source_id: str | None,
+    secret: str | None,
+    token: str | None,
+    receiver_port: int,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Act as a CMS: post signed comments, receive and verify the decision callbacks, report."""
+    url = url.rstrip("/")
+    given = [source_id, secret, token]
+    if any(given) and not all(given):
+        raise click.UsageError("--source-id, --secret and --token go together")
+    texts = load_texts(csv_path, text_column)
+    client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
+    check_service(client, url)
+
+    # The receiver first, so the source can be pointed at it.
+    inbox = Inbox(secret=secret or "")
+    try:
+        server = serve_receiver(inbox, "127.0.0.1", receiver_port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{receiver_port}: {exc}") from exc
+    callback_url = f"http://127.0.0.1:{server.server_address[1]}/moderation-callback"
+    if source_id and secret and token:
+        source = SimSource(source_id, secret, token, created_here=False)
+        progress(
+            f"Using source {source_id}: its callback URL must be {callback_url}\n"
+            f"  (moderation sources update {source_id} --callback-url {callback_url})"
+        )
+    else:
+        source = create_sim_source(callback_url)
+        inbox.secret = source.secret
+        progress(f"Created source {source.id}, calling back to {callback_url}")
+
+    run_id = uuid.uuid4().hex[:8]
+    posted = Posted()
+    interval = 1.0 / rate if rate > 0 else 0.0
+    workers = max(4, min(32, int(rate / 5) + 4)) if rate > 0 else 16
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for index in range(count):
+                due = started + index * interval
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                payload = comment_payload(run_id, index, texts[index % len(texts)])
+                pool.submit(post_comment, client, url, source, payload, posted)
+                if posted.errors["unknown-source"]:
+                    raise click.ClickException(
+                        f"the service does not know source {source.id}: does it use the same "
+                        "database (DATABASE_URL) as this command?"
+                    )
+                if index % 20 == 0:
+                    progress(
+                        f"posted {index + 1}/{count} · accepted {posted.accepted} · "
+                        f"callbacks {inbox.delivered_comments()}"
+                    )
+        posting_seconds = time.monotonic() - started
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with posted.lock:
+                ours = set(posted.sent_at)
+            delivered = inbox.delivered_comments(ours)
+            progress(f"posted {count}/{count} · accepted {posted.accepted} · callbacks {delivered}")
+            if delivered >= posted.accepted:
+                break
+            time.sleep(0.5)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        decided = count_decided(client, url, source, list(posted.sent_at))
+    finally:
+        server.shutdown()
+        server.server_close()
+        if source.created_here:
+            stop_callbacks(source.id)
+        client.close()
+
+    latencies = [
+        (inbox.first_by_comment[cid] - sent) * 1000
+        for cid, sent in posted.sent_at.items()
+        if cid in inbox.first_by_comment
+    ]
+    outcomes = Counter(c.type for c in inbox.latest_by_comment.values())
+    report: dict[str, Any] = {
+        "source_id": source.id,
+        "posted": count,
+        "accepted": posted.accepted,
+        "refused": {str(k): v for k, v in sorted(posted.statuses.items()) if k not in (200, 202)},
+        "post_errors": dict(posted.errors),
+        "decided": sum(v for k, v in decided.items() if k in ("approved", "flagged", "rejected")),
+        "delivered": inbox.delivered_comments(set(posted.sent_at)),
+        "callbacks": len(inbox.callbacks),
+        "invalid_signatures": inbox.invalid,
+        "duplicate_callbacks": inbox.duplicates,
+        "outcomes": dict(sorted(outcomes.items())),
+        "post_rate_per_second": round(count / posting_seconds, 1) if posting_seconds else None,
+        "latency_ms": {
+            name: round(value, 1) if value is not None else None
+            for name, value in (
+                ("p50", percentile(latencies, 50)),
+                ("p95", percentile(latencies, 95)),
+                ("p99", percentile(latencies, 99)),
+            )
+        },
+    }
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        lat = report["latency_ms"]
+        click.echo(f"posted     {count} at {report['post_rate_per_second']}/s")
+        click.echo(
+            f"accepted   {report['accepted']}"
+            + (f"  refused {report['refused']}" if report["refused"] else "")
+        )
+        click.echo(f"decided    {report['decided']}")
+        click.echo(
+            f"delivered  {report['delivered']} with valid signatures"
+            f" (invalid {inbox.invalid}, duplicates {inbox.duplicates})"
+        )
+        click.echo(f"outcomes   {report['outcomes']}")
+        click.echo(
+            f"latency    post -> callback p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
+            f"p99 {lat['p99']} ms"
+        )
+    complete = (
+        report["accepted"] == count
+        and report["delivered"] == count
+        and report["decided"] == count
+        and inbox.invalid == 0
+    )
+    if not complete:
+        sys.exit(1)

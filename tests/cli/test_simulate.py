@@ -1,0 +1,186 @@
+"""`moderation simulate` against a real API (werkzeug thread) and a real Celery worker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+from standardwebhooks import Webhook
+from werkzeug.serving import make_server
+
+from cli.main import cli
+from cli.simulate import SAMPLE_COMMENTS, Inbox, percentile, trimmed
+from core.db import session_scope
+from core.domain import utf16_length
+from core.settings import Settings
+from core.tables import Comment
+from service import create_app
+from tests.integration.workers import (
+    READY_TIMEOUT,
+    REPO_ROOT,
+    WORDLIST_APP,
+    WorkerProcess,
+    forget_queue,
+    wait_for,
+    worker_env,
+)
+
+SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["simulate", *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def service_url(settings: Settings) -> Iterator[str]:
+    """The real Flask app served over HTTP on 127.0.0.1 from a thread."""
+    server = make_server("127.0.0.1", 0, create_app(settings=settings), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real prefork worker (word-list classifier) on this test's queue."""
+    client = redis.Redis.from_url(settings.redis_client_url)
+    log_path = tmp_path / "worker.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", WORDLIST_APP, "worker",
+        "--pool", "prefork", "--concurrency", "2", "-Q", settings.queue_name,
+        "-n", f"sim-{uuid.uuid4().hex[:6]}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
+    ]  # fmt: skip
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=worker_env(settings),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = WorkerProcess(process=process, log_path=log_path, redis_client=client)
+    try:
+        wait_for(running.is_ready, timeout=READY_TIMEOUT)
+        yield running
+    finally:
+        running.stop()
+        forget_queue(client, settings.queue_name)
+        client.close()
+
+
+class TestSimulate:
+    @pytest.mark.integration
+    def test_simulate_reports_every_comment_accepted_decided_and_delivered(
+        self, settings: Settings, service_url: str, worker: WorkerProcess
+    ) -> None:
+        result = run("--url", service_url, "--count", "25", "--rate", "50", "--json")
+        assert result.exit_code == 0, result.output + worker.log_text()[-2000:]
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        assert report["accepted"] == report["decided"] == report["delivered"] == 25
+        assert report["invalid_signatures"] == 0
+        assert report["latency_ms"]["p50"] is not None
+        assert report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+        assert set(report["outcomes"]) <= {
+            "comment.approved",
+            "comment.flagged",
+            "comment.rejected",
+        }
+
+    @pytest.mark.integration
+    def test_simulate_posts_the_texts_of_a_csv(
+        self, settings: Settings, service_url: str, worker: WorkerProcess, tmp_path: Path
+    ) -> None:
+        data = tmp_path / "comments.csv"
+        data.write_text('id,text\n1,"First, a comment with a comma."\n2,Second one.\n')
+        result = run("--url", service_url, "--csv", str(data), "--count", "4", "--rate", "0")
+        assert result.exit_code == 0, result.output
+        assert "delivered  4 with valid signatures" in result.stdout
+        with session_scope(settings) as session:
+            bodies = sorted(session.scalars(select(Comment.body)))
+        assert bodies == sorted(["First, a comment with a comma.", "Second one."] * 2)
+
+    def test_simulate_says_when_the_service_is_not_up(self, settings: Settings) -> None:
+        result = run("--url", "http://127.0.0.1:9", "--count", "1")
+        assert result.exit_code == 1
+        assert "cannot reach the service at http://127.0.0.1:9" in result.output
+        assert "moderation up" in result.output
+
+    def test_simulate_names_a_missing_csv_column(self, settings: Settings, tmp_path: Path) -> None:
+        data = tmp_path / "comments.csv"
+        data.write_text("comment\nhello\n")
+        result = run("--csv", str(data))
+        assert result.exit_code == 1
+        assert "has no 'text' column" in result.output
+
+    def test_simulate_needs_all_three_source_credentials(self, settings: Settings) -> None:
+        result = run("--source-id", "src_1")
+        assert result.exit_code == 2
+        assert "go together" in result.output
+
+
+def signed(
+    secret: str, payload: dict[str, object], webhook_id: str
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload)
+    now = datetime.now(UTC)
+    headers = {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
+    }
+    return body.encode(), headers
+
+
+def event(comment_id: str, seq: int, kind: str) -> dict[str, object]:
+    return {"type": kind, "data": {"id": comment_id, "seq": seq}}
+
+
+class TestInbox:
+    def test_inbox_refuses_a_bad_signature(self) -> None:
+        inbox = Inbox(secret=SECRET)
+        body, headers = signed("whsec_" + "A" * 32, event("c1", 1, "comment.approved"), "msg_1")
+        assert inbox.receive(body, headers) == 401
+        assert inbox.invalid == 1 and inbox.delivered_comments() == 0
+
+    def test_inbox_applies_the_highest_seq_and_ignores_redeliveries(self) -> None:
+        inbox = Inbox(secret=SECRET)
+        approve = signed(SECRET, event("c1", 2, "comment.approved"), "msg_2")
+        flag = signed(SECRET, event("c1", 1, "comment.flagged"), "msg_1")
+        statuses = [inbox.receive(*approve), inbox.receive(*flag), inbox.receive(*approve)]
+        assert statuses == [204, 204, 204]
+        assert inbox.latest_by_comment["c1"].type == "comment.approved"
+        assert inbox.duplicates == 1 and len(inbox.callbacks) == 2
+
+
+class TestHelpers:
+    @pytest.mark.parametrize(("pct", "expected"), [(50, 5.0), (95, 10.0), (99, 10.0), (10, 1.0)])
+    def test_percentile_is_nearest_rank(self, pct: float, expected: float) -> None:
+        assert percentile([float(v) for v in range(10, 0, -1)], pct) == expected
+
+    def test_percentile_of_nothing_is_none(self) -> None:
+        assert percentile([], 50) is None
+
+    def test_trimmed_counts_utf16_units_like_the_intake(self) -> None:
+        text = "😀" * 1000
+        assert utf16_length(trimmed(text)) == 1500
+
+    def test_samples_fit_the_intake_and_include_some_toxic_and_spam(self) -> None:
+        assert len(SAMPLE_COMMENTS) >= 30
+        assert all(0 < utf16_length(text) <= 1500 for text in SAMPLE_COMMENTS)
+        assert any("idiot" in text for text in SAMPLE_COMMENTS)
+        assert any("www." in text for text in SAMPLE_COMMENTS)
