@@ -1,0 +1,158 @@
+"""Fixtures for the fault tests: private servers, a fresh database per test, workers, a CMS.
+
+The private Redis and PostgreSQL are session-scoped and always stopped by their finalizers; a
+test that breaks one gets it started again at its teardown, so the next test starts healthy.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from flask.testing import FlaskClient
+
+from core.db import dispose_engines, session_scope
+from core.migrate import upgrade
+from core.settings import Settings, configure
+from core.store import NewSource, create_source
+from service import create_app
+from tests.faults.servers import PostgresServer, RedisServer
+from tests.integration.workers import (
+    READY_TIMEOUT,
+    REPO_ROOT,
+    WORDLIST_APP,
+    StartWorker,
+    WorkerProcess,
+    wait_for,
+    worker_env,
+)
+from tests.receiver import Receiver, running_receiver
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def settings(
+    postgres_server: PostgresServer, redis_server: RedisServer, tmp_path: Path
+) -> Iterator[Settings]:
+    """This test's own database on the private cluster, the private Redis, fast sweeps."""
+    name = f"faults_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    current = configure(
+        var_dir=tmp_path / "var",
+        database_url=postgres_server.url.rsplit("/", 1)[0] + f"/{name}",
+        redis_url=redis_server.url,
+        queue_name=f"faults-{uuid.uuid4().hex[:8]}",
+        secret_key="faults-secret-key",
+        log_json=False,
+        # Sweep every second; a comment pending for a second is queued again.
+        sweep_interval_seconds=1.0,
+        stale_pending_after_seconds=1.0,
+    )
+    upgrade(current)
+    yield current
+    dispose_engines()
+    # A test that broke a server leaves it to us: the next test starts with both healthy.
+    if redis_server.process is None:
+        redis_server.start()
+    if not (postgres_server.data / "postmaster.pid").exists():
+        postgres_server.start()
+    redis.Redis.from_url(redis_server.url).flushall()
+    with psycopg.connect(postgres_server.url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.redis_client_url, socket_connect_timeout=1)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def start_worker(
+    settings: Settings, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[StartWorker]:
+    """Start real `celery worker` processes (word-list model) on this test's queue and servers."""
+    workers: list[WorkerProcess] = []
+
+    def start(
+        app: str = WORDLIST_APP, *, beat: bool = False, wait: bool = True, **env: str
+    ) -> WorkerProcess:
+        name = f"w{len(workers)}-{uuid.uuid4().hex[:6]}"
+        command = [
+            sys.executable, "-m", "celery", "-A", app, "worker",
+            "--pool", "prefork", "--concurrency", "1",
+            "-Q", settings.queue_name, "-n", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
+        ]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat-schedule")]
+        log_path = tmp_path / f"{name}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=worker_env(settings, **env),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker = WorkerProcess(process=process, log_path=log_path, redis_client=redis_client)
+        workers.append(worker)
+        if wait:
+            try:
+                wait_for(worker.is_ready, timeout=READY_TIMEOUT)
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"worker not ready: {exc}\n{worker.log_text()[-3000:]}"
+                ) from None
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop(timeout=10)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """The CMS's callback endpoint."""
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def source(settings: Settings, receiver: Receiver) -> NewSource:
+    with session_scope(settings) as session:
+        return create_source(session, "Faults CMS", callback_url=receiver.url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> FlaskClient:
+    """The API in this process, on the test's private servers."""
+    return create_app({"TESTING": True}, settings=settings).test_client()
