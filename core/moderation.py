@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -27,7 +27,8 @@ class Scorer(Protocol):
     @property
     def version(self) -> str: ...
 
-    def predict_proba(self, texts: Sequence[str]) -> Sequence[Sequence[float]]: ...
+    # Rows of probabilities, one per text, in `labels` order (a numpy array: not a typed Sequence).
+    def predict_proba(self, texts: Sequence[str]) -> Any: ...
 
     def highlights(self, text: str) -> Sequence[tuple[int, int]]: ...
 
