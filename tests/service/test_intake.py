@@ -6,6 +6,7 @@ import io
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -501,3 +502,34 @@ class TestIntakeDatabaseDown:
         problem = assert_problem(response, 503)
         assert int(response.headers["Retry-After"]) > 0
         assert "nothing was stored" in problem["detail"]
+
+
+@BOTH_BACKENDS
+class TestIntakeConcurrency:
+    def test_intake_stores_concurrent_deliveries_once(
+        self, app: Any, source: NewSource, settings: Settings, broker: redis.Redis
+    ) -> None:
+        payload = comment_payload()
+        body = json.dumps(payload).encode()
+
+        def deliver(n: int) -> int:
+            webhook_id, timestamp = f"msg_race_{n}", int(time.time())
+            signature = sign_with_library(source.secret, webhook_id, timestamp, body)
+            response = app.test_client().post(
+                f"/v1/sources/{source.source.id}/comments",
+                data=body,
+                content_type="application/json",
+                headers={
+                    "webhook-id": webhook_id,
+                    "webhook-timestamp": str(timestamp),
+                    "webhook-signature": signature,
+                },
+            )
+            return int(response.status_code)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = sorted(pool.map(deliver, range(6)))
+
+        assert statuses == [200] * 5 + [202]
+        assert count_comments(settings, source) == 1
+        assert len(queued_tasks(broker, settings.queue_name)) == 1
