@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,3 +145,21 @@ class TestMetrics:
     def test_metrics_expose_intake_latency(self, client: FlaskClient) -> None:
         text = client.get("/metrics").get_data(as_text=True)
         assert "moderation_intake_seconds_bucket" in text
+
+    def test_metrics_add_up_processes_in_multiprocess_mode(self, tmp_path: Path) -> None:
+        code = (
+            "from service.app import create_app; from service.metrics import observe_intake; "
+            "from core.settings import Settings; "
+            "observe_intake('accepted', 0.01); "
+            "app = create_app(settings=Settings(database_url='sqlite://')); "
+            "print(app.test_client().get('/metrics').get_data(as_text=True))"
+        )
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        outputs = [
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+            for _ in range(2)
+        ]
+        assert 'moderation_intake_requests_total{outcome="accepted"} 1.0' in outputs[0]
+        assert 'moderation_intake_requests_total{outcome="accepted"} 2.0' in outputs[1]
