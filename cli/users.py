@@ -25,6 +25,11 @@ def users() -> None:
     """Moderator and admin accounts."""
 
 
+def _interactive() -> bool:
+    """A person at a terminal, who can be prompted (scripts get a generated password)."""
+    return sys.stdin.isatty()
+
+
 def _read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
     """(password, generated): from stdin, generated, or prompted twice on a terminal."""
     if password_stdin:
@@ -32,7 +37,7 @@ def _read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
         if not password:
             raise click.ClickException("no password on standard input")
         return password, False
-    if generate or not sys.stdin.isatty():
+    if generate or not _interactive():
         return generate_password(), True
     password = click.prompt(
         f"Password (at least {MIN_PASSWORD_CHARS} characters, empty to generate one)",
