@@ -21,13 +21,17 @@ from core.logging import (
 from core.settings import Settings
 
 
+def log_settings(*, json_lines: bool) -> Settings:
+    return Settings().model_copy(update={"log_json": json_lines, "log_level": "INFO"})
+
+
 @pytest.fixture
 def json_logs() -> Iterator[None]:
-    configure_logging(Settings(log_json=True, log_level="INFO"))
+    configure_logging(log_settings(json_lines=True))
     yield
     clear_log_context()
     # capsys has restored stderr by now: point the handler back at the real one.
-    configure_logging(Settings(log_json=False, log_level="INFO"))
+    configure_logging(log_settings(json_lines=False))
 
 
 def last_json_line(text: str) -> dict[str, object]:
@@ -41,7 +45,7 @@ class TestConfigureLogging:
     def test_configure_logging_writes_json_with_request_id(
         self, json_logs: None, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        configure_logging(Settings(log_json=True))  # after capsys swapped stderr
+        configure_logging(log_settings(json_lines=True))  # after capsys swapped stderr
         bind_request_id("req-12345678")
         structlog.stdlib.get_logger("test").info("comment received", comment_id="cmt_1")
 
@@ -54,7 +58,7 @@ class TestConfigureLogging:
     def test_configure_logging_redacts_sensitive_values(
         self, json_logs: None, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        configure_logging(Settings(log_json=True))
+        configure_logging(log_settings(json_lines=True))
         structlog.stdlib.get_logger("test").warning(
             "oops", body="you idiot", email="r@example.org", signature="v1,abc"
         )
@@ -65,8 +69,8 @@ class TestConfigureLogging:
         assert lines[1]["secret"] == REDACTED and lines[1]["event"] == "plain record"
 
     def test_configure_logging_installs_one_handler(self, json_logs: None) -> None:
-        configure_logging(Settings(log_json=True))
-        configure_logging(Settings(log_json=False))
+        configure_logging(log_settings(json_lines=True))
+        configure_logging(log_settings(json_lines=False))
         names = [h.get_name() for h in logging.getLogger().handlers]
         assert names.count("moderation-structlog") == 1
 
