@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -172,7 +172,11 @@ def _visible_to(viewer_id: int, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _filtered(query: Select[Any], filters: QueueFilters, dialect: str) -> Select[Any]:
+# Any SELECT, whatever its columns: the filters only add WHERE clauses.
+AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")
+
+
+def _filtered(query: AnySelect, filters: QueueFilters, dialect: str) -> AnySelect:
     if filters.source:
         query = query.where(Comment.source_id == filters.source)
     if filters.thread:
@@ -473,7 +477,7 @@ def undo(
     return outcome
 
 
-def _audit_query(filters: AuditFilters) -> Select[Any]:
+def _audit_query(filters: AuditFilters) -> Select[Decision, str | None]:
     query = select(Decision, User.email).outerjoin(User, User.id == Decision.moderator_id)
     if filters.actor:
         query = query.where(Decision.actor == filters.actor)

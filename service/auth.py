@@ -104,7 +104,6 @@ def _settings() -> Settings:
     return settings
 
 
-@login_manager.user_loader
 def load_user(user_id: str) -> Moderator | None:
     if not user_id.isdigit():
         return None
@@ -113,6 +112,9 @@ def load_user(user_id: str) -> Moderator | None:
         if user is None or not user.active:
             return None
         return Moderator.from_user(user)
+
+
+login_manager.user_loader(load_user)
 
 
 def _safe_next(target: str | None) -> str:
@@ -231,7 +233,7 @@ def current_moderator() -> Moderator:
         moderator = _session_moderator()
     if moderator is None:
         raise Unauthorized("sign in or send a moderator token")
-    return moderator  # type: ignore[no-any-return]
+    return moderator
 
 
 def _security_headers(response: Response) -> Response:
