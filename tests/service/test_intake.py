@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.db import session_scope
 from core.settings import Settings
@@ -533,3 +533,45 @@ class TestIntakeConcurrency:
         assert statuses == [200] * 5 + [202]
         assert count_comments(settings, source) == 1
         assert len(queued_tasks(broker, settings.queue_name)) == 1
+
+
+class TestIntakeAtomicity:
+    @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+    def test_intake_writes_nothing_when_database_fails_mid_transaction(
+        self,
+        signed_post: SignedPost,
+        settings: Settings,
+        source: NewSource,
+        broker: redis.Redis,
+    ) -> None:
+        # The comment insert fails as a lost connection would, after the webhook id was written.
+        function = f"fail_{source.source.id}"
+        with session_scope(settings) as session:
+            session.execute(
+                text(
+                    f"CREATE FUNCTION {function}() RETURNS trigger AS $$ BEGIN "
+                    f"IF NEW.source_id = '{source.source.id}' THEN "
+                    "RAISE EXCEPTION 'connection lost' USING ERRCODE = '08006'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            session.execute(
+                text(
+                    f"CREATE TRIGGER {function} BEFORE INSERT ON comments "
+                    f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+                )
+            )
+        try:
+            response = signed_post(comment_payload(), webhook_id="msg_half")
+        finally:
+            with session_scope(settings) as session:
+                session.execute(text(f"DROP TRIGGER {function} ON comments"))
+                session.execute(text(f"DROP FUNCTION {function}()"))
+
+        assert_problem(response, 503)
+        assert response.headers["Retry-After"]
+        assert count_comments(settings, source) == 0
+        with session_scope(settings) as session:
+            query = select(func.count()).where(SeenWebhook.source_id == source.source.id)
+            assert session.scalar(query) == 0
+        assert signed_post(comment_payload(), webhook_id="msg_half").status_code == 202
