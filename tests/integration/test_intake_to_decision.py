@@ -7,10 +7,8 @@ from flask.testing import FlaskClient
 
 from core.store import NewSource
 from tests.integration.intake import decided_view, post_comment
+from tests.integration.stored import TOXIC
 from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for
-
-BENIGN = "Thanks for the clear reporting on the council budget."
-TOXIC = "You are a pathetic idiot, shut up and die"
 
 pytestmark = [
     pytest.mark.integration,
