@@ -64,10 +64,22 @@ class TestVerify:
             ({"webhook-timestamp": "12.5"}, Failure.MISSING_HEADERS),
             ({"webhook-timestamp": str(TIMESTAMP - 301)}, Failure.TIMESTAMP_OUT_OF_TOLERANCE),
             ({"webhook-timestamp": str(TIMESTAMP + 301)}, Failure.TIMESTAMP_OUT_OF_TOLERANCE),
+            ({"webhook-timestamp": "999999999999"}, Failure.TIMESTAMP_OUT_OF_TOLERANCE),
+            ({"webhook-timestamp": "0"}, Failure.TIMESTAMP_OUT_OF_TOLERANCE),
             ({"webhook-signature": "v1,"}, Failure.BAD_SIGNATURE),
             ({"webhook-id": "msg_2"}, Failure.BAD_SIGNATURE),
         ],
-        ids=["no-id", "long-id", "fractional-ts", "stale", "future", "empty-sig", "other-id"],
+        ids=[
+            "no-id",
+            "long-id",
+            "fractional-ts",
+            "stale",
+            "future",
+            "year-33658",
+            "epoch",
+            "empty-sig",
+            "other-id",
+        ],
     )
     def test_verify_names_failed_check(self, change: dict[str, str], reason: Failure) -> None:
         secret, body = new_webhook_secret(), b"{}"
