@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from models.features import char_features, piece_char_ngrams, pieces, word_features, word_tokens
+from models.features import (
+    MAX_CHARS,
+    char_features,
+    piece_char_ngrams,
+    pieces,
+    word_features,
+    word_tokens,
+)
 from models.textnorm import NormalisedText, normalise_text
 
 # Per-instance cache bound: whitespace pieces -> their char n-gram feature ids.
@@ -95,48 +102,49 @@ class Classifier:
             self._piece_cache[piece] = ids
         return ids
 
-    def _counts(self, text: str) -> tuple[Counter[int], Counter[int]]:
-        """Feature id -> count for the word block and the char block of one normalised text."""
-        vocab = self.word_vocab
-        words = Counter(vocab[f] for f in word_features(text) if f in vocab)
-        chars: Counter[int] = Counter()
+    def _ids(self, text: str) -> list[int]:
+        """Feature ids of one normalised text, with repeats (word block first, then chars)."""
+        get = self.word_vocab.get
+        ids = [g for g in map(get, word_features(text)) if g is not None]
         piece_ids = self._piece_ids
-        for piece in text[:5000].split():
-            chars.update(piece_ids(piece))
-        return words, chars
+        for piece in text[:MAX_CHARS].split():
+            ids.extend(piece_ids(piece))
+        return ids
 
-    def _vector(self, text: str) -> tuple[list[int], list[float]]:
+    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (ids, values) of one normalised text, each block L2-normalised."""
-        idf = self.idf
-        ids: list[int] = []
-        values: list[float] = []
-        for block in self._counts(text):
-            if not block:
-                continue
-            block_values = [(1.0 + math.log(c)) * idf[i] for i, c in block.items()]
-            norm = math.sqrt(sum(v * v for v in block_values))
-            ids.extend(block.keys())
-            values.extend(v / norm for v in block_values)
-        return ids, values
+        ids = self._ids(text)
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        unique, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        values = (1.0 + np.log(counts)) * self.idf[unique]
+        block = (unique >= self.n_word).astype(np.int64)
+        norms = np.sqrt(np.bincount(block, weights=values * values, minlength=2))
+        values /= norms[block]
+        return unique, values
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF matrix of raw texts (normalised here), as the linear models see it."""
         return self._matrix([normalise_text(text).text for text in texts])
 
     def _matrix(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
-        indptr = [0]
+        """The batch path: the same numbers as _vector, computed for all texts at once."""
+        indptr = np.zeros(len(normalised_texts) + 1, dtype=np.int64)
         all_ids: list[int] = []
-        all_values: list[float] = []
-        texts = normalised_texts
-        for text in texts:
-            ids, values = self._vector(text)
-            all_ids.extend(ids)
-            all_values.extend(values)
-            indptr.append(len(all_ids))
-        return sp.csr_matrix(
-            (np.asarray(all_values, dtype=np.float64), np.asarray(all_ids, dtype=np.int64), indptr),
-            shape=(len(texts), len(self.idf)),
+        for row, text in enumerate(normalised_texts):
+            all_ids.extend(self._ids(text))
+            indptr[row + 1] = len(all_ids)
+        shape = (len(normalised_texts), len(self.idf))
+        counts = sp.csr_matrix(
+            (np.ones(len(all_ids)), np.asarray(all_ids, dtype=np.int64), indptr), shape=shape
         )
+        counts.sum_duplicates()
+        rows = np.repeat(np.arange(shape[0]), np.diff(counts.indptr))
+        values = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        cell = rows * 2 + (counts.indices >= self.n_word).astype(np.int64)
+        norms = np.sqrt(np.bincount(cell, weights=values * values, minlength=2 * shape[0]))
+        values /= norms[cell]
+        return sp.csr_matrix((values, counts.indices, counts.indptr), shape=shape)
 
     # -- scores ---------------------------------------------------------------------------------
     def _calibrate(self, margins: np.ndarray) -> np.ndarray:
@@ -163,8 +171,8 @@ class Classifier:
     def predict_one(self, text: str) -> np.ndarray:
         """Probabilities of one text without building a sparse matrix (same numbers as batch)."""
         ids, values = self._vector(normalise_text(text).text)
-        if ids:
-            margins = np.asarray(values) @ self.coef[ids] + self.intercept
+        if len(ids):
+            margins = values @ self.coef[ids] + self.intercept
         else:
             margins = self.intercept.copy()
         return self._calibrate(margins)
@@ -178,50 +186,50 @@ class Classifier:
         self, normalised: NormalisedText
     ) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Per whitespace piece of the normalised text: its span and its margin contribution
-        per label (its char n-grams, its word 1-grams, half of each 2-gram it is part of)."""
+        per label (its char n-grams, its word 1-grams, half of each 2-gram it is part of).
+
+        A feature occurring k times in the text spreads its TF-IDF value evenly over its k
+        occurrences (the value is per text, not per occurrence); the pieces' contributions add
+        up to the margin minus the intercept.
+        """
         text = normalised.text
-        ids, values = self._vector(text)
-        value_of = dict(zip(ids, values, strict=True))
-        spans = [(start, end) for _, start, end in pieces(text)]
-        contributions = np.zeros((len(spans), len(self.labels)))
+        found = pieces(text)
+        spans = [(start, end) for _, start, end in found]
         if not spans:
-            return spans, contributions
-        starts = [s for s, _ in spans]
-
-        def piece_at(position: int) -> int:
-            # Index of the piece containing ``position`` (pieces are sorted and disjoint).
-            lo, hi = 0, len(starts) - 1
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                if starts[mid] <= position:
-                    lo = mid
-                else:
-                    hi = mid - 1
-            return lo
-
-        # Char n-grams: an n-gram occurring k times in the text spreads its weight over the k
-        # pieces that hold it (TF-IDF is per text, not per occurrence).
-        occurrences: dict[int, list[int]] = {}
-        for index, (piece, _, _) in enumerate(pieces(text)):
-            for gram in piece_char_ngrams(piece):
-                gid = self.char_vocab.get(gram)
-                if gid is not None:
-                    occurrences.setdefault(gid, []).append(index)
+            return spans, np.zeros((0, len(self.labels)))
+        ids, values = self._vector(text)
+        value_of = dict(zip(ids.tolist(), values.tolist(), strict=True))
+        piece_of = [0] * len(text)
+        for index, (start, end) in enumerate(spans):
+            piece_of[start:end] = [index] * (end - start)
+        gids: list[int] = []
+        where: list[int] = []
+        for index, (piece, _, _) in enumerate(found):
+            piece_ids = self._piece_ids(piece)
+            gids.extend(piece_ids)
+            where.extend([index] * len(piece_ids))
+        vocab = self.word_vocab
         tokens = word_tokens(text)
         for token, start, _ in tokens:
-            gid = self.word_vocab.get(token)
+            gid = vocab.get(token)
             if gid is not None:
-                occurrences.setdefault(gid, []).append(piece_at(start))
+                gids.append(gid)
+                where.append(piece_of[start])
         for (a, start_a, _), (b, start_b, _) in zip(tokens, tokens[1:], strict=False):
-            gid = self.word_vocab.get(f"{a} {b}")
+            gid = vocab.get(f"{a} {b}")
             if gid is not None:
-                occurrences.setdefault(gid, []).extend([piece_at(start_a), piece_at(start_b)])
-        for gid, where in occurrences.items():
-            share = value_of.get(gid, 0.0) / len(where)
-            row = self.coef[gid] * share
-            for index in where:
-                contributions[index] += row
-        return spans, contributions
+                gids.extend((gid, gid))
+                where.extend((piece_of[start_a], piece_of[start_b]))
+        if not gids:
+            return spans, np.zeros((len(spans), len(self.labels)))
+        counts = Counter(gids)
+        weights = np.fromiter(
+            (value_of.get(g, 0.0) / counts[g] for g in gids), dtype=np.float64, count=len(gids)
+        )
+        incidence = sp.csr_matrix(
+            (weights, (np.asarray(where), np.arange(len(gids)))), shape=(len(spans), len(gids))
+        )
+        return spans, np.asarray(incidence @ self.coef[gids])
 
     def explain(self, text: str) -> dict[str, list[tuple[int, int, float]]]:
         """Label -> words that pushed its score up: (start, end, weight), original offsets."""

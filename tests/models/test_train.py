@@ -1,0 +1,127 @@
+"""Training end to end on real sets: a loadable, verified artifact; licence rules enforced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import models
+from models.artifact import MANIFEST_FILE, verify
+from models.datasets import DEFAULT_DATA_DIR
+from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
+from models.train import TrainConfig, TrainingDataError, choose_sets, train
+from tests.models.tiny_model import tiny_frame
+
+needs_data = pytest.mark.skipif(
+    not DEFAULT_DATA_DIR.is_dir(), reason=f"training data not found at {DEFAULT_DATA_DIR}"
+)
+
+
+@pytest.fixture(scope="module")
+def small_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"training data not found at {DEFAULT_DATA_DIR}")
+    from models.build import build_artifact
+
+    out = tmp_path_factory.mktemp("artifact")
+    build_artifact(
+        out=out,
+        set_names=["convabuse", "youtube-spam"],
+        allow_restricted=False,
+        data_dir=None,
+        seed=7,
+    )
+    return out
+
+
+@needs_data
+class TestBuildArtifact:
+    def test_build_artifact_loads_with_verified_manifest(self, small_artifact: Path) -> None:
+        manifest = verify(small_artifact)
+        classifier = models.load(small_artifact)
+        assert classifier.version == manifest["version"]
+        spam = classifier.labels.index("spam")
+        scores = classifier.predict_proba(
+            ["check out my channel and subscribe http://bit.ly/x", "love this song so much"]
+        )
+        assert scores[0, spam] > scores[1, spam]
+
+    def test_build_artifact_manifest_names_sets_with_licences_and_hashes(
+        self, small_artifact: Path
+    ) -> None:
+        manifest = json.loads((small_artifact / MANIFEST_FILE).read_text())
+        sets = {entry["name"]: entry for entry in manifest["training_sets"]}
+        assert set(sets) == {"convabuse", "youtube-spam"}
+        assert all(entry["licence"] and entry["files"] for entry in sets.values())
+        assert all(len(digest) == 64 for digest in sets["youtube-spam"]["files"].values())
+        assert manifest["seed"] == 7
+        assert set(manifest["thresholds"]) == {"toxic", "identity_hate", "threat", "spam"}
+
+    def test_build_artifact_writes_card_and_plots(self, small_artifact: Path) -> None:
+        card = (small_artifact / "MODEL_CARD.md").read_text()
+        assert "## Held-out results" in card
+        assert "moderation train --sets convabuse --sets youtube-spam --seed 7" in card
+        assert (small_artifact / "plots" / "spam.png").stat().st_size > 0
+
+
+class TestChooseSets:
+    def test_choose_sets_defaults_to_open_sets(self) -> None:
+        from models.datasets import ADAPTERS
+
+        chosen = choose_sets(None, allow_restricted=False)
+        assert chosen
+        assert all(ADAPTERS[name].info.licence_class == "open" for name in chosen)
+
+    def test_choose_sets_refuses_restricted_without_opt_in(self) -> None:
+        from models.datasets import ADAPTERS
+
+        restricted = [n for n, a in ADAPTERS.items() if a.info.licence_class != "open"]
+        if not restricted:
+            pytest.fail("the catalogue should list restricted sets")
+        with pytest.raises(TrainingDataError, match="--allow-restricted"):
+            choose_sets([restricted[0]], allow_restricted=False)
+        assert choose_sets([restricted[0]], allow_restricted=True) == [restricted[0]]
+
+    def test_choose_sets_unknown_name_is_a_readable_error(self) -> None:
+        with pytest.raises(TrainingDataError, match="unknown set"):
+            choose_sets(["no-such-set"], allow_restricted=False)
+
+
+class TestTrain:
+    def test_train_is_reproducible_with_a_seed(self) -> None:
+        config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0, seed=3)
+        first = train(tiny_frame(), config).classifier
+        second = train(tiny_frame(), config).classifier
+        texts = ["you are an idiot", "nice article"]
+        assert first.version == second.version
+        np.testing.assert_array_equal(first.predict_proba(texts), second.predict_proba(texts))
+
+    def test_train_uses_a_label_only_where_it_is_known(self) -> None:
+        frame = tiny_frame()
+        # Spam is known only on the spam rows; marking every other row spam=NaN must not
+        # change the spam model, while calling them 0 would.
+        config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0)
+        masked = train(frame, config).classifier
+        zeroed_frame = frame.assign(spam=frame["spam"].fillna(0.0))
+        zeroed = train(zeroed_frame, config).classifier
+        spam = masked.labels.index("spam")
+        text = ["check out my channel and subscribe"]
+        assert masked.predict_proba(text)[0, spam] != zeroed.predict_proba(text)[0, spam]
+
+
+class TestSplits:
+    def test_assign_parts_keeps_groups_together_and_is_seeded(self) -> None:
+        groups = [f"g{i // 3}" for i in range(3000)]
+        parts = assign_parts(groups, seed=1)
+        frame = pd.DataFrame({"group": groups, "part": parts})
+        assert (frame.groupby("group")["part"].nunique() == 1).all()
+        shares = frame["part"].value_counts(normalize=True)
+        assert 0.15 < shares[HELDOUT] < 0.25
+        assert 0.10 < shares[CALIBRATION] < 0.20
+        assert shares[FIT] > 0.55
+        assert list(assign_parts(groups, seed=1)) == list(parts)
+        assert list(assign_parts(groups, seed=2)) != list(parts)
