@@ -1,0 +1,475 @@
+"""Text normalisation before features, so obfuscated spellings meet the words the model learnt.
+
+Every normalised character keeps the span of the ORIGINAL text it came from, so explanations
+computed on the normalised text can be shown on the comment the reader wrote.
+
+Steps, in order (each is a no-op on text it has nothing to do on, which keeps the common case fast):
+
+1. Unicode: NFKC and casefold per grapheme cluster (a base character with its combining marks);
+   marks on a Latin base are dropped ("fück" -> "fuck"); control, format (zero-width, bidi
+   overrides such as U+202E) and lone surrogate characters are removed, line and paragraph
+   separators and other Unicode spaces become spaces. ASCII text skips this step (lower() only).
+2. Whitespace: every run of whitespace (tab and newline included) becomes one space; ASCII control
+   characters are removed; leading and trailing spaces are dropped.
+3. Spaced-out words: 3+ single characters in a row with the same separator (" ", ".", ". ", "-",
+   "_", "*", "~") are joined ("f u c k" -> "fuck", "s.t.u.p.i.d" -> "stupid") when at least two
+   of them are letters, so "1 2 3" stays. Each joined letter maps to itself AND the separator after
+   it, so the joined word maps back to all its original characters.
+4. Leetspeak: inside a word that has letters, 0 1 3 4 5 7 8 9 @ $ ! + become o i e a s t b g a s i t
+   ("1d10t" -> "idiot", "sh!t" -> "shit", "$tupid" -> "stupid"). Left alone: words without
+   letters ("2017", "10", "$5"), ordinals and units ("2nd", "1990s", "10pm", "5g"), letters
+   followed by digits only ("covid19", "mp3"), "!" and "+" at a word's edge ("wow!", "c++"),
+   a leading "@" (a mention, "@user") unless it reads "@ss...", e-mail addresses and URLs.
+5. Repeated letters: a run of 3+ of the same letter is squeezed to 2, which keeps the common
+   English doubles ("goooood" -> "good", "hellllo" -> "hello", "asssss" -> "ass"); the squeezed
+   runs go down to 1 instead when that spells a word of the small insult lexicon below
+   ("fuuuuck" -> "fuck", "stuuuupid" -> "stupid", "idiooooot" -> "idiot").
+
+The result is idempotent: normalise(normalise(x).text).text == normalise(x).text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["Normalised", "normalise"]
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """Normalised text with, per character, the span [start, end) of the original it came from."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map the normalised span [start, end) to the original span it was made from."""
+        if not 0 <= start < end <= len(self.text):
+            raise ValueError(f"span [{start}, {end}) is not inside 0..{len(self.text)}")
+        return self.starts[start], self.ends[end - 1]
+
+
+# --- step 1: Unicode ------------------------------------------------------------------------
+
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+_SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
+
+
+def _is_mark(char: str) -> bool:
+    return unicodedata.category(char)[0] == "M"
+
+
+@lru_cache(maxsize=65536)
+def _fold_cluster(cluster: str) -> str:
+    """NFKC + casefold one grapheme cluster; drop it if it is a control or format character."""
+    base = cluster[0]
+    category = unicodedata.category(base)
+    if category in _REMOVED_CATEGORIES:
+        return " " if base.isspace() else ""
+    if category in _SPACE_CATEGORIES:
+        return " "
+    folded = cluster
+    # casefold can leave text that NFKC changes again ("ǅ"); a few rounds reach a fixed point.
+    for _ in range(4):
+        again = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", folded).casefold())
+        decomposed = unicodedata.normalize("NFKD", again)
+        if decomposed[:1].isascii() and not decomposed.isascii():
+            # A Latin letter with accents or Zalgo marks: keep the letter, drop the marks.
+            again = "".join(c for c in decomposed if not _is_mark(c))
+            again = unicodedata.normalize("NFKC", again)
+        if again == folded:
+            break
+        folded = again
+    # Marks with no letter before them (a cluster that starts with one, or whose letter was
+    # removed) are dropped, so the output never has a mark the next pass would attach elsewhere.
+    folded = "".join(" " if c.isspace() else c for c in folded if c.isprintable() or c.isspace())
+    return folded.lstrip("".join(c for c in folded if _is_mark(c)))
+
+
+@lru_cache(maxsize=65536)
+def _fold_run(run: str) -> tuple[tuple[str, int], ...]:
+    """Fold each grapheme cluster (a base character and its combining marks) of a run."""
+    clusters: list[str] = []
+    for char in run:
+        if clusters and _is_mark(char):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return tuple((_fold_cluster(cluster), len(cluster)) for cluster in clusters)
+
+
+def _fold_unicode(text: str) -> tuple[str, list[int], list[int]]:
+    """Step 1 on text that is not pure ASCII, keeping the map to original offsets."""
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    position = 0
+    for match in _NON_ASCII_RUN.finditer(text):
+        run_start, run_end = match.span()
+        if position < run_start and _is_mark(text[run_start]):
+            run_start -= 1  # the ASCII letter these marks sit on belongs to the cluster
+        if position < run_start:
+            parts.append(text[position:run_start].lower())
+            starts.extend(range(position, run_start))
+            ends.extend(range(position + 1, run_start + 1))
+        offset = run_start
+        for folded, length in _fold_run(text[run_start:run_end]):
+            if folded:
+                parts.append(folded)
+                starts.extend([offset] * len(folded))
+                ends.extend([offset + length] * len(folded))
+            offset += length
+        position = run_end
+    if position < len(text):
+        parts.append(text[position:].lower())
+        starts.extend(range(position, len(text)))
+        ends.extend(range(position + 1, len(text) + 1))
+    return "".join(parts), starts, ends
+
+
+# --- the rewriting helper ---------------------------------------------------------------------
+
+Rewrite = tuple[str, list[int], list[int]]
+Replace = Callable[[re.Match[str], list[int], list[int]], Rewrite | None]
+
+
+def _rewrite(
+    text: str,
+    starts: list[int],
+    ends: list[int],
+    matches: Iterable[re.Match[str]],
+    replace: Replace,
+) -> Rewrite:
+    """Replace each match by `replace(match, starts, ends)`, which gives its text and map."""
+    parts: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    position = 0
+    changed = False
+    for match in matches:
+        result = replace(match, starts, ends)
+        if result is None:
+            continue
+        changed = True
+        start, end = match.span()
+        parts.append(text[position:start])
+        new_starts += starts[position:start]
+        new_ends += ends[position:start]
+        replacement, replacement_starts, replacement_ends = result
+        parts.append(replacement)
+        new_starts += replacement_starts
+        new_ends += replacement_ends
+        position = end
+    if not changed:
+        return text, starts, ends
+    parts.append(text[position:])
+    new_starts += starts[position:]
+    new_ends += ends[position:]
+    return "".join(parts), new_starts, new_ends
+
+
+# --- step 2: whitespace and controls -----------------------------------------------------------
+
+# After step 1 the only whitespace other than " " and the only controls left are ASCII ones.
+_WHITESPACE_TO_SPACE = str.maketrans(dict.fromkeys("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", " "))
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]+")
+_SPACES = re.compile(r"  +")
+
+
+def _drop(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite:
+    return "", [], []
+
+
+def _one_space(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite:
+    start, end = match.span()
+    return " ", [starts[start]], [ends[end - 1]]
+
+
+def _fix_whitespace(text: str, starts: list[int], ends: list[int]) -> Rewrite:
+    """Step 2: whitespace to one space (same length), controls out, runs collapsed, edges cut."""
+    if not text.isprintable():
+        text = text.translate(_WHITESPACE_TO_SPACE)
+        if not text.isprintable():
+            text, starts, ends = _rewrite(text, starts, ends, _CONTROLS.finditer(text), _drop)
+    if "  " in text:
+        text, starts, ends = _rewrite(text, starts, ends, _SPACES.finditer(text), _one_space)
+    if text[:1] == " ":
+        text, starts, ends = text[1:], starts[1:], ends[1:]
+    if text[-1:] == " ":
+        text, starts, ends = text[:-1], starts[:-1], ends[:-1]
+    return text, starts, ends
+
+
+# --- step 3: spaced-out words --------------------------------------------------------------------
+
+_SPACED = re.compile(
+    r"(?<![\w$@])[a-z0-9$@](?P<sep>[ ._*~-]|[.*~-] )[a-z0-9$@](?:(?P=sep)[a-z0-9$@])+(?![\w$@])"
+)
+
+
+def _spaced_matches(text: str, classes: str) -> Iterator[re.Match[str]]:
+    """Run the step-3 regex only where a cheap substring test found single letters in a row."""
+    padded = f".{classes}."
+    position = 0
+    while True:
+        hits = [hit for hit in (padded.find(n, position) for n in _SPACED_NEEDLES) if hit >= 0]
+        if not hits:
+            return
+        # padded[at] is the separator before the letter text[at].
+        at = min(hits)
+        match = _SPACED.match(text, at)
+        if match is None:
+            position = at + 1
+        else:
+            yield match
+            position = match.end()
+
+
+def _join_spaced(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite | None:
+    step = 1 + len(match.group("sep"))
+    first, last = match.span()
+    positions = range(first, last, step)
+    letters = "".join(match.string[p] for p in positions)
+    if sum(c.isalpha() for c in letters) < 2:
+        return None
+    new_starts = [starts[p] for p in positions]
+    # Each letter also owns the separator after it, so the word maps to every character.
+    new_ends = [ends[p + step - 1] for p in positions[:-1]] + [ends[last - 1]]
+    return letters, new_starts, new_ends
+
+
+# --- step 4: leetspeak ---------------------------------------------------------------------------
+
+_LEET = str.maketrans("01345789@$!+", "oieastbgasit")
+_UNITS = (
+    "st|nd|rd|th|s|k|m|b|bn|am|pm|x|d|g|p|gb|mb|kb|tb|ghz|mhz|hz|mm|cm|km|kg|lb|lbs|ft|mph|kph|"
+    "yo|yr|yrs|hr|hrs|h|min|mins|sec|secs|ml|oz|v|w|kw|mw|c|f|ish"
+)
+# Words that contain digits for a reason other than disguise.
+_NOT_LEET = re.compile(rf"\$?\d[\d]*(?:{_UNITS})?|[a-z]+\d+|\d+[a-z]|\$\d.*")
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_EMAIL_TAIL = re.compile(r"\.[a-z]")
+
+
+def _fold_leet_token(token: str, text: str, end: int) -> str:
+    """Fold one word; repeated until nothing changes, as one fold can enable the next."""
+    while (folded := _fold_leet_once(token, text, end)) != token:
+        token = folded
+    return token
+
+
+def _fold_leet_once(token: str, text: str, end: int) -> str:
+    if _NOT_LEET.fullmatch(token) or not any("a" <= c <= "z" for c in token):
+        return token
+    chars = list(token)
+    last = len(token) - 1
+    for i, char in enumerate(token):
+        if char in "!+":
+            # Only between letters or digits: a trailing "!" is punctuation, "c++" is a name.
+            if 0 < i < last and token[i - 1] not in "!+@" and token[i + 1] not in "!+@":
+                chars[i] = char.translate(_LEET)
+        elif char == "@":
+            if i == 0:
+                # A leading "@" is a mention ("@user"), except in "@ss", "@$$", "@55hole".
+                if token[1:3].translate(_LEET) == "ss":
+                    chars[i] = "a"
+            elif i < last and not _EMAIL_TAIL.match(text, end):
+                chars[i] = "a"
+        elif char == "$":
+            if not token[i + 1 : i + 2].isdigit():
+                chars[i] = "s"
+        else:
+            chars[i] = char.translate(_LEET)
+    return "".join(chars)
+
+
+def _leet_tokens(classes: str) -> list[tuple[int, int]]:
+    """Spans of the words where a letter touches a digit, @, $, ! or + (see _CLASSES)."""
+    spans: set[tuple[int, int]] = set()
+    for needle in _LEET_NEEDLES:
+        at = classes.find(needle)
+        while at >= 0:
+            start, end = at, at + 2
+            while start > 0 and classes[start - 1] in _TOKEN_CLASSES:
+                start -= 1
+            while end < len(classes) and classes[end] in _TOKEN_CLASSES:
+                end += 1
+            spans.add((start, end))
+            at = classes.find(needle, end)
+    return sorted(spans)
+
+
+def _fold_leet(text: str, classes: str) -> str:
+    """Step 4: one character for one character, so the map does not change."""
+    urls = [m.span() for m in _URL.finditer(text)] if ("://" in text or "www." in text) else []
+    parts: list[str] = []
+    position = 0
+    for start, end in _leet_tokens(classes):
+        if any(a <= start < b for a, b in urls):
+            continue
+        token = text[start:end]
+        folded = _fold_leet_token(token, text, end)
+        if folded != token:
+            parts.append(text[position:start])
+            parts.append(folded)
+            position = end
+    if not parts:
+        return text
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+# --- step 5: repeated letters --------------------------------------------------------------------
+
+_TRIPLE = re.compile(r"([^\W\d_])\1\1")
+_RUN = re.compile(r"([^\W\d_])\1{2,}")
+
+# Insults and profanity people stretch ("fuuuuck"); a squeezed word that spells one of these
+# (optionally with a suffix) is squeezed to single letters rather than doubles.
+_LEXICON = frozenset(
+    """
+    fuck fuk fck shit crap damn bitch bastard dick cock cunt twat wanker prick slut whore
+    piss pussy ass arse asshole idiot idiots moron stupid dumb dumbass retard retarded loser
+    jerk scum trash garbage pathetic ugly fat hate kill die dead shut shutup suck sucks
+    liar lying fool foolish clown troll pig pigs rat vermin filth filthy disgusting sick
+    nazi nazis racist bigot hypocrite coward ignorant imbecile cretin lunatic freak creep
+    nigger nigga faggot fag dyke tranny kike spic chink gook wetback raghead kys stfu gtfo
+    wtf lol omg
+    """.split()
+)
+_SUFFIXES = ("", "s", "es", "er", "ers", "ing", "in", "ed", "y", "ty", "head", "face", "hole")
+
+
+def _in_lexicon(word: str) -> bool:
+    return any(
+        word.endswith(suffix) and word[: len(word) - len(suffix)] in _LEXICON
+        for suffix in _SUFFIXES
+    )
+
+
+def _run_matches(text: str) -> Iterator[re.Match[str]]:
+    """Runs of 3+ same letters; for ASCII, looked for only where _repeats() found three equal."""
+    if not text.isascii():
+        yield from _RUN.finditer(text)
+        return
+    equal = _repeats(text)
+    position = 2
+    while (at := equal.find(0, position)) >= 0:
+        # equal[at] == 0: text[at - 2 : at + 1] are one character three times.
+        match = _RUN.match(text, at - 2)
+        if match is None:
+            position = at + 1
+        else:
+            yield match
+            position = match.end() + 2
+
+
+def _squeeze_run(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite:
+    text = match.string
+    start, end = match.span()
+    word_start, word_end = start, end
+    while word_start > 0 and text[word_start - 1].isalpha():
+        word_start -= 1
+    while word_end < len(text) and text[word_end].isalpha():
+        word_end += 1
+    keep = 1 if _in_lexicon(_RUN.sub(r"\1", text[word_start:word_end])) else 2
+    # The last kept letter stands for the whole run.
+    new_ends = ends[start : start + keep]
+    new_ends[-1] = ends[end - 1]
+    return match.group(1) * keep, starts[start : start + keep], new_ends
+
+
+# --- cheap checks that let the common comment skip a step --------------------------------------
+# The regex engine pays per position (~10 us for a 200-character comment on this machine), while
+# str.translate and `in` run in C at memchr speed, so most comments never reach a regex.
+
+# One class per character: "a" letter, "1" digit or @ $, "!" ! +, "." separator, "#" the rest.
+_CLASS_OF = {
+    **dict.fromkeys("abcdefghijklmnopqrstuvwxyz", "a"),
+    **dict.fromkeys("0123456789@$", "1"),
+    **dict.fromkeys("!+", "!"),
+    **dict.fromkeys(" ._*~-", "."),
+}
+_CLASSES = str.maketrans({chr(i): _CLASS_OF.get(chr(i), "#") for i in range(128)})
+# A letter beside a digit, @, $, ! or +.
+_LEET_NEEDLES = ("a1", "1a", "a!", "!a")
+_TOKEN_CLASSES = frozenset("a1!")
+# Two single letters in a row, or letter-digit-letter ("f u", "s.t", "f. u", "$ h 1 t").
+_SPACED_NEEDLES = (".a.a.", ".a..a.", ".a.1.a.", ".a..1..a.")
+# Identity maps are slices of one shared tuple: slicing is far cheaper than tuple(range(n)).
+_IDENTITY = tuple(range(20_001))
+
+
+def _identity(length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if length < len(_IDENTITY):
+        return _IDENTITY[:length], _IDENTITY[1 : length + 1]
+    return tuple(range(length)), tuple(range(1, length + 1))
+
+
+def _may_need_whitespace(text: str) -> bool:
+    return "  " in text or not text.isprintable() or text[:1] == " " or text[-1:] == " "
+
+
+def _may_be_spaced(classes: str) -> bool:
+    padded = f".{classes}."
+    return any(needle in padded for needle in _SPACED_NEEDLES)
+
+
+def _may_be_leet(classes: str) -> bool:
+    return any(needle in classes for needle in _LEET_NEEDLES)
+
+
+def _repeats(text: str) -> bytes:
+    """For ASCII text: byte i is 0 where text[i - 2], text[i - 1] and text[i] are equal (i >= 2).
+
+    XOR each byte with the one before it (0 marks two equal neighbours), then OR with the
+    result shifted by one byte (0 marks two such zeros in a row, so three equal characters).
+    Big-int arithmetic does it for the whole text in a few C calls instead of a loop or regex.
+    """
+    data = text.encode()
+    whole = int.from_bytes(data, "big")
+    differs = whole ^ (whole >> 8)
+    return (differs | (differs >> 8)).to_bytes(len(data), "big")
+
+
+def _may_repeat(text: str) -> bool:
+    """True if some character appears 3 times in a row (for ASCII, any character: "...")."""
+    if not text.isascii():
+        return _TRIPLE.search(text) is not None
+    return 0 in _repeats(text)[2:]
+
+
+# --- the pipeline --------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> Normalised:
+    """Normalise a comment for matching, keeping a map back to offsets in `text`."""
+    if text.isascii():
+        folded = text.lower()
+        classes = folded.translate(_CLASSES)
+        if not (_may_need_whitespace(folded) or _may_be_spaced(classes) or _may_repeat(folded)):
+            # The common case: the length never changes, so the map is the identity.
+            if _may_be_leet(classes):
+                folded = _fold_leet(folded, classes)
+            return Normalised(folded, *_identity(len(folded)))
+        starts, ends = map(list, _identity(len(folded)))
+    else:
+        folded, starts, ends = _fold_unicode(text)
+
+    folded, starts, ends = _fix_whitespace(folded, starts, ends)
+    if _may_be_spaced(folded.translate(_CLASSES)):
+        folded, starts, ends = _rewrite(
+            folded, starts, ends, _spaced_matches(folded, folded.translate(_CLASSES)), _join_spaced
+        )
+    classes = folded.translate(_CLASSES)
+    if _may_be_leet(classes):
+        folded = _fold_leet(folded, classes)
+    if _may_repeat(folded):
+        folded, starts, ends = _rewrite(folded, starts, ends, _run_matches(folded), _squeeze_run)
+    return Normalised(folded, tuple(starts), tuple(ends))
