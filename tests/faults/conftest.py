@@ -34,6 +34,7 @@ from tests.integration.workers import (
 )
 from tests.receiver import Receiver, running_receiver
 
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()

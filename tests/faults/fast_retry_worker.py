@@ -13,7 +13,7 @@ import worker.sweeper
 from tests.integration.wordlist_worker import celery
 
 core.deliveries.RETRY_DELAYS = tuple(
-    timedelta(seconds=s) for s in (1, 1, 1, 2, 2, 2, 2)[: len(core.deliveries.RETRY_DELAYS)]
+    timedelta(seconds=s) for s in (1, 1, 2, 2, 3, 3, 4)[: len(core.deliveries.RETRY_DELAYS)]
 )
 core.deliveries.BREAKER_COOLDOWNS = tuple(
     timedelta(seconds=1) for _ in core.deliveries.BREAKER_COOLDOWNS

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from core.db import session_scope
 from core.settings import Settings
 from core.store import NewSource
-from core.tables import Comment, Decision, Event, Revision, SeenWebhook
+from core.tables import Comment, Decision, DeliveryAttempt, Event, Revision, SeenWebhook
 from tests.integration.workers import wait_for
 from tests.receiver import Receiver
 
@@ -112,7 +112,30 @@ def wait_until_settled(
             and set(received_by_comment(receiver)) >= set(accepted)
         )
 
-    wait_for(settled, timeout=timeout, interval=0.2)
+    try:
+        wait_for(settled, timeout=timeout, interval=0.2)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{describe_pipeline(settings, receiver)}") from None
+
+
+def describe_pipeline(settings: Settings, receiver: Receiver) -> str:
+    """Comments, events and attempts as the database has them: what a failed wait shows."""
+    lines = []
+    with session_scope(settings) as session:
+        for comment in session.scalars(select(Comment)):
+            lines.append(f"comment {comment.id} {comment.status}")
+        for event in session.scalars(select(Event)):
+            lines.append(
+                f"event {event.id} of {event.comment_id}: {event.state}, "
+                f"{event.attempts} attempts, next {event.next_attempt_at}"
+            )
+        for attempt in session.scalars(select(DeliveryAttempt)):
+            lines.append(
+                f"attempt {attempt.event_id} #{attempt.number} at {attempt.started_at}: "
+                f"{attempt.status_code} {attempt.error}"
+            )
+    lines.append(f"receiver got {len(receiver.requests)} requests")
+    return "\n".join(lines)
 
 
 def assert_nothing_lost_nothing_twice(
@@ -152,7 +175,5 @@ def orphans(settings: Settings, source: NewSource) -> tuple[int, int]:
         webhooks = session.scalar(
             select(func.count()).where(SeenWebhook.source_id == source.source.id)
         )
-        comments = session.scalar(
-            select(func.count()).where(Comment.source_id == source.source.id)
-        )
+        comments = session.scalar(select(func.count()).where(Comment.source_id == source.source.id))
     return int(no_revision or 0), int(webhooks or 0) - int(comments or 0)

@@ -57,8 +57,17 @@ class RedisServer:
         log = (self.dir / "redis.log").open("ab")
         self.process = subprocess.Popen(
             [
-                binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.dir),
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
             ],  # fmt: skip
             stdout=log,
             stderr=subprocess.STDOUT,

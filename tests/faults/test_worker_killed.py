@@ -1,4 +1,4 @@
-"""kill -9 of a worker holding an unacknowledged scoring message: every comment still decided once."""
+"""kill -9 of a worker holding an unacked scoring message: every comment still decided once."""
 
 from __future__ import annotations
 
