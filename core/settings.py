@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024, alias="MAX_REQUEST_BYTES")
     # Standard Webhooks timestamp tolerance, in seconds.
     signature_tolerance_seconds: int = Field(default=300, alias="SIGNATURE_TOLERANCE_SECONDS")
+    # Intake requests allowed per source (Flask-Limiter notation, counted in Redis).
+    intake_rate_limit: str = Field(default="600/minute", alias="INTAKE_RATE_LIMIT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_json: bool = Field(default=True, alias="LOG_JSON")
     # Public base URL used in links (self links, moderator page address).
