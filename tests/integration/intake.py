@@ -14,11 +14,13 @@ from standardwebhooks import Webhook
 from core.store import NewSource
 
 
-def post_comment(client: FlaskClient, source: NewSource, body: str) -> dict[str, Any]:
+def post_comment(
+    client: FlaskClient, source: NewSource, body: str, external_id: str | None = None
+) -> dict[str, Any]:
     """POST a signed comment to the intake and return the 202 response's JSON."""
     payload = json.dumps(
         {
-            "id": f"cms-{uuid.uuid4().hex[:8]}",
+            "id": external_id or f"cms-{uuid.uuid4().hex[:8]}",
             "thread": {"id": "article-7"},
             "author": {"name": "Reader", "email": "reader@example.org"},
             "body": body,

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from core.store import NewSource
 from tests.integration.intake import decided_view, post_comment
 from tests.integration.stored import BENIGN, TOXIC
-from tests.integration.workers import MODEL_APP, StartWorker, wait_for
+from tests.integration.workers import WorkerProcess, wait_for
 
 pytestmark = [
     pytest.mark.integration,
@@ -18,9 +18,8 @@ pytestmark = [
 
 class TestShippedModel:
     def test_shipped_model_flags_toxic_and_approves_benign(
-        self, client: FlaskClient, source: NewSource, start_worker: StartWorker
+        self, client: FlaskClient, source: NewSource, celery_worker: WorkerProcess
     ) -> None:
-        start_worker(MODEL_APP)
         toxic = post_comment(client, source, TOXIC)["id"]
         benign = post_comment(client, source, BENIGN)["id"]
         toxic_view = wait_for(decided_view(client, source, toxic))
