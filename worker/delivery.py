@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,19 +78,54 @@ def signed_request(claim: Claim, now: datetime | None = None) -> tuple[bytes, di
     return body.encode("utf-8"), headers
 
 
-def post_event(claim: Claim, client: httpx.Client | None = None) -> HttpOutcome:
+def budgeted_timeouts(
+    total: float, connect: float
+) -> tuple[dict[str, float], Callable[[str, dict[str, Any]], None]]:
+    """httpx timeouts that shrink to the time left, so a whole attempt stays within `total`.
+
+    httpx only knows per-phase timeouts (connect, each write, each read). httpcore reads them from
+    the request's "timeout" extension at the start of every phase, and announces each phase to
+    the "trace" extension first: the trace lowers every limit to what remains of the budget.
+    """
+    deadline = time.monotonic() + total
+    limits = {"connect": connect, "write": total, "read": total, "pool": connect}
+    timeouts = dict(limits)
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".started"):
+            remaining = max(deadline - time.monotonic(), 0.001)
+            for phase, limit in limits.items():
+                timeouts[phase] = min(limit, remaining)
+
+    return timeouts, trace
+
+
+def post_event(
+    claim: Claim,
+    client: httpx.Client | None = None,
+    *,
+    total_timeout: float = TOTAL_TIMEOUT_SECONDS,
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
+) -> HttpOutcome:
     """One POST; never raises for network trouble, it is an outcome like any status code."""
     client = client or http_client()
     body, headers = signed_request(claim)
+    timeouts, trace = budgeted_timeouts(total_timeout, connect_timeout)
     started = time.monotonic()
     try:
-        with client.stream("POST", claim.url, content=body, headers=headers) as response:
+        with client.stream(
+            "POST",
+            claim.url,
+            content=body,
+            headers=headers,
+            extensions={"timeout": timeouts, "trace": trace},
+        ) as response:
             latency_ms = (time.monotonic() - started) * 1000
             read = 0
             # Drain a little of the body (keeps the connection reusable) within the total budget.
             for chunk in response.iter_raw():
                 read += len(chunk)
-                if read > MAX_RESPONSE_BYTES or time.monotonic() - started > TOTAL_TIMEOUT_SECONDS:
+                if read > MAX_RESPONSE_BYTES or time.monotonic() - started > total_timeout:
                     break
             return HttpOutcome(
                 status_code=response.status_code,
@@ -153,7 +189,8 @@ def run_delivery(
     )
 
 
-@shared_task(
+# Celery ships no type hints, so mypy sees the decorator as untyped.
+@shared_task(  # type: ignore[untyped-decorator]
     bind=True,
     name=DELIVER_EVENT,
     acks_late=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -38,7 +39,7 @@ from core.sources import SourceChanges, rotate_secret, update_source
 from core.store import IncomingComment, NewSource, create_source, receive_comment, record_decision
 from core.tables import DeliveryAttempt, Event, Source, User
 from tests.receiver import Reply, running_receiver
-from worker.delivery import post_event, run_delivery
+from worker.delivery import budgeted_timeouts, post_event, run_delivery
 
 BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
@@ -455,23 +456,39 @@ class TestCircuitBreaker:
         assert other is Skip.CIRCUIT_OPEN
 
 
+def claim_for(url: str) -> Claim:
+    return Claim(
+        event_id="msg_x",
+        source_id="src_x",
+        comment_id="cmt_x",
+        seq=1,
+        number=1,
+        url=url,
+        secrets=("whsec_" + "A" * 44,),
+        payload={"type": "comment.approved"},
+        claimed_at=later(),
+    )
+
+
 class TestPostEvent:
     def test_post_event_reports_refused_connection_without_raising(self) -> None:
         with running_receiver() as receiver:
             url = receiver.url
-        claim = Claim(
-            event_id="msg_x",
-            source_id="src_x",
-            comment_id="cmt_x",
-            seq=1,
-            number=1,
-            url=url,
-            secrets=("whsec_" + "A" * 44,),
-            payload={"type": "comment.approved"},
-            claimed_at=later(),
-        )
-        outcome = post_event(claim)
+        outcome = post_event(claim_for(url))
         assert outcome.status_code is None and outcome.retryable
+
+    def test_post_event_gives_up_on_an_endpoint_slower_than_the_budget(self) -> None:
+        with running_receiver([Reply(200, delay=2.0)]) as receiver:
+            outcome = post_event(claim_for(receiver.url), total_timeout=0.5)
+        assert outcome.status_code is None and outcome.retryable
+        assert outcome.error is not None and "Timeout" in outcome.error
+
+    def test_budgeted_timeouts_shrink_to_the_time_left(self) -> None:
+        timeouts, trace = budgeted_timeouts(total=0.05, connect=5.0)
+        assert timeouts == {"connect": 5.0, "write": 0.05, "read": 0.05, "pool": 5.0}
+        time.sleep(0.1)
+        trace("http11.receive_response_headers.started", {})
+        assert set(timeouts.values()) == {0.001}
 
 
 class TestRetrySchedule:
