@@ -31,8 +31,8 @@ def gunicorn_arguments(bind: str | None, workers: int, threads: int, timeout: in
         "--timeout", str(timeout),
         "--graceful-timeout", str(timeout),
         "--access-logfile", "-",
-        "--forwarded-allow-ips", "*",
     ]  # fmt: skip
+    # Proxy headers stay untrusted unless FORWARDED_ALLOW_IPS (read by gunicorn) says otherwise.
     if bind:
         args += ["--bind", bind]
     return [*args, "service:create_app()"]
