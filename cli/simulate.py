@@ -365,6 +365,11 @@ def progress(message: str) -> None:
     help="Post texts from this CSV/TSV instead of the built-in samples.",
 )
 @click.option("--text-column", default="text", show_default=True)
+@click.option(
+    "--source-json",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use an existing source: the output of `moderation sources add NAME --json`.",
+)
 @click.option("--source-id", help="Use this existing source instead of creating one.")
 @click.option("--secret", help="The existing source's signing secret (whsec_...).")
 @click.option("--token", help="The existing source's API token.")
@@ -383,6 +388,7 @@ def simulate(
     rate: float,
     csv_path: Path | None,
     text_column: str,
+    source_json: Path | None,
     source_id: str | None,
     secret: str | None,
     token: str | None,
@@ -392,6 +398,15 @@ def simulate(
 ) -> None:
     """Act as a CMS: post signed comments, receive and verify the decision callbacks, report."""
     url = url.rstrip("/")
+    if source_json is not None:
+        try:
+            saved = json.loads(source_json.read_text())
+            source_id, secret, token = saved["id"], saved["secret"], saved["token"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.BadParameter(
+                "expected the JSON object `moderation sources add NAME --json` prints",
+                param_hint="--source-json",
+            ) from exc
     given = [source_id, secret, token]
     if any(given) and not all(given):
         raise click.UsageError("--source-id, --secret and --token go together")

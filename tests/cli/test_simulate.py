@@ -127,6 +127,15 @@ class TestSimulate:
         assert result.exit_code == 1
         assert "has no 'text' column" in result.output
 
+    def test_simulate_refuses_a_source_json_that_is_not_from_sources_add(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        saved = tmp_path / "source.json"
+        saved.write_text('{"id": "src_1"}')
+        result = run("--source-json", str(saved))
+        assert result.exit_code == 2
+        assert "sources add NAME --json" in result.output
+
     def test_simulate_needs_all_three_source_credentials(self, settings: Settings) -> None:
         result = run("--source-id", "src_1")
         assert result.exit_code == 2
