@@ -95,6 +95,20 @@ class TestLogin:
         assert response.status_code == 400
         assert client.get("/moderate").status_code == 302
 
+    def test_login_throttles_repeated_failures(
+        self, client: FlaskClient, settings: Settings
+    ) -> None:
+        account = make_account(settings)
+        token = csrf_token(client)
+        for _ in range(10):
+            wrong = {"email": account.email, "password": "wrong", "csrf_token": token}
+            assert client.post("/login", data=wrong).status_code == 401
+        right = {"email": account.email, "password": PASSWORD, "csrf_token": token}
+        response = client.post("/login", data=right)
+        assert response.status_code == 429
+        assert "Too many failed sign-ins" in response.get_data(as_text=True)
+        assert client.get("/moderate").status_code == 302
+
     @pytest.mark.parametrize(
         ("target", "expected"),
         [
