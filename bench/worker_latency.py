@@ -1,9 +1,10 @@
 """Queue-to-decision latency through a real, warm worker, as a ratio of in-process moderation.
 
-Usage: .venv/bin/python bench/worker_latency.py [--n 50] [--app worker.app] [--database-url URL]
+Usage: .venv/bin/python bench/worker_latency.py [--n 50] [--app worker.app] [--postgres ADMIN_URL]
 
 Runs against the real Redis (REDIS_URL, default 127.0.0.1:6379) on a private queue and a scratch
-SQLite file (or --database-url). Prints, from one run:
+SQLite file, or with --postgres a scratch database created beside ADMIN_URL's and dropped after.
+Prints, from one run:
   baseline  moderate_comment called in this process (score + policy + commit), p50;
   latency   send_task -> decision committed by a warm worker, one comment at a time, p50/p95,
             and its ratio to the baseline (what the queue and the worker process add);
@@ -26,10 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis  # noqa: E402 - after the path fix above, so `tests` imports from the checkout
+import psycopg  # noqa: E402 - after the path fix above, so `tests` imports from the checkout
+import redis  # noqa: E402
 from sqlalchemy import select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
-from core.db import session_scope  # noqa: E402
+from core.db import dispose_engines, session_scope  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.moderation import moderate_comment  # noqa: E402
 from core.settings import Settings, configure  # noqa: E402
@@ -120,12 +123,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--app", default="worker.app")
-    parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--postgres", default="", help="admin URL, e.g. postgresql://postgres@/test"
+    )
     args = parser.parse_args()
-
     scratch = Path(tempfile.mkdtemp(prefix="bench-worker-"))
+    if not args.postgres:
+        run(args, f"sqlite:///{scratch / 'bench.sqlite'}", scratch)
+        return
+    admin = make_url(args.postgres).set(drivername="postgresql")
+    name = f"bench_worker_{uuid.uuid4().hex[:8]}"
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        run(args, admin.set(database=name).render_as_string(hide_password=False), scratch)
+    finally:
+        dispose_engines()
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(args: argparse.Namespace, database_url: str, scratch: Path) -> None:
     settings = configure(
-        database_url=args.database_url or f"sqlite:///{scratch / 'bench.sqlite'}",
+        database_url=database_url,
         redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         queue_name=f"bench-{uuid.uuid4().hex[:8]}",
         var_dir=scratch / "var",
