@@ -16,14 +16,21 @@ Steps, in order (each is a no-op on text it has nothing to do on, which keeps th
    of them are letters, so "1 2 3" stays. Each joined letter maps to itself AND the separator after
    it, so the joined word maps back to all its original characters.
 4. Leetspeak: inside a word that has letters, 0 1 3 4 5 7 8 9 @ $ ! + become o i e a s t b g a s i t
-   ("1d10t" -> "idiot", "sh!t" -> "shit", "$tupid" -> "stupid"). Left alone: words without
-   letters ("2017", "10", "$5"), ordinals and units ("2nd", "1990s", "10pm", "5g"), letters
-   followed by digits only ("covid19", "mp3"), "!" and "+" at a word's edge ("wow!", "c++"),
-   a leading "@" (a mention, "@user") unless it reads "@ss...", e-mail addresses and URLs.
+   ("1d10t" -> "idiot", "sh!t" -> "shit", "$tupid" -> "stupid", "@ss" -> "ass"). Left alone:
+   words without letters ("2017", "10", "$5"), ordinals and units ("2nd", "1990s", "10pm", "5g",
+   "1px"), letters followed by digits only ("covid19", "mp3"), "!" and "+" at a word's edge
+   ("wow!", "c++"), mentions ("@jane99", but "@ss..." is folded), hashtags and hex colours
+   ("#f5ffa"), escapes kept as text ("\\xa0"), e-mail addresses and URLs.
 5. Repeated letters: a run of 3+ of the same letter is squeezed to 2, which keeps the common
    English doubles ("goooood" -> "good", "hellllo" -> "hello", "asssss" -> "ass"); the squeezed
    runs go down to 1 instead when that spells a word of the small insult lexicon below
-   ("fuuuuck" -> "fuck", "stuuuupid" -> "stupid", "idiooooot" -> "idiot").
+   ("fuuuuck" -> "fuck", "stuuuupid" -> "stupid", "idiooooot" -> "idiot"). Words that are their
+   triple ("www", "kkk", "viii") stay. Squeezing to 1 everywhere would break "good" and "cool";
+   squeezing to 2 everywhere would leave "fuuck", which shares few n-grams with "fuck".
+
+Each step is skipped unless a cheap test (str.translate plus substring search, which run at C
+speed, rather than a regex scan per position) says it may apply, so a typical 200-character
+comment costs a few string operations.
 
 The result is idempotent: normalise(normalise(x).text).text == normalise(x).text.
 """
@@ -253,7 +260,8 @@ _LEET = str.maketrans("01345789@$!+", "oieastbgasit")
 _LEET_DIGITS = str.maketrans("01345789", "oieastbg")
 _UNITS = (
     "st|nd|rd|th|s|k|m|b|bn|am|pm|x|d|g|p|gb|mb|kb|tb|ghz|mhz|hz|mm|cm|km|kg|lb|lbs|ft|mph|kph|"
-    "yo|yr|yrs|hr|hrs|h|min|mins|sec|secs|ml|oz|v|w|kw|mw|c|f|ish"
+    "yo|yr|yrs|hr|hrs|h|min|mins|sec|secs|ms|ml|mg|oz|v|w|kw|kwh|mw|c|f|ish|px|pt|em|rem|vh|vw|"
+    "fps|mp|hp|dpi|mbps|kbps|nm|mi|yd|sq|gal|qt|ers|ies|er"
 )
 # Words that contain digits for a reason other than disguise.
 _NOT_LEET = re.compile(rf"\$?\d[\d]*(?:{_UNITS})?|[a-z]+\d+|\d+[a-z]|\$\d.*")
@@ -269,8 +277,8 @@ def _fold_leet_token(token: str, text: str, end: int) -> str:
 
 
 def _fold_leet_once(token: str, text: str, end: int) -> str:
-    if _NOT_LEET.fullmatch(token):
-        return token
+    if _NOT_LEET.fullmatch(token) or (token[0] == "@" and token[1:3].translate(_LEET) != "ss"):
+        return token  # a legitimate number or unit, or a mention ("@user", "@jane99")
     folded = token.translate(_LEET_DIGITS)
     if folded.isalnum():
         return folded
@@ -282,11 +290,8 @@ def _fold_leet_once(token: str, text: str, end: int) -> str:
             if 0 < i < last and token[i - 1] not in "!+@" and token[i + 1] not in "!+@":
                 chars[i] = char.translate(_LEET)
         elif char == "@":
-            if i == 0:
-                # A leading "@" is a mention ("@user"), except in "@ss", "@$$", "@55hole".
-                if folded[1:3].translate(_LEET) == "ss":
-                    chars[i] = "a"
-            elif i < last and not _EMAIL_TAIL.match(text, end):
+            # A leading "@" reaching here starts "@ss", "@$$" or "@55hole".
+            if i == 0 or (i < last and not _EMAIL_TAIL.match(text, end)):
                 chars[i] = "a"
         elif char == "$" and not folded[i + 1 : i + 2].isdigit():
             chars[i] = "s"
@@ -315,7 +320,8 @@ def _fold_leet(text: str, classes: str) -> str:
     parts: list[str] = []
     position = 0
     for start, end in _leet_tokens(classes):
-        if any(a <= start < b for a, b in urls):
+        # URLs, hashtags, hex colours ("#f5ffa") and escapes ("\\xa0") are not disguised words.
+        if text[start - 1 : start] in ("#", "\\") or any(a <= start < b for a, b in urls):
             continue
         token = text[start:end]
         folded = _fold_leet_token(token, text, end)
@@ -347,6 +353,8 @@ _LEXICON = frozenset(
     wtf lol omg
     """.split()
 )
+# Words whose triple letter is the word ("www" of a URL, "kkk" the hate group, roman numerals).
+_KEEP_REPEATS = frozenset({"www", "kkk", "xxx", "aaa", "iii", "viii", "xiii", "xxiii", "xxxl"})
 _SUFFIXES = ("", "s", "es", "er", "ers", "ing", "in", "ed", "y", "ty", "head", "face", "hole")
 
 
@@ -374,7 +382,7 @@ def _run_matches(text: str) -> Iterator[re.Match[str]]:
             position = match.end() + 2
 
 
-def _squeeze_run(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite:
+def _squeeze_run(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite | None:
     text = match.string
     start, end = match.span()
     word_start, word_end = start, end
@@ -382,7 +390,10 @@ def _squeeze_run(match: re.Match[str], starts: list[int], ends: list[int]) -> Re
         word_start -= 1
     while word_end < len(text) and text[word_end].isalpha():
         word_end += 1
-    keep = 1 if _in_lexicon(_RUN.sub(r"\1", text[word_start:word_end])) else 2
+    word = text[word_start:word_end]
+    if word in _KEEP_REPEATS:
+        return None
+    keep = 1 if _in_lexicon(_RUN.sub(r"\1", word)) else 2
     # The last kept letter stands for the whole run.
     new_ends = ends[start : start + keep]
     new_ends[-1] = ends[end - 1]

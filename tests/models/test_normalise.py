@@ -98,6 +98,8 @@ class TestNormaliseRepeatedLetters:
             ("soooo", "soo"),
             ("good", "good"),  # two is left alone
             ("1000000", "1000000"),  # digits are not letters
+            ("www.kkk.com", "www.kkk.com"),  # words that are a triple letter
+            ("chapter viii", "chapter viii"),
             ("wait...", "wait..."),
         ],
     )
@@ -139,6 +141,9 @@ class TestNormaliseLeetspeak:
             "@user thanks",  # a mention
             "write to john@example.com",  # an e-mail address
             "see https://example.com/a1b2c3 now",  # a URL
+            "@jane99 and #votes505 and #f5ffa",  # mentions, hashtags, colours
+            r"a literal \xa0 escape",  # escapes some sources keep as text
+            "the 49ers, 1px borders, 9mm",  # more units
         ],
     )
     def test_normalise_leaves_numbers_and_names_alone(self, text: str) -> None:
