@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from core.domain import LABELS, Actor, Status
 from core.store import record_decision
@@ -212,6 +212,8 @@ def list_queue(
         )
     else:
         query = query.order_by(Comment.received_at.asc(), Comment.id)
+    # The page shows each comment's latest reasons: load the decisions in one more query.
+    query = query.options(selectinload(Comment.decisions))
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
 
     count_query = _filtered(
@@ -277,6 +279,7 @@ def author_comments(session: Session, comment: Comment, limit: int = 100) -> lis
         session.scalars(
             select(Comment)
             .where(Comment.source_id == comment.source_id, same_author)
+            .options(selectinload(Comment.decisions))
             .order_by(Comment.received_at.desc(), Comment.id)
             .limit(limit)
         )

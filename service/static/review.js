@@ -54,6 +54,15 @@
     }, UNDO_SECONDS * 1000);
   }
 
+  function signInAgainIfNeeded(result) {
+    // The session expired: go to the sign-in page and come back here afterwards.
+    if (result.status === 401) {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+      return true;
+    }
+    return false;
+  }
+
   function problemText(result) {
     return (result.data && (result.data.detail || result.data.title)) || "Request failed (" + result.status + ")";
   }
@@ -143,6 +152,7 @@
     const result = await api("POST", "/comments/" + encodeURIComponent(item.dataset.id) + "/decision", body);
     if (!result.ok) {
       item.classList.remove("busy");
+      if (signInAgainIfNeeded(result)) return;
       say(problemText(result));
       if (result.status === 409 || result.status === 404) removeItems([item]);
       return;
@@ -169,6 +179,7 @@
     const result = await api("POST", "/decisions", body);
     items.forEach((item) => item.classList.remove("busy"));
     if (!result.ok) {
+      if (signInAgainIfNeeded(result)) return;
       say(problemText(result));
       return;
     }
@@ -190,6 +201,7 @@
     undoIds = null;
     const result = await api("POST", "/undo", { decision_ids: ids });
     if (!result.ok) {
+      if (signInAgainIfNeeded(result)) return;
       say(problemText(result));
       return;
     }

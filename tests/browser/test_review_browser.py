@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, Response, expect
 
 from core.db import session_scope
 from core.domain import Status
@@ -241,3 +241,42 @@ class TestReviewBrowser:
         assert {d["comment_id"] for d in audit["decisions"]} == set(ids)
         assert {d["moderator"] for d in audit["decisions"]} == {moderator.email}
         assert problems == []
+
+    def test_review_browser_claim_on_focus_hides_the_item_from_others(
+        self,
+        browser: Browser,
+        page: Page,
+        live_server: str,
+        settings: Settings,
+        source_id: str,
+        moderator: Account,
+        problems: list[str],
+    ) -> None:
+        first = add_comment(settings, source_id, scores={"toxic": 0.9}, author="First")
+        second = add_comment(settings, source_id, scores={"toxic": 0.8}, author="Second")
+
+        def claimed(response: Response) -> bool:
+            return response.url.endswith(f"/v1/review/comments/{first}/claim") and (
+                response.request.method == "POST"
+            )
+
+        with page.expect_response(claimed) as claim:
+            sign_in(page, live_server, moderator)
+        assert claim.value.status == 200
+        assert focused_id(page) == first
+
+        colleague = make_account(settings, "moderator", email="colleague@example.org")
+        with browser.new_context(viewport={"width": 1280, "height": 900}) as context:
+            other = context.new_page()
+            sign_in(other, live_server, colleague)
+            expect(other.locator(f'.item[data-id="{second}"]')).to_have_count(1)
+            expect(other.locator(f'.item[data-id="{first}"]')).to_have_count(0)
+            expect(other.locator('[data-count="flagged"]')).to_have_text("1")
+
+        # A session that ended sends the next action to the sign-in page, and back after.
+        page.context.clear_cookies()
+        page.keyboard.press("a")
+        expect(page).to_have_url(f"{live_server}/login?next=%2Fmoderate")
+        assert statuses(settings, [first]) == ["flagged"]
+        # The refused request is the only error the browser reports.
+        assert all("status of 401" in p for p in problems)
