@@ -7,7 +7,8 @@ Steps, in order (each is a no-op on text it has nothing to do on, which keeps th
 
 1. Unicode: NFKC and casefold per grapheme cluster (a base character with its combining marks);
    marks on a Latin base are dropped ("fück" -> "fuck"); control, format (zero-width, bidi
-   overrides such as U+202E) and lone surrogate characters are removed, line and paragraph
+   overrides such as U+202E), lone surrogate, private-use and unassigned characters are
+   removed (marks left without a letter go with them), line and paragraph
    separators and other Unicode spaces become spaces. ASCII text skips this step (lower() only).
 2. Whitespace: every run of whitespace (tab and newline included) becomes one space; ASCII control
    characters are removed; leading and trailing spaces are dropped.
@@ -39,7 +40,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -142,14 +143,16 @@ def _fold_unicode(text: str) -> tuple[str, list[int], list[int]]:
 
 # --- the rewriting helper ---------------------------------------------------------------------
 
-Rewrite = tuple[str, list[int], list[int]]
-Replace = Callable[[re.Match[str], list[int], list[int]], Rewrite | None]
+# Text with its map; the map is a list once rewritten, or a tuple while still the identity.
+Offsets = Sequence[int]
+Rewrite = tuple[str, Offsets, Offsets]
+Replace = Callable[[re.Match[str], Offsets, Offsets], Rewrite | None]
 
 
 def _rewrite(
     text: str,
-    starts: list[int],
-    ends: list[int],
+    starts: Offsets,
+    ends: Offsets,
     matches: Iterable[re.Match[str]],
     replace: Replace,
 ) -> Rewrite:
@@ -192,16 +195,16 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]+")
 _SPACES = re.compile(r"  +")
 
 
-def _drop(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite:
+def _drop(match: re.Match[str], starts: Offsets, ends: Offsets) -> Rewrite:
     return "", [], []
 
 
-def _one_space(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite:
+def _one_space(match: re.Match[str], starts: Offsets, ends: Offsets) -> Rewrite:
     start, end = match.span()
     return " ", [starts[start]], [ends[end - 1]]
 
 
-def _fix_whitespace(text: str, starts: list[int], ends: list[int]) -> Rewrite:
+def _fix_whitespace(text: str, starts: Offsets, ends: Offsets) -> Rewrite:
     """Step 2: whitespace to one space (same length), controls out, runs collapsed, edges cut."""
     if not text.isprintable():
         text = text.translate(_WHITESPACE_TO_SPACE)
@@ -241,7 +244,7 @@ def _spaced_matches(text: str, classes: str) -> Iterator[re.Match[str]]:
             position = match.end()
 
 
-def _join_spaced(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite | None:
+def _join_spaced(match: re.Match[str], starts: Offsets, ends: Offsets) -> Rewrite | None:
     step = 1 + len(match.group("sep"))
     first, last = match.span()
     positions = range(first, last, step)
@@ -382,7 +385,7 @@ def _run_matches(text: str) -> Iterator[re.Match[str]]:
             position = match.end() + 2
 
 
-def _squeeze_run(match: re.Match[str], starts: list[int], ends: list[int]) -> Rewrite | None:
+def _squeeze_run(match: re.Match[str], starts: Offsets, ends: Offsets) -> Rewrite | None:
     text = match.string
     start, end = match.span()
     word_start, word_end = start, end
@@ -395,7 +398,7 @@ def _squeeze_run(match: re.Match[str], starts: list[int], ends: list[int]) -> Re
         return None
     keep = 1 if _in_lexicon(_RUN.sub(r"\1", word)) else 2
     # The last kept letter stands for the whole run.
-    new_ends = ends[start : start + keep]
+    new_ends = list(ends[start : start + keep])
     new_ends[-1] = ends[end - 1]
     return match.group(1) * keep, starts[start : start + keep], new_ends
 
@@ -472,13 +475,17 @@ def normalise(text: str) -> Normalised:
     """Normalise a comment for matching, keeping a map back to offsets in `text`."""
     if text.isascii():
         folded = text.lower()
+        if not folded.isprintable():
+            folded = folded.translate(_WHITESPACE_TO_SPACE)  # same length: "\n" -> " "
         classes = folded.translate(_CLASSES)
         if not (_may_need_whitespace(folded) or _may_be_spaced(classes) or _may_repeat(folded)):
             # The common case: the length never changes, so the map is the identity.
             if _may_be_leet(classes):
                 folded = _fold_leet(folded, classes)
             return Normalised(folded, *_identity(len(folded)))
-        starts, ends = map(list, _identity(len(folded)))
+        starts: Offsets
+        ends: Offsets
+        starts, ends = _identity(len(folded))
     else:
         folded, starts, ends = _fold_unicode(text)
 
