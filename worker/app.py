@@ -26,6 +26,9 @@ from worker import SWEEP
 
 log = logging.getLogger(__name__)
 
+# Longest a new pool process may take to load the model and start.
+MODEL_LOAD_TIMEOUT_SECONDS = 300.0
+
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for these settings; building it connects nowhere."""
@@ -42,6 +45,9 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # A pool process loads the model before it reports "up" (seconds on a busy machine);
+        # Celery's 4 s default would kill every replacement process in a loop.
+        worker_proc_alive_timeout=MODEL_LOAD_TIMEOUT_SECONDS,
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,

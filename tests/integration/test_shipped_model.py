@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
+import redis
 from flask.testing import FlaskClient
 
+from core.settings import Settings
 from core.store import NewSource
 from tests.integration.intake import decided_view, post_comment
-from tests.integration.stored import BENIGN, TOXIC
+from tests.integration.stored import (
+    BENIGN,
+    TOXIC,
+    decided,
+    decisions_of,
+    queue_scoring,
+    store_comment,
+)
 from tests.integration.workers import WorkerProcess, wait_for
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True),
-]
+pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 class TestShippedModel:
     def test_shipped_model_flags_toxic_and_approves_benign(
         self, client: FlaskClient, source: NewSource, celery_worker: WorkerProcess
@@ -29,3 +39,25 @@ class TestShippedModel:
         assert toxic_view["highlights"], "a moderator sees what made it toxic"
         assert benign_view["status"] == "approved"
         assert benign_view["decision"]["model_version"] == toxic_view["decision"]["model_version"]
+
+
+class TestModelWorkerRecovery:
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_replacement_pool_process_loads_model_and_decides(
+        self, settings: Settings, celery_worker: WorkerProcess, redis_client: redis.Redis
+    ) -> None:
+        # The pool process dies holding the message; its replacement must survive its own
+        # (slow) model load (Celery kills a process that is not "up" within its alive timeout).
+        [child] = celery_worker.child_pids()
+        os.kill(child, signal.SIGSTOP)
+        comment_id = store_comment(settings, TOXIC)
+        queue_scoring(settings, comment_id)
+        wait_for(lambda: redis_client.llen(settings.queue_name) == 0)
+        os.kill(child, signal.SIGKILL)
+        assert wait_for(lambda: decided(settings, comment_id), timeout=120) in {
+            "flagged",
+            "rejected",
+        }
+        assert decisions_of(settings, comment_id)[0][2] == "model"
+        assert len(decisions_of(settings, comment_id)) == 1
+        assert "Timed out waiting for UP" not in celery_worker.log_text()

@@ -22,6 +22,11 @@ class TestCreateCelery:
         assert conf.task_ignore_result is True
         assert (conf.task_serializer, list(conf.accept_content)) == ("json", ["json"])
 
+    def test_create_celery_gives_pool_processes_time_to_load_the_model(
+        self, settings: Settings
+    ) -> None:
+        assert create_celery(settings).conf.worker_proc_alive_timeout >= 60
+
     def test_create_celery_schedules_sweep_every_interval(self, settings: Settings) -> None:
         settings.sweep_interval_seconds = 7.0
         [entry] = create_celery(settings).conf.beat_schedule.values()
