@@ -9,7 +9,8 @@ Steps, in order (each is a no-op on text it has nothing to do on, which keeps th
    marks on a Latin base are dropped ("fück" -> "fuck"); control, format (zero-width, bidi
    overrides such as U+202E), lone surrogate, private-use and unassigned characters are
    removed (marks left without a letter go with them), line and paragraph
-   separators and other Unicode spaces become spaces. ASCII text skips this step (lower() only).
+   separators and other Unicode spaces become spaces; curly quotes and dashes become ASCII
+   ("don’t" -> "don't"). ASCII text skips this step (lower() only).
 2. Whitespace: every run of whitespace (tab and newline included) becomes one space; ASCII control
    characters are removed; leading and trailing spaces are dropped.
 3. Spaced-out words: 3+ single characters in a row with the same separator (" ", ".", ". ", "-",
@@ -69,6 +70,16 @@ _REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
 
 
+# Curly quotes, primes and dashes as the ASCII a keyboard types ("don’t" -> "don't").
+_TYPOGRAPHIC = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),
+    }
+)
+
+
 def _is_mark(char: str) -> bool:
     return unicodedata.category(char)[0] == "M"
 
@@ -91,6 +102,7 @@ def _fold_cluster(cluster: str) -> str:
             # A Latin letter with accents or Zalgo marks: keep the letter, drop the marks.
             again = "".join(c for c in decomposed if not _is_mark(c))
             again = unicodedata.normalize("NFKC", again)
+        again = again.translate(_TYPOGRAPHIC)
         if again == folded:
             break
         folded = again
@@ -112,8 +124,35 @@ def _fold_run(run: str) -> tuple[tuple[str, int], ...]:
     return tuple((_fold_cluster(cluster), len(cluster)) for cluster in clusters)
 
 
-def _fold_unicode(text: str) -> tuple[str, list[int], list[int]]:
+class _CharacterTable(dict[int, str]):
+    """A str.translate table filled on first use: lookups of seen characters stay in C."""
+
+    def __init__(self, value: Callable[[str], str]) -> None:
+        super().__init__()
+        self._value = value
+
+    def __missing__(self, code: int) -> str:
+        result = self._value(chr(code))
+        if len(self) < _TABLE_LIMIT:  # a text of every code point must not grow it unbounded
+            self[code] = result
+        return result
+
+
+_TABLE_LIMIT = 100_000
+# Each character folded on its own (ASCII: lower() only, as on the pure-ASCII path).
+_FOLD_TABLE = _CharacterTable(lambda c: c.lower() if c.isascii() else _fold_cluster(c))
+# "" for a character that folds to exactly one character on its own; "x" for a mark (it joins the
+# character before) or a character that folds to none or several.
+_IRREGULAR_TABLE = _CharacterTable(
+    lambda c: "x" if _is_mark(c) or len(_FOLD_TABLE[ord(c)]) != 1 else ""
+)
+
+
+def _fold_unicode(text: str) -> tuple[str, Offsets, Offsets]:
     """Step 1 on text that is not pure ASCII, keeping the map to original offsets."""
+    if not text.translate(_IRREGULAR_TABLE):
+        # Every character folds to one character ("é" -> "e", "’" -> "'"): the map is the identity.
+        return (text.translate(_FOLD_TABLE), *_identity(len(text)))
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -429,6 +468,14 @@ def _identity(length: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(range(length)), tuple(range(1, length + 1))
 
 
+def _classes(text: str) -> str:
+    """Character classes (see _CLASSES); other scripts and emoji become "?" first, which keeps
+    str.translate on its fast all-ASCII path and the length unchanged."""
+    if not text.isascii():
+        text = text.encode("ascii", "replace").decode("ascii")
+    return text.translate(_CLASSES)
+
+
 def _may_need_whitespace(text: str) -> bool:
     return "  " in text or not text.isprintable() or text[:1] == " " or text[-1:] == " "
 
@@ -490,11 +537,12 @@ def normalise(text: str) -> Normalised:
         folded, starts, ends = _fold_unicode(text)
 
     folded, starts, ends = _fix_whitespace(folded, starts, ends)
-    if _may_be_spaced(folded.translate(_CLASSES)):
+    classes = _classes(folded)
+    if _may_be_spaced(classes):
         folded, starts, ends = _rewrite(
-            folded, starts, ends, _spaced_matches(folded, folded.translate(_CLASSES)), _join_spaced
+            folded, starts, ends, _spaced_matches(folded, classes), _join_spaced
         )
-    classes = folded.translate(_CLASSES)
+        classes = _classes(folded)
     if _may_be_leet(classes):
         folded = _fold_leet(folded, classes)
     if _may_repeat(folded):

@@ -28,6 +28,7 @@ class TestNormaliseUnicode:
             ("e\u0301te\u0301", "ete"),  # combining accents
             ("s̷t̷u̷p̷i̷d̷", "stupid"),  # Zalgo-style overlay marks
             ("ΑΘΗΝΑ", "αθηνα"),  # other scripts keep their letters
+            ("don’t “quote” — ok", 'don\'t "quote" - ok'),  # typographic punctuation
         ],
     )
     def test_normalise_folds_compatibility_forms_and_case(self, text: str, expected: str) -> None:
