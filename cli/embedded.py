@@ -48,9 +48,10 @@ def find_redis_server() -> Path:
 class EmbeddedRedis:
     """One redis-server child listening only on a unix socket (no TCP port)."""
 
-    def __init__(self, socket_path: Path, data_dir: Path) -> None:
+    def __init__(self, socket_path: Path, data_dir: Path, log_path: Path | None = None) -> None:
         self.socket_path = socket_path
         self.data_dir = data_dir
+        self.log_path = log_path or data_dir / "redis.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,7 +69,7 @@ class EmbeddedRedis:
             "--appendonly", "yes",
             "--appendfsync", "everysec",
             "--daemonize", "no",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--logfile", str(self.log_path),
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -90,8 +91,7 @@ class EmbeddedRedis:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EmbeddedRedisError(
-                    f"redis-server exited with code {self.process.returncode}; "
-                    f"see {self.data_dir / 'redis.log'}"
+                    f"redis-server exited with code {self.process.returncode}; see {self.log_path}"
                 )
             if self._answers():
                 return

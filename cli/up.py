@@ -126,7 +126,7 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
 
     redis_url = settings.redis_url
     if not redis_url:
-        tree.redis = EmbeddedRedis(settings.embedded_redis_socket, var_dir)
+        tree.redis = EmbeddedRedis(settings.embedded_redis_socket, var_dir, log_dir / "redis.log")
         try:
             tree.redis.start()
         except EmbeddedRedisError as exc:
@@ -177,9 +177,7 @@ def _supervise(tree: ProcessTree, api: str) -> None:
         readiness.poll()
         if tree.redis is not None and tree.redis.process is not None:
             if tree.redis.process.poll() is not None:
-                raise UpError(
-                    f"the private Redis stopped unexpectedly; see {tree.redis.data_dir}/redis.log"
-                )
+                raise UpError(f"the private Redis stopped unexpectedly; see {tree.redis.log_path}")
         time.sleep(POLL_INTERVAL_SECONDS)
 
 
@@ -258,7 +256,8 @@ def _print_banner(
     source_file = var_dir / "demo-source.json"
     safe_db = make_url(database_url).render_as_string(hide_password=True)
     redis_note = " (private, stopped with `up`)" if tree.redis is not None else ""
-    logs = ", ".join(str(child.log_path) for child in tree.children)
+    logs = f"{var_dir / 'log'}/ ({', '.join(child.log_path.name for child in tree.children)}"
+    logs += ", redis.log)" if tree.redis is not None else ")"
     snippet = first_comment_snippet(api, source_file)
     lines = [
         "",
