@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import structlog
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
@@ -26,6 +26,7 @@ from service.errors import Conflict, NotFound, ValidationFailed
 from service.openapi import documented
 from service.pages import add_nav_link
 from service.review import parse_body, queue_deliveries
+from service.schemas import PlainText
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -34,6 +35,8 @@ bp = Blueprint("admin", __name__)
 TAGS = ["admin"]
 SECURITY = ["moderatorToken"]
 ERRORS: dict[int, str] = {401: "problem", 403: "problem"}
+# Writes may also meet a malformed body, or a missing CSRF token when a page session is used.
+WRITE_ERRORS: dict[int, str] = {400: "problem", **ERRORS}
 PAGE_SIZE = 100
 
 
@@ -47,8 +50,12 @@ class ThresholdView(BaseModel):
     )
 
 
+# Strings stored as sent: bounded and free of what a database cannot hold (NUL...).
+Term = Annotated[str, Field(min_length=1, max_length=200), PlainText]
+
+
 class BlocklistItem(BaseModel):
-    term: str = Field(min_length=1, max_length=200)
+    term: Term
     action: Literal["flag", "reject"] = "flag"
 
 
@@ -82,11 +89,11 @@ class SourceList(BaseModel):
 class SourceUpdate(BaseModel):
     """Only the fields sent change; callback_url null stops callbacks."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    callback_url: HttpUrl | None = None
-    thresholds: dict[str, ThresholdView] | None = None
-    blocklist_add: list[BlocklistItem] = Field(default_factory=list)
-    blocklist_remove: list[str] = Field(default_factory=list)
+    name: Term | None = None
+    callback_url: Annotated[HttpUrl, Field(max_length=2000)] | None = None
+    thresholds: dict[Annotated[str, Field(max_length=50)], ThresholdView] | None = None
+    blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
+    blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
     max_links: int | None = Field(default=None, ge=0)
     max_body_chars: int | None = Field(default=None, ge=1, le=100_000)
 
@@ -156,6 +163,17 @@ def _json(model: BaseModel, status: int = 200) -> Response:
     return current_app.response_class(
         model.model_dump_json(), status=status, mimetype="application/json"
     )
+
+
+def _known_id(value: str) -> str:
+    """A path id no row can have (NUL, lone surrogates) is simply not found."""
+    if "\x00" in value or len(value) > 200:
+        raise NotFound(f"no such id {value[:50]!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotFound("no such id") from None
+    return value
 
 
 @contextmanager
@@ -242,6 +260,7 @@ def list_sources() -> Any:
 )
 @admin_required
 def get_source(source_id: str) -> Any:
+    source_id = _known_id(source_id)
     with _domain_errors() as session:
         view = _source_view(sources.get_source(session, source_id))
     return _json(view)
@@ -252,11 +271,12 @@ def get_source(source_id: str) -> Any:
     summary="Change a source's callback URL, thresholds, blocklist or limits",
     tags=TAGS,
     request=SourceUpdate,
-    responses={200: SourceView, 404: "problem", 415: "problem", 422: "problem", **ERRORS},
+    responses={200: SourceView, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
     security=SECURITY,
 )
 @admin_required
 def update_source(source_id: str) -> Any:
+    source_id = _known_id(source_id)
     body = parse_body(SourceUpdate)
     with _domain_errors() as session:
         view = _source_view(sources.update_source(session, source_id, _changes(body)))
@@ -269,11 +289,12 @@ def update_source(source_id: str) -> Any:
     summary="Give a source a new signing secret (shown once); the old one overlaps",
     tags=TAGS,
     request=RotateSecretRequest,
-    responses={200: RotatedSecret, 404: "problem", 422: "problem", **ERRORS},
+    responses={200: RotatedSecret, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
     security=SECURITY,
 )
 @admin_required
 def rotate_secret(source_id: str) -> Any:
+    source_id = _known_id(source_id)
     body = parse_body(RotateSecretRequest) if request.content_length else RotateSecretRequest()
     with _domain_errors() as session:
         rotation = sources.rotate_secret(
@@ -330,6 +351,7 @@ def _detail(session: Session, event_id: str) -> DeliveryDetail:
 )
 @admin_required
 def get_delivery(event_id: str) -> Any:
+    event_id = _known_id(event_id)
     with _domain_errors() as session:
         detail = _detail(session, event_id)
     return _json(detail)
@@ -339,11 +361,12 @@ def get_delivery(event_id: str) -> Any:
 @documented(
     summary="Send a dead (or delivered) event again, with a fresh retry schedule",
     tags=TAGS,
-    responses={202: DeliveryView, 404: "problem", 409: "problem", **ERRORS},
+    responses={202: DeliveryView, 404: "problem", 409: "problem", **WRITE_ERRORS},
     security=SECURITY,
 )
 @admin_required
 def redeliver(event_id: str) -> Any:
+    event_id = _known_id(event_id)
     with _domain_errors() as session:
         deliveries.redeliver(session, event_id)
         (row,) = deliveries.list_deliveries(session, limit=1, event_id=event_id)
@@ -406,6 +429,7 @@ def sources_page() -> Any:
 @bp.post("/admin/sources/<source_id>")
 @admin_required
 def update_source_form(source_id: str) -> Any:
+    source_id = _known_id(source_id)
     try:
         with session_scope(_settings()) as session:
             sources.update_source(session, source_id, _form_changes())
@@ -422,6 +446,7 @@ def update_source_form(source_id: str) -> Any:
 @bp.post("/admin/sources/<source_id>/rotate-secret")
 @admin_required
 def rotate_secret_form(source_id: str) -> Any:
+    source_id = _known_id(source_id)
     hours = _float_field("overlap_hours")
     overlap = timedelta(hours=hours if hours is not None else 24)
     try:
@@ -460,6 +485,7 @@ def deliveries_page() -> Any:
 @bp.get("/admin/deliveries/<event_id>")
 @admin_required
 def delivery_page(event_id: str) -> Any:
+    event_id = _known_id(event_id)
     try:
         with session_scope(_settings()) as session:
             detail = _detail(session, event_id)
@@ -471,6 +497,7 @@ def delivery_page(event_id: str) -> Any:
 @bp.post("/admin/deliveries/<event_id>/redeliver")
 @admin_required
 def redeliver_form(event_id: str) -> Any:
+    event_id = _known_id(event_id)
     try:
         with session_scope(_settings()) as session:
             deliveries.redeliver(session, event_id)

@@ -175,6 +175,22 @@ class TestAdminSourcesApi:
         assert field in [e["field"] for e in response.get_json()["errors"]]
         assert stored_source(settings, source.source.id).thresholds == {}
 
+    def test_admin_refuses_strings_a_database_cannot_store(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.patch(
+            f"/v1/admin/sources/{source.source.id}",
+            headers=bearer(admin),
+            json={"name": "Bugle\u0000", "blocklist_add": [{"term": "a\u0000b"}]},
+        )
+        assert response.status_code == 422
+        assert {e["field"] for e in response.get_json()["errors"]} >= {
+            "name",
+            "blocklist_add.0.term",
+        }
+        nul_id = client.get("/v1/admin/deliveries/msg%00x", headers=bearer(admin))
+        assert nul_id.status_code == 404
+
     def test_admin_update_of_unknown_source_is_404(
         self, client: FlaskClient, admin: Account
     ) -> None:
