@@ -18,6 +18,7 @@ from core.sources import (
     InvalidSourceChange,
     SourceChanges,
     SourceNotFound,
+    check_name,
     describe_source,
     list_sources,
     parse_blocklist_term,
@@ -67,15 +68,14 @@ def add(name: str, callback_url: str | None, as_json: bool) -> None:
     """Register a CMS; prints its id, signing secret and API token (shown only this once)."""
     if callback_url is not None:
         callback_url = _checked(validate_callback_url, callback_url)
-    if not name.strip():
-        raise click.BadParameter("a source name cannot be empty")
+    name = _checked(check_name, name)
     with _database() as session:
-        created = create_source(session, name.strip(), callback_url=callback_url)
+        created = create_source(session, name, callback_url=callback_url)
         source_id = created.source.id
     if as_json:
         click.echo(json.dumps({"id": source_id, "secret": created.secret, "token": created.token}))
         return
-    click.echo(f"Source {name.strip()!r} registered.")
+    click.echo(f"Source {name!r} registered.")
     click.echo(f"  id:     {source_id}")
     click.echo(f"  secret: {created.secret}   (signs requests both ways; shown once)")
     click.echo(f"  token:  {created.token}   (Bearer token to read comments; shown once)")

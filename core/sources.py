@@ -21,6 +21,9 @@ BLOCKLIST_ACTIONS = ("flag", "reject")
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
 # A rotation overlap longer than this would keep a leaked secret alive too long.
 MAX_ROTATION_OVERLAP = timedelta(days=30)
+# Column sizes of sources.name and sources.callback_url.
+MAX_NAME_CHARS = 200
+MAX_URL_CHARS = 2000
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -43,10 +46,21 @@ def parse_duration(text: str) -> timedelta:
 
 def validate_callback_url(url: str) -> str:
     """An absolute http(s) URL with a host; callbacks go nowhere else."""
+    if len(url.strip()) > MAX_URL_CHARS:
+        raise InvalidSourceChange(f"callback URL must be at most {MAX_URL_CHARS} characters")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidSourceChange(f"callback URL must be an absolute http(s) URL: {url!r}")
     return url.strip()
+
+
+def check_name(name: str) -> str:
+    """A display name: not blank, and short enough for the table."""
+    if not name.strip():
+        raise InvalidSourceChange("a source name cannot be empty")
+    if len(name.strip()) > MAX_NAME_CHARS:
+        raise InvalidSourceChange(f"a source name must be at most {MAX_NAME_CHARS} characters")
+    return name.strip()
 
 
 def parse_threshold(text: str) -> tuple[str, dict[str, float | None]]:
@@ -133,8 +147,8 @@ def update_source(
         raise InvalidSourceChange("max links must be 0 or more")
     if changes.max_body_chars is not None and not 1 <= changes.max_body_chars <= 100_000:
         raise InvalidSourceChange("max body chars must be between 1 and 100000")
-    if changes.name is not None and not changes.name.strip():
-        raise InvalidSourceChange("a source name cannot be empty")
+    if changes.name is not None:
+        check_name(changes.name)
     callback_url = (
         validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
     )

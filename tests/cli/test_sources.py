@@ -66,6 +66,14 @@ class TestSourcesAdd:
         assert result.exit_code != 0
         assert "http(s)" in result.output
 
+    @pytest.mark.parametrize(("name", "message"), [("  ", "cannot be empty"), ("x" * 201, "200")])
+    def test_sources_add_refuses_a_bad_name(
+        self, settings: Settings, name: str, message: str
+    ) -> None:
+        result = run("sources", "add", name)
+        assert result.exit_code == 2
+        assert message in result.output
+
 
 class TestSourcesList:
     def test_sources_list_shows_each_source_without_secrets(
