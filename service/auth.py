@@ -153,6 +153,8 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
+    if request.method == "GET" and _session_moderator() is not None:
+        return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
         key = _login_key(form.email.data or "")
@@ -206,7 +208,7 @@ def admin_required(view: F) -> F:
         if not moderator.is_admin:
             if api:
                 raise Forbidden("this needs an admin account")
-            abort(403)
+            return render_template("error.html", message="This page is for admins."), 403
         g.moderator = moderator
         return view(*args, **kwargs)
 

@@ -177,8 +177,9 @@ def _decide_from_form(ids: Sequence[str], single: bool) -> None:
             return
         decision_ids = [d.id for d, _ in decided]
         event_ids = [e.id for _, e in decided]
+        decided_comments = [d.comment_id for d, _ in decided]
     queue_deliveries(event_ids)
-    for comment_id in ids:
+    for comment_id in decided_comments:
         log.info("moderator decided", comment_id=comment_id, moderator_id=moderator.id)
     verb = "Approved" if status is Status.APPROVED else "Rejected"
     flash(f"{verb} {len(decision_ids)} comment{'s' if len(decision_ids) != 1 else ''}.", "info")

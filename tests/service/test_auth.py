@@ -77,6 +77,14 @@ class TestLogin:
         assert response.headers["Location"] == "/moderate"
         assert client.get("/moderate").status_code == 200
 
+    def test_login_page_sends_a_signed_in_moderator_on(
+        self, client: FlaskClient, settings: Settings
+    ) -> None:
+        sign_in(client, make_account(settings))
+        response = client.get("/login?next=/moderate/audit")
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/moderate/audit"
+
     def test_login_refuses_a_wrong_password(self, client: FlaskClient, settings: Settings) -> None:
         account = make_account(settings)
         response = client.post(
@@ -234,7 +242,9 @@ class TestRoles:
         self, client: FlaskClient, settings: Settings
     ) -> None:
         sign_in(client, make_account(settings, "moderator"))
-        assert client.get("/admin/users").status_code == 403
+        response = client.get("/admin/users")
+        assert response.status_code == 403
+        assert "This page is for admins." in response.get_data(as_text=True)
         assert client.post("/admin/users", data={"email": "x@example.org"}).status_code in (
             400,
             403,
@@ -309,7 +319,8 @@ class TestSecurityHeaders:
     def test_security_headers_on_pages(
         self, client: FlaskClient, settings: Settings, path: str
     ) -> None:
-        sign_in(client, make_account(settings))
+        if path != "/login":
+            sign_in(client, make_account(settings))
         response = client.get(path)
         assert response.status_code == 200
         csp = response.headers["Content-Security-Policy"]
