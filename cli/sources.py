@@ -146,7 +146,7 @@ def list_command(as_json: bool) -> None:
     help="A term that flags (default) or rejects a comment. Repeatable.",
 )
 @click.option("--blocklist-remove", multiple=True, metavar="TERM", help="Repeatable.")
-@click.option("--max-links", type=click.IntRange(min=0), help="Links allowed before flagging.")
+@click.option("--max-links", type=click.IntRange(0, 100_000), help="Links allowed before flagging.")
 @click.option("--max-body-chars", type=click.IntRange(1, 100_000), help="Longest body accepted.")
 @click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
 def update(

@@ -143,8 +143,9 @@ def update_source(
     source = session.get(Source, source_id, with_for_update=True)
     if source is None:
         raise SourceNotFound(source_id)
-    if changes.max_links is not None and changes.max_links < 0:
-        raise InvalidSourceChange("max links must be 0 or more")
+    if changes.max_links is not None and not 0 <= changes.max_links <= 100_000:
+        # The column is a 32-bit integer: a larger value would fail in the database, not here.
+        raise InvalidSourceChange("max links must be between 0 and 100000")
     if changes.max_body_chars is not None and not 1 <= changes.max_body_chars <= 100_000:
         raise InvalidSourceChange("max body chars must be between 1 and 100000")
     if changes.name is not None:

@@ -94,7 +94,7 @@ class SourceUpdate(BaseModel):
     thresholds: dict[Annotated[str, Field(max_length=50)], ThresholdView] | None = None
     blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
     blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
-    max_links: int | None = Field(default=None, ge=0)
+    max_links: int | None = Field(default=None, ge=0, le=100_000)
     max_body_chars: int | None = Field(default=None, ge=1, le=100_000)
 
 
@@ -206,7 +206,8 @@ def _delivery_args() -> dict[str, Any]:
         )
     try:
         limit = min(max(int(args.get("limit") or PAGE_SIZE), 1), 500)
-        offset = max(int(args.get("offset") or 0), 0)
+        # Clamped: an offset past PostgreSQL's bigint is a 500, and past any table an empty page.
+        offset = min(max(int(args.get("offset") or 0), 0), 2**62)
     except ValueError as exc:
         raise ValidationFailed(
             "limit and offset must be whole numbers",
