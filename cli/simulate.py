@@ -31,6 +31,11 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from core.domain import utf16_length
 
 MAX_BODY_UTF16 = 1500
+# Intake answers worth retrying (rate limited, database briefly unavailable), honouring
+# Retry-After; network errors are retried too. Every other answer is final.
+RETRY_STATUSES = frozenset({429, 503})
+MAX_POST_ATTEMPTS = 8
+MAX_RETRY_WAIT_SECONDS = 60.0
 # Reader comments under a news article about a council budget vote: mostly ordinary, a few
 # rude, hateful, threatening or spammy ones, as a real comment section has.
 SAMPLE_COMMENTS: tuple[str, ...] = (
@@ -246,7 +251,8 @@ class Posted:
     """Intake results: our comment id -> when it was posted, and refusals by status."""
 
     sent_at: dict[str, float] = field(default_factory=dict)
-    statuses: Counter[int] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)  # final answers (0: gave up)
+    throttled: Counter[int] = field(default_factory=Counter)  # 429/503 answers, then retried
     errors: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -276,34 +282,65 @@ def comment_payload(run_id: str, index: int, text: str) -> dict[str, Any]:
     }
 
 
-def post_comment(
-    client: httpx.Client, url: str, source: SimSource, payload: dict[str, Any], posted: Posted
-) -> None:
-    """One signed intake request, exactly as a CMS would send it."""
-    body = json.dumps(payload)
+def signed_headers(secret: str, body: str) -> dict[str, str]:
+    """Standard Webhooks headers for one request: a fresh id, the current time, the signature."""
     webhook_id = f"msg_{uuid.uuid4().hex}"
     now = datetime.now(UTC)
-    headers = {
+    return {
         "content-type": "application/json",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(source.secret).sign(webhook_id, now, body),
+        "webhook-signature": Webhook(secret).sign(webhook_id, now, body),
     }
-    started = time.monotonic()
-    try:
-        response = client.post(
-            f"{url}/v1/sources/{source.id}/comments", content=body, headers=headers
-        )
-    except httpx.HTTPError as exc:
-        with posted.lock:
-            posted.errors[type(exc).__name__] += 1
-        return
+
+
+def post_comment(
+    client: httpx.Client, url: str, source: SimSource, payload: dict[str, Any], posted: Posted
+) -> None:
+    """Send one comment as a CMS should: signed, and retried while the service says "later".
+
+    Retrying is safe because the intake is idempotent per comment id; each try gets a fresh
+    webhook-id and timestamp (a reused id would be refused as a replay).
+    """
+    body = json.dumps(payload)
+    for attempt in range(1, MAX_POST_ATTEMPTS + 1):
+        started = time.monotonic()
+        wait: float | None = None
+        try:
+            response = client.post(
+                f"{url}/v1/sources/{source.id}/comments",
+                content=body,
+                headers=signed_headers(source.secret, body),
+            )
+        except httpx.HTTPError as exc:
+            with posted.lock:
+                posted.errors[type(exc).__name__] += 1
+            wait = min(2.0**attempt, MAX_RETRY_WAIT_SECONDS)
+        else:
+            if response.status_code in RETRY_STATUSES:
+                with posted.lock:
+                    posted.throttled[response.status_code] += 1
+                wait = retry_after_seconds(response.headers.get("retry-after"), attempt)
+            else:
+                with posted.lock:
+                    posted.statuses[response.status_code] += 1
+                    if response.status_code in (200, 202):
+                        # Latency runs from the request the service accepted.
+                        posted.sent_at[str(response.json()["id"])] = started
+                    elif response.status_code == 404 and not posted.sent_at:
+                        posted.errors["unknown-source"] += 1
+                return
+        if attempt < MAX_POST_ATTEMPTS:
+            time.sleep(wait)
     with posted.lock:
-        posted.statuses[response.status_code] += 1
-        if response.status_code in (200, 202):
-            posted.sent_at[str(response.json()["id"])] = started
-        elif response.status_code == 404 and not posted.sent_at:
-            posted.errors["unknown-source"] += 1
+        posted.statuses[0] += 1  # gave up
+
+
+def retry_after_seconds(header: str | None, attempt: int) -> float:
+    """Retry-After in seconds (capped), or exponential backoff when absent or unreadable."""
+    if header and header.strip().isdigit():
+        return min(max(float(header.strip()), 0.1), MAX_RETRY_WAIT_SECONDS)
+    return min(2.0**attempt, MAX_RETRY_WAIT_SECONDS)
 
 
 def check_service(client: httpx.Client, url: str) -> None:
@@ -354,9 +391,10 @@ def progress(message: str) -> None:
 @click.option(
     "--rate",
     type=click.FloatRange(min=0),
-    default=20.0,
+    default=10.0,
     show_default=True,
-    help="Comments per second (0: as fast as possible).",
+    help="Comments per second (0: as fast as possible). The intake allows 600/minute per "
+    "source by default (INTAKE_RATE_LIMIT); above it, 429s are retried after Retry-After.",
 )
 @click.option(
     "--csv",
@@ -489,6 +527,7 @@ def simulate(
         "accepted": posted.accepted,
         "refused": {str(k): v for k, v in sorted(posted.statuses.items()) if k not in (200, 202)},
         "post_errors": dict(posted.errors),
+        "throttled_then_retried": {str(k): v for k, v in sorted(posted.throttled.items())},
         "decided": sum(v for k, v in decided.items() if k in ("approved", "flagged", "rejected")),
         "delivered": inbox.delivered_comments(set(posted.sent_at)),
         "callbacks": len(inbox.callbacks),
@@ -513,6 +552,11 @@ def simulate(
         click.echo(
             f"accepted   {report['accepted']}"
             + (f"  refused {report['refused']}" if report["refused"] else "")
+            + (
+                f"  (retried after {report['throttled_then_retried']})"
+                if report["throttled_then_retried"]
+                else ""
+            )
         )
         click.echo(f"decided    {report['decided']}")
         click.echo(

@@ -1,4 +1,4 @@
-"""A real CMS callback endpoint for tests: a threaded http.server on 127.0.0.1, scripted."""
+"""A real HTTP endpoint for tests (a CMS callback, or a stand-in service): scripted replies."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Seconds to wait before answering (a slow endpoint).
     delay: float = 0.0
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ class Receiver:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
-                self.send_header("content-length", "0")
+                self.send_header("content-length", str(len(reply.body)))
                 self.end_headers()
+                self.wfile.write(reply.body)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 return

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from click.testing import CliRunner, Result
@@ -19,7 +20,15 @@ from standardwebhooks import Webhook
 from werkzeug.serving import make_server
 
 from cli.main import cli
-from cli.simulate import SAMPLE_COMMENTS, Inbox, percentile, trimmed
+from cli.simulate import (
+    SAMPLE_COMMENTS,
+    Inbox,
+    Posted,
+    SimSource,
+    percentile,
+    post_comment,
+    trimmed,
+)
 from core.db import session_scope
 from core.domain import utf16_length
 from core.settings import Settings
@@ -34,6 +43,7 @@ from tests.integration.workers import (
     wait_for,
     worker_env,
 )
+from tests.receiver import Reply, running_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -174,6 +184,32 @@ class TestInbox:
         assert statuses == [204, 204, 204]
         assert inbox.latest_by_comment["c1"].type == "comment.approved"
         assert inbox.duplicates == 1 and len(inbox.callbacks) == 2
+
+
+class TestPostComment:
+    def test_post_comment_retries_after_429_with_a_fresh_webhook_id(self) -> None:
+        accepted = Reply(202, {"content-type": "application/json"}, body=b'{"id": "cmt_1"}')
+        throttled = Reply(429, {"Retry-After": "1"})
+        source = SimSource("src_1", SECRET, "mod_x", created_here=False)
+        posted = Posted()
+        with running_receiver([throttled, accepted]) as service, httpx.Client() as client:
+            base = service.url.removesuffix("/callbacks")
+            post_comment(client, base, source, {"id": "cms-1", "body": "hi"}, posted)
+            first, second = service.requests
+        assert posted.accepted == 1 and posted.throttled == {429: 1}
+        assert list(posted.sent_at) == ["cmt_1"]
+        assert first.body == second.body
+        assert first.headers["webhook-id"] != second.headers["webhook-id"]
+        Webhook(SECRET).verify(second.body, second.headers)
+
+    def test_post_comment_does_not_retry_a_refusal(self) -> None:
+        source = SimSource("src_1", SECRET, "mod_x", created_here=False)
+        posted = Posted()
+        with running_receiver([Reply(422)]) as service, httpx.Client() as client:
+            base = service.url.removesuffix("/callbacks")
+            post_comment(client, base, source, {"id": "cms-1", "body": ""}, posted)
+            assert len(service.requests) == 1
+        assert posted.statuses == {422: 1} and posted.accepted == 0
 
 
 class TestHelpers:

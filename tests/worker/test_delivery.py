@@ -224,8 +224,9 @@ class TestRunDelivery:
         assert run.recorded is not None and run.recorded.verdict is Verdict.RETRY
         assert run.recorded.next_attempt_at is not None
         wait = (run.recorded.next_attempt_at - now).total_seconds()
-        # The HTTP-date form is relative to the real clock at parse time: allow for the run.
-        assert 115 <= wait <= 121
+        # The HTTP-date form is read against the real clock when the answer arrives, so a slow
+        # run shortens the wait; either way it is the header's two minutes, not the schedule's 5 s.
+        assert 60 <= wait <= 121
         assert attempts(settings, event.id)[0].status_code == 429
 
     def test_run_delivery_treats_refused_connection_as_retryable(
