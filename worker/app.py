@@ -23,6 +23,9 @@ from core.logging import (
 )
 from core.settings import Settings, get_settings
 from worker import SWEEP
+from worker.clients import get_redis
+from worker.heartbeat import ensure_heartbeat, stop_heartbeat
+from worker.scorer import get_scorer
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +95,6 @@ def unbind_task_request_id(**_: Any) -> None:
 @worker_process_init.connect
 def load_model_in_child(**_: Any) -> None:
     """A prefork child loads the model as it starts, so the first comment is not slow."""
-    from worker.clients import get_redis
-    from worker.heartbeat import ensure_heartbeat
-    from worker.scorer import get_scorer
-
     settings = get_settings()
     try:
         scorer = get_scorer(settings)
@@ -106,8 +105,6 @@ def load_model_in_child(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def stop_heartbeat_in_child(**_: Any) -> None:
-    from worker.heartbeat import stop_heartbeat
-
     stop_heartbeat()
 
 
