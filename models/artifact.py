@@ -59,7 +59,7 @@ def library_versions() -> dict[str, str]:
 
 
 def save(classifier: Classifier, directory: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """Writes model.joblib and manifest.json (with the model file's sha256); returns the manifest."""
+    """Writes model.joblib and manifest.json (with the model file's sha256); returns it."""
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
     joblib.dump(classifier, model_path, compress=3)
@@ -117,7 +117,9 @@ def load_verified(directory: Path) -> Classifier:
         try:
             model = joblib.load(model_path)
         except InconsistentVersionWarning as exc:
-            raise ModelError(f"model file {model_path} was built by another version: {exc}") from exc
+            raise ModelError(
+                f"model file {model_path} was built by another version: {exc}"
+            ) from exc
     if not isinstance(model, Classifier):
         raise ModelError(f"model file {model_path} does not hold a Classifier")
     return model

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.artifact import CARD_FILE, SHIPPED_DIR, save
+from models.artifact import SHIPPED_DIR, save
 from models.classifier import Classifier
 from models.evaluate import (
     heldout_table,
@@ -98,7 +98,7 @@ def build_artifact(
         "rows": _row_counts(run.frame),
         "metrics": metrics,
         "identity_audit": audit.get("summary") if audit else None,
-        "highlight_rule": run.classifier.highlight.__dict__,
+        "highlight_rule": {"gate": run.classifier.highlight.gate, **run.highlight},
         "calibration": {
             label: {"slope": float(a), "offset": float(b)}
             for label, a, b in zip(
@@ -203,8 +203,8 @@ def identity_audit(classifier: Classifier) -> dict[str, Any] | None:
         log.warning("models.audit is not available: no identity audit in the card")
         return None
     threshold = classifier.thresholds.get("toxic", 0.5)
-    report = run_audit(lambda texts: classifier.predict_proba(list(texts)), threshold)
-    summary: Any = getattr(report, "summary", None)
-    if callable(summary):
-        summary = summary()
+    toxic = classifier.labels.index("toxic")
+    report = run_audit(lambda texts: classifier.predict_proba(list(texts))[:, toxic], threshold)
+    summary = {k: v for k, v in report.to_dict().items() if k != "terms"}
+    summary["worst_terms"] = [term.term for term in report.worst_terms()]
     return {"report": report, "markdown": report.to_markdown(), "summary": summary}

@@ -8,11 +8,13 @@ fitted scikit-learn estimators.
 
 from __future__ import annotations
 
-import math
+import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain, count
 from typing import Any
 
 import numpy as np
@@ -22,15 +24,18 @@ from models.features import (
     MAX_CHARS,
     char_features,
     piece_char_ngrams,
+    piece_words,
     pieces,
     word_features,
-    word_tokens,
 )
+from models.highlight import SpanModel, Unit, word_form
 from models.textnorm import NormalisedText, normalise_text
 
 # Per-instance cache bound: whitespace pieces -> their char n-gram feature ids.
 PIECE_CACHE_SIZE = 300_000
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
+_NO_IDS = np.zeros(0, dtype=np.int64)
+_is_none = partial(operator.is_, None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class Classifier:
         self.thresholds = dict(thresholds)
         self.highlight = highlight or HighlightRule()
         self.highlight_labels = tuple(x for x in highlight_labels if x in self.labels)
+        self.span_model: SpanModel | None = None
         self._piece_cache: dict[str, tuple[int, ...]] = {}
 
     # -- persistence: the cache is rebuilt, never stored -------------------------------------
@@ -89,34 +95,44 @@ class Classifier:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("span_model", None)
         self._piece_cache = {}
 
     # -- features ------------------------------------------------------------------------------
-    def _piece_ids(self, piece: str) -> tuple[int, ...]:
+    def _piece_ids(self, piece: str) -> np.ndarray:
+        """Feature ids of one whitespace piece: its words and its char n-grams (cached: pieces
+        repeat a lot across comments)."""
         ids = self._piece_cache.get(piece)
         if ids is None:
-            vocab = self.char_vocab
-            ids = tuple(vocab[g] for g in piece_char_ngrams(piece) if g in vocab)
+            words, chars = self.word_vocab, self.char_vocab
+            found = [words[w] for w in piece_words(piece) if w in words]
+            found += [chars[g] for g in piece_char_ngrams(piece) if g in chars]
+            ids = np.asarray(found, dtype=np.int64)
             if len(self._piece_cache) >= PIECE_CACHE_SIZE:
                 self._piece_cache.clear()
             self._piece_cache[piece] = ids
         return ids
 
-    def _ids(self, text: str) -> list[int]:
-        """Feature ids of one normalised text, with repeats (word block first, then chars)."""
-        get = self.word_vocab.get
-        ids = [g for g in map(get, word_features(text)) if g is not None]
-        piece_ids = self._piece_ids
-        for piece in text[:MAX_CHARS].split():
-            ids.extend(piece_ids(piece))
-        return ids
+    def _ids(self, text: str) -> np.ndarray:
+        """Feature ids of one normalised text, with repeats.
+
+        Written for speed (this is the whole per-text cost besides normalisation): one cache
+        lookup per whitespace piece, inside map, and one numpy concatenation.
+        """
+        pieces_ = text[:MAX_CHARS].split()
+        found = list(map(self._piece_cache.get, pieces_))
+        if next(filter(_is_none, found), 0) is None:
+            found = [self._piece_ids(piece) for piece in pieces_]
+        if not found:
+            return _NO_IDS
+        return np.concatenate(found)
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (ids, values) of one normalised text, each block L2-normalised."""
         ids = self._ids(text)
-        if not ids:
+        if not len(ids):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        unique, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        unique, counts = np.unique(ids, return_counts=True)
         values = (1.0 + np.log(counts)) * self.idf[unique]
         block = (unique >= self.n_word).astype(np.int64)
         norms = np.sqrt(np.bincount(block, weights=values * values, minlength=2))
@@ -128,20 +144,42 @@ class Classifier:
         return self._matrix([normalise_text(text).text for text in texts])
 
     def _matrix(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
-        """The batch path: the same numbers as _vector, computed for all texts at once."""
-        indptr = np.zeros(len(normalised_texts) + 1, dtype=np.int64)
-        all_ids: list[int] = []
-        for row, text in enumerate(normalised_texts):
-            all_ids.extend(self._ids(text))
-            indptr[row + 1] = len(all_ids)
+        """The batch path: the same numbers as _vector, computed for all texts at once.
+
+        Counts come from one sparse product, texts x distinct pieces (how often each piece
+        occurs) times distinct pieces x features (the cached ids of each piece), so the
+        per-feature work runs in SciPy, not in Python.
+        """
+        split = [text[:MAX_CHARS].split() for text in normalised_texts]
+        all_pieces = list(chain.from_iterable(split))
+        distinct = dict.fromkeys(all_pieces)
+        column_of = dict(zip(distinct, count(), strict=False))
+        cache_get = self._piece_cache.get
+        rows = list(map(cache_get, distinct))
+        if next(filter(_is_none, rows), 0) is None:
+            rows = [self._piece_ids(piece) for piece in distinct]
         shape = (len(normalised_texts), len(self.idf))
-        counts = sp.csr_matrix(
-            (np.ones(len(all_ids)), np.asarray(all_ids, dtype=np.int64), indptr), shape=shape
+        text_indptr = np.zeros(len(split) + 1, dtype=np.int64)
+        np.cumsum(list(map(len, split)), out=text_indptr[1:])
+        occurrences = sp.csr_matrix(
+            (
+                np.ones(len(all_pieces)),
+                np.fromiter(map(column_of.__getitem__, all_pieces), dtype=np.int64),
+                text_indptr,
+            ),
+            shape=(len(split), len(distinct)),
         )
-        counts.sum_duplicates()
-        rows = np.repeat(np.arange(shape[0]), np.diff(counts.indptr))
+        piece_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(list(map(len, rows)), out=piece_indptr[1:])
+        piece_ids = np.concatenate(rows) if rows else _NO_IDS
+        features = sp.csr_matrix(
+            (np.ones(len(piece_ids)), piece_ids, piece_indptr), shape=(len(rows), shape[1])
+        )
+        # A sparse product sums repeated entries, so counts has one entry per (text, feature).
+        counts = sp.csr_matrix(occurrences @ features)
+        text_of = np.repeat(np.arange(shape[0]), np.diff(counts.indptr))
         values = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
-        cell = rows * 2 + (counts.indices >= self.n_word).astype(np.int64)
+        cell = text_of * 2 + (counts.indices >= self.n_word).astype(np.int64)
         norms = np.sqrt(np.bincount(cell, weights=values * values, minlength=2 * shape[0]))
         values /= norms[cell]
         return sp.csr_matrix((values, counts.indices, counts.indptr), shape=shape)
@@ -186,7 +224,7 @@ class Classifier:
         self, normalised: NormalisedText
     ) -> tuple[list[tuple[int, int]], np.ndarray]:
         """Per whitespace piece of the normalised text: its span and its margin contribution
-        per label (its char n-grams, its word 1-grams, half of each 2-gram it is part of).
+        per label (its word and char n-gram features).
 
         A feature occurring k times in the text spreads its TF-IDF value evenly over its k
         occurrences (the value is per text, not per occurrence); the pieces' contributions add
@@ -199,27 +237,12 @@ class Classifier:
             return spans, np.zeros((0, len(self.labels)))
         ids, values = self._vector(text)
         value_of = dict(zip(ids.tolist(), values.tolist(), strict=True))
-        piece_of = [0] * len(text)
-        for index, (start, end) in enumerate(spans):
-            piece_of[start:end] = [index] * (end - start)
         gids: list[int] = []
         where: list[int] = []
         for index, (piece, _, _) in enumerate(found):
-            piece_ids = self._piece_ids(piece)
+            piece_ids = self._piece_ids(piece).tolist()
             gids.extend(piece_ids)
             where.extend([index] * len(piece_ids))
-        vocab = self.word_vocab
-        tokens = word_tokens(text)
-        for token, start, _ in tokens:
-            gid = vocab.get(token)
-            if gid is not None:
-                gids.append(gid)
-                where.append(piece_of[start])
-        for (a, start_a, _), (b, start_b, _) in zip(tokens, tokens[1:], strict=False):
-            gid = vocab.get(f"{a} {b}")
-            if gid is not None:
-                gids.extend((gid, gid))
-                where.extend((piece_of[start_a], piece_of[start_b]))
         if not gids:
             return spans, np.zeros((len(spans), len(self.labels)))
         counts = Counter(gids)
@@ -283,20 +306,44 @@ class Classifier:
             )
         return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
 
+    def highlight_units(self, text: str) -> tuple[np.ndarray, list[Unit]]:
+        """Probabilities and the text's words (original span, form, toxic contribution)."""
+        probabilities = self.predict_one(text)
+        normalised = normalise_text(text)
+        spans, contributions = self._word_contributions(normalised)
+        column = self.labels.index("toxic") if "toxic" in self.labels else 0
+        units: list[Unit] = []
+        for index, (start, end) in enumerate(spans):
+            original = _trim_to_word(text, *normalised.to_original(start, end))
+            if original is not None:
+                form = word_form(normalised.text[start:end])
+                units.append((original, form, float(contributions[index, column])))
+        return probabilities, units
+
+    def highlight_gate(self, probabilities: np.ndarray) -> bool:
+        """Whether a text scored high enough, on any highlighted label, to show highlights."""
+        return any(
+            probabilities[self.labels.index(label)] >= self.highlight.gate
+            for label in self.highlight_labels
+        )
+
     def highlights(
         self, text: str, probabilities: np.ndarray | None = None
     ) -> list[tuple[int, int]]:
-        """Spans a moderator sees marked: the strongest words of each label scored high enough
+        """Spans a moderator sees marked: the offending words of a text scored high enough
         (``probabilities``, if the caller has them already, saves scoring the text twice)."""
         if probabilities is None:
             probabilities = self.predict_one(text)
-        if not any(
-            probabilities[self.labels.index(label)] >= self.highlight.gate
-            for label in self.highlight_labels
-        ):
+        if not self.highlight_gate(probabilities):
             return []
-        _, originals, contributions = self.highlight_candidates(text)
-        return self.apply_highlight_rule(self.highlight, probabilities, originals, contributions)
+        if self.span_model is None:
+            _, originals, contributions = self.highlight_candidates(text)
+            return self.apply_highlight_rule(
+                self.highlight, probabilities, originals, contributions
+            )
+        _, units = self.highlight_units(text)
+        marked = self.span_model.select(units)
+        return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
 
 
 def _trim_to_word(text: str, start: int, end: int) -> tuple[int, int] | None:

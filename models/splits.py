@@ -1,12 +1,13 @@
 """Seeded, grouped partition of every set into fit / calibration / held-out parts.
 
-A row's part depends only on (seed, group), so near-duplicates sharing a group always land in the
-same part, and adding a set never moves another set's rows between parts.
+A row's part depends only on (seed, its set's groups), so near-duplicates sharing a group always
+land in the same part, and adding a set never moves another set's rows between parts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -25,15 +26,30 @@ def group_position(group: str, seed: int) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def assign_parts(groups: Iterable[str], seed: int) -> np.ndarray:
-    """Part name per row: held-out (~20%), calibration (~15%), fit (the rest)."""
-    parts = []
-    for group in groups:
-        u = group_position(str(group), seed)
-        if u < HELDOUT_SHARE:
-            parts.append(HELDOUT)
-        elif u < HELDOUT_SHARE + CALIBRATION_SHARE:
-            parts.append(CALIBRATION)
-        else:
-            parts.append(FIT)
-    return np.asarray(parts, dtype=object)
+def assign_parts(groups: Iterable[str], seed: int, sets: Iterable[str] | None = None) -> np.ndarray:
+    """Part name per row: held-out (~20%), calibration (~15%), fit (the rest).
+
+    Within each set (``sets``, default: one set), groups are ranked by their seeded position and
+    the first 20% of them are held out, the next 15% calibrate: a set with only five groups (five
+    videos) still gets one held-out and one calibration group.
+    """
+    groups = [str(group) for group in groups]
+    set_names = [str(name) for name in sets] if sets is not None else [""] * len(groups)
+    part_of: dict[tuple[str, str], str] = {}
+    by_set: dict[str, set[str]] = {}
+    for name, group in zip(set_names, groups, strict=True):
+        by_set.setdefault(name, set()).add(group)
+    for name, members in by_set.items():
+        ranked = sorted(members, key=lambda group: group_position(group, seed))
+        heldout = math.ceil(HELDOUT_SHARE * len(ranked) - 1e-9)
+        calibration = math.ceil((HELDOUT_SHARE + CALIBRATION_SHARE) * len(ranked) - 1e-9)
+        if len(ranked) >= 3:
+            calibration = min(max(calibration, heldout + 1), len(ranked) - 1)
+        for rank, group in enumerate(ranked):
+            part_of[(name, group)] = (
+                HELDOUT if rank < heldout else CALIBRATION if rank < calibration else FIT
+            )
+    return np.asarray(
+        [part_of[(name, group)] for name, group in zip(set_names, groups, strict=True)],
+        dtype=object,
+    )

@@ -11,8 +11,8 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from models.classifier import Classifier, HighlightRule
+from models.highlight import SpanModel
 from models.features import char_features, word_features
-from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
+from models.splits import CALIBRATION, FIT, assign_parts
 from models.textnorm import normalise_text
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 LABELS: tuple[str, ...] = ("toxic", "identity_hate", "threat", "spam")
 # Features whose weight is below this for every label are dropped from the shipped model.
 PRUNE_BELOW = 0.02
-# Threshold search range: never flag below 0.3 or demand more than 0.9.
-THRESHOLD_RANGE = (0.3, 0.9)
+# Threshold search range: never flag below 0.4 or demand more than 0.9.
+THRESHOLD_RANGE = (0.4, 0.9)
 
 Progress = Callable[[str], None]
 
@@ -55,7 +56,7 @@ class TrainConfig:
         default_factory=lambda: {"toxic": 4.0, "identity_hate": 4.0, "threat": 4.0, "spam": 4.0}
     )
     # Weight of identity-audit augmentation sentences added as negatives (0 = none).
-    augmentation_weight: float = 1.0
+    augmentation_weight: float = 10.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +78,7 @@ class TrainingRun:
     frame: pd.DataFrame  # input rows with columns "normalised" and "part" added
     config: TrainConfig
     seconds: dict[str, float]
+    highlight: dict[str, Any] = field(default_factory=dict)
 
 
 def normalise_all(texts: Sequence[str]) -> list[str]:
@@ -113,6 +115,50 @@ def _augmentation(seed: int) -> list[str]:
         log.warning("models.audit is not available: no identity augmentation")
         return []
     return list(augmentation_sentences(seed))
+
+
+# Labels whose scores an identity term alone must not raise.
+IDENTITY_NEUTRAL_LABELS = ("toxic", "identity_hate", "threat")
+# Char n-grams shorter than this are shared with too many other words to clip.
+MIN_CLIPPED_NGRAM = 4
+
+
+def identity_words() -> list[str]:
+    """Identity terms (models.audit) and their plurals, lowercased."""
+    try:
+        from models.audit import IDENTITY_TERMS
+    except ImportError:
+        return []
+    words: set[str] = set()
+    for identity in IDENTITY_TERMS:
+        for word in identity.term.lower().split():
+            words.update({word, f"{word}s"})
+        words.update(identity.many.lower().split()[-1:])
+    return sorted(words - {"people", "person"})
+
+
+def _clip_identity_weights(
+    word: TfidfVectorizer, char: TfidfVectorizer, coef: np.ndarray, seed: int
+) -> int:
+    """Mitigation: identity words, and char n-grams lying inside them, may lower but never raise
+    the toxic, identity_hate and threat margins (their positive weights are set to 0)."""
+    words = identity_words()
+    if not words:
+        return 0
+    n_word = len(word.idf_)
+    columns = [LABELS.index(label) for label in IDENTITY_NEUTRAL_LABELS]
+    rows = [word.vocabulary_[w] for w in words if w in word.vocabulary_]
+    padded = [f" {w} " for w in words]
+    rows += [
+        n_word + index
+        for gram, index in char.vocabulary_.items()
+        if len(gram.strip()) >= MIN_CLIPPED_NGRAM - 1
+        and len(gram) >= MIN_CLIPPED_NGRAM
+        and any(gram in p for p in padded)
+    ]
+    block = coef[np.ix_(rows, columns)]
+    coef[np.ix_(rows, columns)] = np.minimum(block, 0.0)
+    return len(rows)
 
 
 def _build_classifier(
@@ -197,7 +243,7 @@ def train(
 
     frame = frame.reset_index(drop=True).copy()
     frame["normalised"] = normalise_all(list(frame["text"]))
-    frame["part"] = assign_parts(frame["group"], config.seed)
+    frame["part"] = assign_parts(frame["group"], config.seed, frame["set"])
     lap("normalise")
 
     fit_rows = frame[frame["part"] == FIT]
@@ -231,7 +277,9 @@ def train(
         intercept[column] = model.intercept_[0]
         lap(f"fit {label}")
 
+    clipped = _clip_identity_weights(word, char, coef, config.seed)
     classifier = _build_classifier(word, char, coef, intercept, model_version(frame, config))
+    log.info("identity mitigation: %d features no longer push toxic labels up", clipped)
     lap("prune")
 
     cal_rows = frame[frame["part"] == CALIBRATION]
@@ -249,35 +297,60 @@ def train(
     classifier.thresholds = thresholds
     lap("calibrate")
 
-    classifier.highlight = tune_highlights(classifier, frame[frame["part"] != HELDOUT])
+    highlight = fit_highlights(classifier, frame, config.seed)
     lap("tune highlights")
-    return TrainingRun(classifier=classifier, frame=frame, config=config, seconds=seconds)
+    return TrainingRun(
+        classifier=classifier, frame=frame, config=config, seconds=seconds, highlight=highlight
+    )
 
 
-def tune_highlights(
-    classifier: Classifier, rows: pd.DataFrame, seed: int = 13, limit: int = 2500
-) -> HighlightRule:
-    """The highlight rule with the best SemEval char F1 on training rows that carry gold spans."""
-    with_spans = rows[rows["spans"].map(lambda s: isinstance(s, list | tuple))]
-    if with_spans.empty:
-        return HighlightRule()
-    if len(with_spans) > limit:
-        with_spans = with_spans.sample(n=limit, random_state=seed)
+def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> dict[str, Any]:
+    """Fits the per-word span model on the fit part of the sets with gold spans, then picks its
+    threshold and the score gate on their calibration part (never on held-out rows)."""
+    has_spans = frame["spans"].map(lambda s: isinstance(s, list | tuple)).to_numpy()
+    fit_rows = frame[has_spans & (frame["part"] == FIT).to_numpy()]
+    tune_rows = frame[has_spans & (frame["part"] == CALIBRATION).to_numpy()]
+    if fit_rows.empty or tune_rows.empty:
+        return {}
     from models.evaluate import span_f1
+    from models.highlight import fit_span_model
 
-    candidates = [classifier.highlight_candidates(t) for t in with_spans["text"]]
-    gold = [[tuple(span) for span in spans] for spans in with_spans["spans"]]
-    best_rule, best = HighlightRule(), -1.0
-    for gate in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5):
-        for share in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-            for floor in (0.0, 0.05, 0.1, 0.2):
-                rule = HighlightRule(gate=gate, share=share, floor=floor)
-                predicted = [classifier.apply_highlight_rule(rule, *c) for c in candidates]
+    def gold_of(rows: pd.DataFrame) -> list[list[tuple[int, int]]]:
+        return [[(int(a), int(b)) for a, b in spans] for spans in rows["spans"]]
+
+    fit_units = [classifier.highlight_units(text)[1] for text in fit_rows["text"]]
+    tuned = [classifier.highlight_units(text) for text in tune_rows["text"]]
+    columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
+    gold = gold_of(tune_rows)
+    best: tuple[float, float, float, SpanModel | None] = (-1.0, 0.5, 0.5, None)
+    # With and without the classifier's word contributions as features: on the fit posts those
+    # contributions come from a model that saw them, so they may mislead; tuning decides.
+    for use_contribution in (True, False):
+        model = fit_span_model(
+            fit_units, gold_of(fit_rows), seed=seed, use_contribution=use_contribution
+        )
+        word_probabilities = [model.probabilities(units) for _, units in tuned]
+        for gate in (0.1, 0.2, 0.3, 0.4, 0.5):
+            for threshold in np.arange(0.2, 0.71, 0.05):
+                predicted = []
+                for (probabilities, units), p in zip(tuned, word_probabilities, strict=True):
+                    if max(probabilities[c] for c in columns) < gate:
+                        predicted.append([])
+                    else:
+                        predicted.append([units[i][0] for i in np.flatnonzero(p >= threshold)])
                 score = span_f1(predicted, gold)
-                if score > best:
-                    best_rule, best = rule, score
-    log.info("highlight rule %s: train char F1 %.3f", best_rule, best)
-    return best_rule
+                if score > best[0] + 1e-9:
+                    best = (score, gate, float(round(threshold, 2)), model)
+    score, gate, threshold, chosen = best
+    assert chosen is not None
+    model = chosen
+    model.threshold = threshold
+    classifier.span_model = model
+    classifier.highlight = HighlightRule(gate=gate)
+    log.info("span model: gate %.2f, word threshold %.2f, tuning F1 %.3f", gate, threshold, score)
+    return {"gate": gate, "word_threshold": threshold, "tuning_char_f1": round(score, 4),
+            "uses_contributions": model.use_contribution,
+            "fit_posts": len(fit_rows), "tuning_posts": len(tune_rows)}
 
 
 # -- the whole run behind `moderation train` --------------------------------------------------

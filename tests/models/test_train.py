@@ -64,7 +64,7 @@ class TestBuildArtifact:
     def test_build_artifact_writes_card_and_plots(self, small_artifact: Path) -> None:
         card = (small_artifact / "MODEL_CARD.md").read_text()
         assert "## Held-out results" in card
-        assert "moderation train --sets convabuse --sets youtube-spam --seed 7" in card
+        assert "--sets convabuse --sets youtube-spam --seed 7" in card
         assert (small_artifact / "plots" / "spam.png").stat().st_size > 0
 
 

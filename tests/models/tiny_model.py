@@ -19,7 +19,8 @@ def tiny_frame() -> pd.DataFrame:
     """Rows for all four labels; each label known only on part of them (NaN elsewhere)."""
     rows = []
     for i, (insult, target) in enumerate(itertools.product(INSULTS, TARGETS)):
-        rows.append((f"{target} is a {insult} and a total {insult}", 1.0, np.nan, np.nan, np.nan, i))
+        text = f"{target} is a {insult} and a total {insult}"
+        rows.append((text, 1.0, np.nan, np.nan, np.nan, i))
     for i, (word, other) in enumerate(itertools.product(NEUTRAL, NEUTRAL)):
         rows.append((f"what a {word} about the {other} today", 0.0, np.nan, np.nan, np.nan, i))
     for i, word in enumerate(NEUTRAL):
@@ -38,6 +39,6 @@ def tiny_frame() -> pd.DataFrame:
 
 
 def tiny_classifier() -> Classifier:
-    """A classifier from tiny_frame (no identity augmentation: the audit module is not under test)."""
+    """A classifier from tiny_frame (no identity augmentation: the audit is not under test)."""
     config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0)
     return train(tiny_frame(), config).classifier

@@ -1,0 +1,146 @@
+"""Classifier speed, memory and size against alt-profanity-check, on the same comments.
+
+Usage: .venv/bin/python -m bench classifier [--n 1000] [--repeat 3] [--model DIR]
+
+Prints, from one run:
+  single  one comment per call (all four labels, the worker's case): calls per second, ours
+          and alt-profanity-check's, and the ratio (target >= 20);
+  batch   all comments in one call: comments per second and the ratio (target >= 0.5);
+  memory  peak RSS of a fresh process that loads the model and scores the batch (<= 400 MB);
+  size    the artifact's model file (<= 25 MB).
+Comments are real ones from the data catalogue (Wikipedia talk, news, Gab, YouTube); the piece
+cache is warmed on OTHER comments first, as a running worker's would be. Each timing is the best
+of --repeat rounds, measured alternately for both models so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SETS = ("jigsaw-toxic-partial", "toxic-spans-semeval2021", "gab-hate-corpus", "youtube-spam")
+TARGET_SINGLE = 20.0
+TARGET_BATCH = 0.5
+TARGET_RSS_MB = 400.0
+TARGET_SIZE_MB = 25.0
+
+
+def comments(n: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    """2n distinct real comments, split into a warm-up half and a measured half."""
+    from models.datasets import load_sets
+
+    frame = load_sets(SETS)
+    texts = list(frame["text"])
+    random.Random(seed).shuffle(texts)
+    return texts[:n], texts[n : 2 * n]
+
+
+def best_time(call: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def peak_rss_mb(model_dir: str | None, texts: Sequence[str]) -> float:
+    """Peak RSS of a fresh process that loads the model and scores ``texts``."""
+    script = (
+        "import json, resource, sys\n"
+        "import models\n"
+        "texts = json.load(sys.stdin)\n"
+        f"c = models.load({model_dir!r})\n"
+        "c.predict_proba(texts)\n"
+        "[c.predict_proba([t]) for t in texts[:200]]\n"
+        "[c.highlights(t) for t in texts[:50]]\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(list(texts)),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="comments measured")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model", default=None, help="artifact directory (default: shipped)")
+    args = parser.parse_args()
+
+    from profanity_check import predict_prob
+
+    import models
+    from models.artifact import MANIFEST_FILE
+
+    classifier = models.load(args.model)
+    warm, measured = comments(args.n)
+    mean_chars = sum(map(len, measured)) / len(measured)
+    classifier.predict_proba(warm)
+    predict_prob(warm[:100])
+
+    def ours_single() -> None:
+        for text in measured:
+            classifier.predict_proba([text])
+
+    def theirs_single() -> None:
+        for text in measured:
+            predict_prob([text])
+
+    ours_s, theirs_s = float("inf"), float("inf")
+    ours_b, theirs_b = float("inf"), float("inf")
+    for _ in range(args.repeat):
+        theirs_s = min(theirs_s, best_time(theirs_single, 1))
+        ours_s = min(ours_s, best_time(ours_single, 1))
+        theirs_b = min(theirs_b, best_time(lambda: predict_prob(measured), 1))
+        ours_b = min(ours_b, best_time(lambda: classifier.predict_proba(measured), 1))
+    n = len(measured)
+    single_ratio = theirs_s / ours_s
+    batch_ratio = theirs_b / ours_b
+    directory = Path(args.model) if args.model else models.default_model_dir()
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    size_mb = (directory / manifest["model_file"]).stat().st_size / 1e6
+    rss = peak_rss_mb(args.model, measured)
+
+    def verdict(ok: bool) -> str:
+        return "ok" if ok else "BELOW TARGET"
+
+    print(f"classifier {classifier.version}: {n} comments, mean {mean_chars:.0f} chars")
+    print(
+        f"single  ours {n / ours_s:9.0f} calls/s ({1e3 * ours_s / n:.3f} ms)  "
+        f"alt-profanity-check {n / theirs_s:7.0f} calls/s ({1e3 * theirs_s / n:.3f} ms)  "
+        f"ratio {single_ratio:6.1f}x  (target >= {TARGET_SINGLE:.0f}x: "
+        f"{verdict(single_ratio >= TARGET_SINGLE)})"
+    )
+    print(
+        f"batch   ours {n / ours_b:9.0f} texts/s  alt-profanity-check {n / theirs_b:7.0f} texts/s"
+        f"  ratio {batch_ratio:6.2f}x  (target >= {TARGET_BATCH}x: "
+        f"{verdict(batch_ratio >= TARGET_BATCH)})"
+    )
+    print(
+        f"memory  peak RSS with the model loaded and scoring: {rss:.0f} MB "
+        f"(target <= {TARGET_RSS_MB:.0f}: {verdict(rss <= TARGET_RSS_MB)})"
+    )
+    print(
+        f"size    {manifest['model_file']}: {size_mb:.1f} MB "
+        f"(target <= {TARGET_SIZE_MB:.0f}: {verdict(size_mb <= TARGET_SIZE_MB)})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
