@@ -231,7 +231,18 @@ def list_queue(
     )
 
 
+# Comment ids are short ASCII ("cmt_" + hex); anything else cannot name one (and PostgreSQL
+# refuses NUL in text outright, so it must not reach a query).
+MAX_ID_CHARS = 64
+
+
+def _plausible_id(comment_id: str) -> bool:
+    return 0 < len(comment_id) <= MAX_ID_CHARS and "\x00" not in comment_id
+
+
 def get_comment(session: Session, comment_id: str) -> Comment:
+    if not _plausible_id(comment_id):
+        raise CommentNotFound(f"no comment {comment_id!r}")
     comment = session.get(Comment, comment_id)
     if comment is None:
         raise CommentNotFound(f"no comment {comment_id}")
@@ -296,6 +307,8 @@ def _claimed_by_other(comment: Comment, user_id: int, now: datetime) -> bool:
 
 
 def _locked(session: Session, comment_id: str) -> Comment:
+    if not _plausible_id(comment_id):
+        raise CommentNotFound(f"no comment {comment_id!r}")
     comment = session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
     if comment is None:
         raise CommentNotFound(f"no comment {comment_id}")
@@ -397,7 +410,11 @@ def bulk_decide(
     now = _now(now)
     outcome = BulkOutcome()
     for comment_id in dict.fromkeys(comment_ids):
-        comment = session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
+        comment = (
+            session.scalar(select(Comment).where(Comment.id == comment_id).with_for_update())
+            if _plausible_id(comment_id)
+            else None
+        )
         if comment is None:
             outcome.skipped[comment_id] = "not found"
         elif _claimed_by_other(comment, user_id, now):
@@ -427,6 +444,9 @@ def _undo_refusal(session: Session, decision: Decision, user_id: int, now: datet
     return None
 
 
+MAX_DECISION_ID = 2**31 - 1
+
+
 def undo(
     session: Session,
     user_id: int,
@@ -440,7 +460,10 @@ def undo(
     """
     now = _now(now)
     if decision_ids:
-        targets = list(session.scalars(select(Decision).where(Decision.id.in_(list(decision_ids)))))
+        # Ids are 32-bit in the database: a larger one names no decision (and must not reach
+        # PostgreSQL, which refuses to compare with it).
+        wanted = [i for i in decision_ids if 0 < i <= MAX_DECISION_ID]
+        targets = list(session.scalars(select(Decision).where(Decision.id.in_(wanted))))
     else:
         last = session.scalar(
             select(Decision)

@@ -65,8 +65,16 @@ QUEUE_PARAMETERS: list[dict[str, Any]] = [
     {"name": "thread", "in": "query", "schema": {"type": "string"}},
     {"name": "label", "in": "query", "schema": {"enum": list(LABELS)}},
     {"name": "author", "in": "query", "schema": {"type": "string"}},
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {
+        "name": "page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    },
+    {
+        "name": "per_page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    },
 ]
 AUDIT_PARAMETERS: list[dict[str, Any]] = [
     {"name": "actor", "in": "query", "schema": {"enum": ["model", "moderator"]}},
@@ -76,8 +84,16 @@ AUDIT_PARAMETERS: list[dict[str, Any]] = [
     {"name": "comment", "in": "query", "schema": {"type": "string"}},
     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {
+        "name": "page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    },
+    {
+        "name": "per_page",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    },
 ]
 CSV_COLUMNS = (
     "decision_id",
@@ -208,6 +224,24 @@ def parse_body(model: type[M]) -> M:
         ) from exc
 
 
+MAX_INT_ARG = 1_000_000
+
+
+MAX_PAGE = 100_000
+MAX_TEXT_ARG_CHARS = 320
+
+
+def _text_arg(args: Mapping[str, str], name: str) -> str | None:
+    """A free-text filter: bounded, and never a NUL (PostgreSQL text cannot hold one)."""
+    raw = (args.get(name) or "").strip()
+    if "\x00" in raw or len(raw) > MAX_TEXT_ARG_CHARS:
+        raise ValidationFailed(
+            f"{name} is not a usable filter",
+            errors=[{"field": name, "message": f"at most {MAX_TEXT_ARG_CHARS} characters, no NUL"}],
+        )
+    return raw or None
+
+
 def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
     raw = args.get(name)
     if raw in (None, ""):
@@ -218,9 +252,16 @@ def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
         raise ValidationFailed(
             f"{name} must be a whole number", errors=[{"field": name, "message": "not an integer"}]
         ) from exc
-    if value < 1:
+    if not 1 <= value <= MAX_PAGE:
         raise ValidationFailed(
-            f"{name} must be at least 1", errors=[{"field": name, "message": "must be >= 1"}]
+            f"{name} must be between 1 and {MAX_PAGE}",
+            errors=[{"field": name, "message": f"must be between 1 and {MAX_PAGE}"}],
+        )
+    if value > MAX_INT_ARG:
+        # Past this the database's OFFSET arithmetic overflows (a 500, not an empty page).
+        raise ValidationFailed(
+            f"{name} must be at most {MAX_INT_ARG}",
+            errors=[{"field": name, "message": f"must be <= {MAX_INT_ARG}"}],
         )
     return value
 
@@ -261,10 +302,10 @@ def queue_filters(args: Mapping[str, str]) -> QueueFilters:
     return QueueFilters(
         status=Status(_choice(args, "status", [s.value for s in Status]) or Status.FLAGGED),
         sort=Sort(_choice(args, "sort", [s.value for s in Sort]) or Sort.RISK),
-        source=(args.get("source") or "").strip() or None,
-        thread=(args.get("thread") or "").strip() or None,
+        source=_text_arg(args, "source"),
+        thread=_text_arg(args, "thread"),
         label=_choice(args, "label", LABELS),
-        author=(args.get("author") or "").strip() or None,
+        author=_text_arg(args, "author"),
         page=_int_arg(args, "page", 1),
         per_page=_int_arg(args, "per_page", 20),
     )
@@ -274,9 +315,9 @@ def audit_filters(args: Mapping[str, str]) -> AuditFilters:
     return AuditFilters(
         actor=_choice(args, "actor", ["model", "moderator"]),
         status=_choice(args, "status", [s.value for s in Status]),
-        moderator=(args.get("moderator") or "").strip() or None,
-        source=(args.get("source") or "").strip() or None,
-        comment=(args.get("comment") or "").strip() or None,
+        moderator=_text_arg(args, "moderator"),
+        source=_text_arg(args, "source"),
+        comment=_text_arg(args, "comment"),
         since=_datetime_arg(args, "since"),
         until=_datetime_arg(args, "until", inclusive_day=True),
         page=_int_arg(args, "page", 1),

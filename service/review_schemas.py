@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.review import MAX_BULK, MAX_NOTE_CHARS
 
 Verdict = Literal["approved", "rejected"]
+# PostgreSQL text cannot hold NUL; ids are short ASCII.
+NO_NUL = r"^[^\x00]*$"
+CommentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+DecisionId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class Strict(BaseModel):
@@ -18,18 +22,18 @@ class Strict(BaseModel):
 
 class DecideRequest(Strict):
     status: Verdict
-    reason_code: str | None = Field(default=None, max_length=50)
-    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+    reason_code: str | None = Field(default=None, max_length=50, pattern=r"^[a-z_]+$")
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
 
 
 class BulkDecideRequest(DecideRequest):
-    ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
+    ids: list[CommentId] = Field(min_length=1, max_length=MAX_BULK)
 
 
 class UndoRequest(Strict):
     """Without decision_ids, the caller's last decision is undone."""
 
-    decision_ids: list[int] | None = Field(default=None, max_length=MAX_BULK)
+    decision_ids: list[DecisionId] | None = Field(default=None, max_length=MAX_BULK)
 
 
 class Author(BaseModel):

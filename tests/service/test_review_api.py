@@ -709,3 +709,56 @@ class TestReviewAudit:
     def test_review_audit_refuses_bad_dates(self, client: FlaskClient, moderator: Account) -> None:
         response = client.get("/v1/review/audit?since=yesterday", headers=bearer(moderator))
         assert response.status_code == 422
+
+
+class TestReviewHostileInput:
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("GET", "/v1/review/comments/%00"),
+            ("POST", "/v1/review/comments/a%00b/claim"),
+            ("DELETE", "/v1/review/comments/%00/claim"),
+            ("GET", "/v1/review/comments/%00/author"),
+            ("GET", "/v1/review/comments/" + "x" * 65),
+        ],
+    )
+    def test_review_hostile_ids_are_not_found(
+        self, client: FlaskClient, moderator: Account, method: str, path: str
+    ) -> None:
+        response = client.open(path, method=method, headers=bearer(moderator))
+        assert response.status_code == 404
+        assert response.mimetype == "application/problem+json"
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    @pytest.mark.parametrize(
+        ("path", "body", "field"),
+        [
+            ("/v1/review/decisions", {"ids": ["\x00"], "status": "approved"}, "ids.0"),
+            ("/v1/review/comments/cmt_x/decision", {"status": "approved", "note": "\x00"}, "note"),
+            ("/v1/review/undo", {"decision_ids": [2**40]}, "decision_ids.0"),
+        ],
+    )
+    def test_review_hostile_bodies_are_422(
+        self,
+        client: FlaskClient,
+        moderator: Account,
+        path: str,
+        body: dict[str, object],
+        field: str,
+    ) -> None:
+        response = client.post(path, json=body, headers=bearer(moderator))
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json["errors"]] == [field]  # type: ignore[index]
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    @pytest.mark.parametrize(
+        "query",
+        ["author=%00", "source=" + "s" * 321, "page=100001", "comment=%00"],
+    )
+    def test_review_hostile_filters_are_422(
+        self, client: FlaskClient, moderator: Account, query: str
+    ) -> None:
+        path = "/v1/review/audit" if query.startswith("comment") else "/v1/review/queue"
+        response = client.get(f"{path}?{query}", headers=bearer(moderator))
+        assert response.status_code == 422
