@@ -1,12 +1,17 @@
 """Prometheus metrics of the web process and the /metrics endpoint.
 
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (prometheus_client reads it) so
-every process writes its samples there and /metrics adds them up.
+every process writes its samples there and /metrics adds them up. Worker processes given the
+same directory (worker/metrics.py: scoring latency, decisions, callbacks) are added up with them;
+the queue depth is read from Redis at scrape time.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from collections.abc import Iterator
+
+import structlog
+from flask import Blueprint, Response, current_app
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -15,9 +20,15 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from core.settings import Settings
 
 bp = Blueprint("metrics", __name__)
+log = structlog.stdlib.get_logger(__name__)
 
 INTAKE_REQUESTS = Counter(
     "moderation_intake_requests",
@@ -47,6 +58,34 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+class QueueDepthCollector(Collector):
+    """moderation_queue_depth: scoring and delivery tasks waiting in Redis (LLEN at scrape time)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from service.health import redis_client
+
+        try:
+            depth = redis_client(self.settings).llen(self.settings.queue_name)
+        except (RedisError, OSError) as exc:
+            # No sample rather than a wrong one; the scrape itself still succeeds.
+            log.warning("queue depth unavailable", error=type(exc).__name__)
+            return
+        gauge = GaugeMetricFamily(
+            "moderation_queue_depth",
+            "Tasks waiting in the Celery queue (Redis LLEN at scrape time).",
+            labels=["queue"],
+        )
+        gauge.add_metric([self.settings.queue_name], float(depth))
+        yield gauge
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
-    return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
+    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    scrape_time = CollectorRegistry()
+    scrape_time.register(QueueDepthCollector(settings))
+    body = generate_latest(_registry()) + generate_latest(scrape_time)
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
