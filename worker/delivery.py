@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 from celery import Task, shared_task
+from kombu.exceptions import KombuError
 from sqlalchemy.exc import OperationalError
 from standardwebhooks import Webhook
 
@@ -34,6 +35,7 @@ from core.deliveries import (
 )
 from core.settings import Settings, get_settings
 from worker import DELIVER_EVENT
+from worker.metrics import observe_callback
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,7 @@ def run_delivery(
     outcome = post_event(claim, client)
     with session_scope(settings) as session:
         recorded = record_outcome(session, claim, outcome, now)
+    observe_callback(claim.source_id, outcome.status_code, failed=not outcome.succeeded)
     log.info(
         "delivery attempt",
         extra={
@@ -204,16 +207,25 @@ def deliver_event(self: Task[Any, Any], event_id: str) -> str:
     """Deliver one event now if it is due, then queue its short retry or the next seq."""
     settings = get_settings()
     run = run_delivery(event_id, settings)
-    queue = settings.queue_name
-    if run.recorded is not None:
-        for follow_up in run.recorded.follow_up_ids:
-            self.app.send_task(DELIVER_EVENT, args=[follow_up], queue=queue)
-        next_at = run.recorded.next_attempt_at
-        if next_at is not None:
-            wait = next_at - datetime.now(UTC)
-            if wait <= COUNTDOWN_MAX:
-                countdown = max(wait.total_seconds(), 0.0)
-                self.app.send_task(DELIVER_EVENT, args=[event_id], queue=queue, countdown=countdown)
-        return run.recorded.verdict.value
-    assert run.skipped is not None
-    return run.skipped.value
+    if run.recorded is None:
+        assert run.skipped is not None
+        return run.skipped.value
+    follow_ups: list[tuple[str, float]] = [(e, 0.0) for e in run.recorded.follow_up_ids]
+    next_at = run.recorded.next_attempt_at
+    if next_at is not None and next_at - datetime.now(UTC) <= COUNTDOWN_MAX:
+        follow_ups.append((event_id, max((next_at - datetime.now(UTC)).total_seconds(), 0.0)))
+    for follow_up, countdown in follow_ups:
+        try:
+            self.app.send_task(
+                DELIVER_EVENT,
+                args=[follow_up],
+                queue=settings.queue_name,
+                countdown=countdown or None,
+            )
+        except KombuError as exc:
+            # The outcome is recorded and the event stays pending: the sweeper sends it when due.
+            log.warning(
+                "delivery follow-up not queued; the sweeper will",
+                extra={"event_id": follow_up, "error": type(exc).__name__},
+            )
+    return run.recorded.verdict.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from celery import current_app, shared_task
@@ -17,6 +18,7 @@ from core.settings import get_settings
 from worker import DELIVER_EVENT, SCORE_COMMENT, SWEEP
 from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat
+from worker.metrics import observe_decision, observe_scoring
 from worker.scorer import get_scorer
 from worker.sweeper import sweep_once
 
@@ -46,11 +48,14 @@ def score_comment(comment_id: str) -> None:
     settings = get_settings()
     scorer = get_scorer(settings)
     ensure_heartbeat(get_redis(settings), scorer.version)
+    started = time.perf_counter()
     with session_scope(settings) as session:
         result = moderate_comment(session, comment_id, scorer)
+    observe_scoring(time.perf_counter() - started)
     if result is None:
         return
-    _, event = result
+    decision, event = result
+    observe_decision(decision.status, event.source_id)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
     try:
