@@ -334,8 +334,19 @@ def _child_environment(
         # Links point at this server; plain http here, so session cookies cannot require TLS.
         PUBLIC_URL=settings.public_url or api,
         PYTHONUNBUFFERED="1",
+        # API and worker write their metrics here; the API's /metrics adds them all up.
+        PROMETHEUS_MULTIPROC_DIR=os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        or str(_fresh_metrics_dir(var_dir)),
     )
     return env
+
+
+def _fresh_metrics_dir(var_dir: Path) -> Path:
+    """An empty var/metrics: files of processes from an earlier run would be added up forever."""
+    folder = var_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _local_secret_key(var_dir: Path) -> str:
