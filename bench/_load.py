@@ -1,0 +1,623 @@
+"""Shared load-generation code of the service benchmarks: scratch database, signed requests, wrk.
+
+Every benchmark measures its baseline and its subject in the same run with the same client, so
+the ratio stays meaningful on a noisy 2-core machine. Nothing here touches the shared `test`
+database: each run creates its own PostgreSQL database beside it and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# High enough that the intake rate limit (still checked in Redis on every request) never refuses.
+UNLIMITED_RATE = "100000000/minute"
+HEALTH_TIMEOUT_SECONDS = 60.0
+
+
+def admin_database_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
+        "TEST_DATABASE_URL", DEFAULT_PG_URL
+    )
+
+
+def redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (pct in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+# ---------------------------------------------------------------- database and source
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to head, dropped afterwards (never the shared one)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from core.db import dispose_engines
+    from core.migrate import upgrade
+    from core.settings import Settings
+
+    admin = make_url(admin_database_url().replace("postgresql+psycopg://", "postgresql://"))
+    name = f"moderation_bench_{uuid.uuid4().hex[:10]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(Settings(database_url=url))
+        yield url
+    finally:
+        dispose_engines()
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class BenchSource:
+    """A source the load generator signs for."""
+
+    id: str
+    secret: str
+
+
+def create_bench_source(database_url: str) -> BenchSource:
+    """A source without a callback URL (decisions are recorded; no CMS is called)."""
+    from core.db import session_scope
+    from core.settings import Settings
+    from core.store import create_source
+
+    with session_scope(Settings(database_url=database_url)) as session:
+        created = create_source(session, name=f"bench-{uuid.uuid4().hex[:6]}")
+        return BenchSource(id=created.source.id, secret=created.secret)
+
+
+def comment_body(index: int) -> str:
+    from cli.simulate import SAMPLE_COMMENTS
+
+    return SAMPLE_COMMENTS[index % len(SAMPLE_COMMENTS)]
+
+
+def signed_request(
+    source: BenchSource, run_id: str, index: int, timestamp: int | None = None
+) -> tuple[str, dict[str, str], bytes]:
+    """(path, headers, body) of one intake request: unique comment id and webhook id, signed now."""
+    from cli.simulate import comment_payload
+    from service.signing import sign
+
+    body = json.dumps(comment_payload(run_id, index, comment_body(index))).encode()
+    webhook_id = f"msg_{run_id}_{index}"
+    stamp = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign(source.secret, webhook_id, stamp, body),
+    }
+    return f"/v1/sources/{source.id}/comments", headers, body
+
+
+# ---------------------------------------------------------------- servers
+
+
+@dataclass
+class Server:
+    """A process group started for a benchmark (gunicorn or celery) and its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def service_env(database_url: str, queue: str, **extra: str) -> dict[str, str]:
+    """Environment of `moderation api` / `moderation worker` for one benchmark run."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url(),
+        MODERATION_QUEUE=queue,
+        INTAKE_RATE_LIMIT=UNLIMITED_RATE,
+        SECRET_KEY="bench-secret-key",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def start(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Server:
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(name, process, log_path)
+
+
+def gunicorn_argv(bind: str, app: str, workers: int = 2, threads: int = 4) -> list[str]:
+    """The production gunicorn settings (cli.processes) serving `app` instead of ours."""
+    from cli.processes import gunicorn_arguments
+
+    args = gunicorn_arguments(bind, workers, threads, timeout=30)
+    return [sys.executable, "-m", "gunicorn", *args[:-1], app]
+
+
+def moderation_argv(*args: str) -> list[str]:
+    """`moderation ARGS` exactly as production runs it."""
+    return [_moderation_bin(), *args]
+
+
+def _moderation_bin() -> str:
+    candidate = Path(sys.executable).with_name("moderation")
+    return str(candidate) if candidate.exists() else "moderation"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, server: Server, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited early:\n{server.log_tail()}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{server.name} did not answer {url} within {timeout} s")
+
+
+def wait_worker_ready(server: Server, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited early:\n{server.log_tail()}")
+        if " ready." in server.log_path.read_text(errors="replace"):
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{server.name} not ready within {timeout} s")
+
+
+def create_bare_app() -> Any:
+    """The baseline: a Flask JSON endpoint on the intake path; parses the body, answers 202."""
+    from flask import Flask, jsonify, request
+
+    app = Flask("bare")
+
+    @app.post("/v1/sources/<source_id>/comments")
+    def receive(source_id: str) -> Any:
+        data = request.get_json()
+        return jsonify(id=str(data.get("id")), status="pending"), 202
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    return app
+
+
+# ---------------------------------------------------------------- wrk
+
+WRK_SCRIPT = r"""
+-- Cycles through pre-generated, pre-signed requests: one file per wrk thread.
+local counter = 0
+local threads = {}
+function setup(thread)
+  thread:set("id", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+function init(args)
+  requests = {}
+  statuses = {}
+  local prefix = args[1]
+  local f = assert(io.open(prefix .. id .. ".lua"))
+  local chunk = assert(load(f:read("*a")))
+  f:close()
+  for _, r in ipairs(chunk()) do
+    table.insert(requests, wrk.format("POST", r[1], r[2], r[3]))
+  end
+  index = 0
+end
+function request()
+  index = index % #requests + 1
+  return requests[index]
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+function done(summary, latency, requests)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    local s = thread:get("statuses")
+    for k, v in pairs(s) do counts[tostring(k)] = (counts[tostring(k)] or 0) + v end
+  end
+  local parts = {}
+  for k, v in pairs(counts) do table.insert(parts, string.format('"%s": %d', k, v)) end
+  io.write(string.format(
+    'WRK_RESULT {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"errors": %d, "statuses": {%s}}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout, table.concat(parts, ", ")))
+end
+"""
+
+
+def ensure_wrk() -> str:
+    """The wrk binary, installed with apt-get (Debian package `wrk`) when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found: apt-get install -y wrk", flush=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "wrk"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    found = shutil.which("wrk")
+    if not found:
+        raise RuntimeError("wrk is not installed and apt-get could not install it")
+    return found
+
+
+def _lua_string(value: str | bytes) -> str:
+    text = value.decode() if isinstance(value, bytes) else value
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for our text
+
+
+def write_wrk_requests(
+    folder: Path, source: BenchSource, run_id: str, per_thread: int, threads: int
+) -> str:
+    """One Lua table file per wrk thread with distinct signed requests; returns the file prefix."""
+    prefix = str(folder / f"requests-{run_id}-")
+    now = int(time.time())
+    for thread in range(threads):
+        lines = ["return {"]
+        for i in range(per_thread):
+            path, headers, body = signed_request(source, run_id, thread * per_thread + i, now)
+            header_table = ", ".join(
+                f"[{_lua_string(k)}]={_lua_string(v)}" for k, v in headers.items()
+            )
+            lines.append(f"{{{_lua_string(path)}, {{{header_table}}}, {_lua_string(body)}}},")
+        lines.append("}")
+        Path(f"{prefix}{thread}.lua").write_text("\n".join(lines))
+    return prefix
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one load run measured."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def count(self, *statuses: int) -> int:
+        return sum(self.statuses.get(str(s), 0) for s in statuses)
+
+
+def run_wrk(
+    base_url: str,
+    prefix: str,
+    *,
+    seconds: float,
+    threads: int = 2,
+    connections: int = 16,
+    folder: Path,
+) -> LoadResult:
+    script = folder / "cycle.lua"
+    script.write_text(WRK_SCRIPT)
+    argv = [
+        ensure_wrk(),
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        base_url,
+        "--",
+        prefix,
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    for line in done.stdout.splitlines():
+        if line.startswith("WRK_RESULT "):
+            data = json.loads(line[len("WRK_RESULT ") :])
+            return LoadResult(
+                requests=int(data["requests"]),
+                seconds=data["duration_us"] / 1e6,
+                p50_ms=data["p50_us"] / 1000,
+                p99_ms=data["p99_us"] / 1000,
+                errors=int(data["errors"]),
+                statuses={k: int(v) for k, v in data["statuses"].items()},
+            )
+    raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+
+
+# ---------------------------------------------------------------- paced client
+
+
+@dataclass
+class PacedRun:
+    """Comments posted at a steady rate: their ids and the HTTP statuses seen."""
+
+    posted: dict[str, float] = field(default_factory=dict)  # external id -> wall time sent
+    statuses: dict[int, int] = field(default_factory=dict)
+    late: int = 0  # sends that started more than 100 ms after their slot (client overload)
+
+
+def paced_post(
+    base_url: str,
+    source: BenchSource,
+    run_id: str,
+    *,
+    rate: float,
+    seconds: float,
+    senders: int = 8,
+    start_index: int = 0,
+    stop: threading.Event | None = None,
+) -> PacedRun:
+    """Post signed comments open-loop at `rate`/s for `seconds` from a few threads (keep-alive)."""
+    import httpx
+
+    run = PacedRun()
+    lock = threading.Lock()
+    total = max(1, int(rate * seconds))
+    started = time.monotonic() + 0.05
+    next_index = iter(range(total))
+    stop = stop or threading.Event()
+
+    def sender() -> None:
+        with httpx.Client(base_url=base_url, timeout=30.0) as client:
+            while not stop.is_set():
+                with lock:
+                    i = next(next_index, None)
+                if i is None:
+                    return
+                slot = started + i / rate
+                delay = slot - time.monotonic()
+                if delay > 0:
+                    if stop.wait(delay):
+                        return
+                elif delay < -0.1:
+                    with lock:
+                        run.late += 1
+                path, headers, body = signed_request(source, run_id, start_index + i)
+                sent = time.time()
+                try:
+                    status = client.post(path, headers=headers, content=body).status_code
+                except httpx.HTTPError:
+                    status = 0
+                with lock:
+                    run.statuses[status] = run.statuses.get(status, 0) + 1
+                    if status == 202:
+                        run.posted[f"sim-{run_id}-{start_index + i}"] = sent
+
+    pool = [threading.Thread(target=sender, daemon=True) for _ in range(senders)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return run
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def decision_latencies(database_url: str, source_id: str) -> list[tuple[datetime, float]]:
+    """(decided at, seconds from received_at to the model's decision) for the source's comments."""
+    from sqlalchemy import select
+
+    from core.db import session_scope
+    from core.settings import Settings
+    from core.tables import Comment, Decision
+
+    with session_scope(Settings(database_url=database_url)) as session:
+        rows = session.execute(
+            select(Comment.received_at, Decision.created_at)
+            .join(Decision, Decision.comment_id == Comment.id)
+            .where(Comment.source_id == source_id, Decision.actor == "model")
+        ).all()
+    return [
+        (_aware(decided), (_aware(decided) - _aware(received)).total_seconds())
+        for received, decided in rows
+    ]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def count_comments(database_url: str, source_id: str) -> tuple[int, int]:
+    """(comments stored, comments decided by the model) for the source."""
+    from sqlalchemy import func, select
+
+    from core.db import session_scope
+    from core.settings import Settings
+    from core.tables import Comment, Decision
+
+    with session_scope(Settings(database_url=database_url)) as session:
+        stored = session.scalar(
+            select(func.count()).select_from(Comment).where(Comment.source_id == source_id)
+        )
+        decided = session.scalar(
+            select(func.count(func.distinct(Decision.comment_id)))
+            .join(Comment, Comment.id == Decision.comment_id)
+            .where(Comment.source_id == source_id, Decision.actor == "model")
+        )
+    return int(stored or 0), int(decided or 0)
+
+
+def work_dir(keep: bool = False) -> Path:
+    """A temporary folder for logs and request files (kept when BENCH_KEEP is set)."""
+    return Path(tempfile.mkdtemp(prefix="moderation-bench-"))
+
+
+def log_dir_note(folder: Path) -> str:
+    return f"logs and request files: {folder}"
+
+
+def bind_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def machine_line() -> str:
+    load = os.getloadavg()
+    return f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+
+
+def print_json(label: str, data: dict[str, Any]) -> None:
+    print(f"{label} {json.dumps(data, sort_keys=True)}", flush=True)
+
+
+# ---------------------------------------------------------------- api + worker as in production
+
+
+@dataclass
+class Stack:
+    """`moderation api` and `moderation worker` on one scratch database and a private queue."""
+
+    api: Server
+    worker: Server
+    base_url: str
+
+    def stop(self) -> None:
+        self.api.stop()
+        self.worker.stop()
+
+
+def start_stack(
+    database_url: str, queue: str, folder: Path, *, worker_args: Sequence[str] = ()
+) -> Stack:
+    """Start both processes exactly as production does and wait until they serve."""
+    metrics_dir = folder / "prometheus"
+    metrics_dir.mkdir(exist_ok=True)
+    env = service_env(
+        database_url,
+        queue,
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        MODERATION_VAR_DIR=str(folder / "var"),
+    )
+    port = free_port()
+    api = start("api", moderation_argv("api", "--bind", f"127.0.0.1:{port}"), env, folder)
+    worker = start("worker", moderation_argv("worker", *worker_args), env, folder)
+    stack = Stack(api, worker, bind_url(port))
+    try:
+        wait_http(stack.base_url + "/healthz", api)
+        wait_worker_ready(worker)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def forget_queue(queue: str) -> None:
+    """Drop the benchmark's queue (and Celery's unacked bookkeeping stays harmless)."""
+    import redis
+
+    redis.Redis.from_url(redis_url()).delete(queue)
+
+
+def wait_decided(
+    database_url: str,
+    source_id: str,
+    expected: int,
+    timeout: float,
+    poll: float = 0.5,
+    stalled_after: float = 30.0,
+) -> int:
+    """Poll until `expected` comments of the source are decided; the count seen. Gives up at
+    timeout, or when the count has not moved for `stalled_after` s (a task that failed)."""
+    deadline = time.monotonic() + timeout
+    decided, last_change, last_count = 0, time.monotonic(), -1
+    while time.monotonic() < deadline:
+        _, decided = count_comments(database_url, source_id)
+        if decided >= expected:
+            break
+        if decided != last_count:
+            last_count, last_change = decided, time.monotonic()
+        elif time.monotonic() - last_change > stalled_after:
+            break
+        time.sleep(poll)
+    return decided
+
+
+def warm_up(stack: Stack, database_url: str, comments: int = 20, rate: float = 10.0) -> float:
+    """Post a few comments and wait for their decisions: first requests and tasks are slow
+    (connections, lazy imports, first model call); returns the seconds it took."""
+    started = time.monotonic()
+    source = create_bench_source(database_url)
+    run = paced_post(
+        stack.base_url, source, "warm" + uuid.uuid4().hex[:6], rate=rate, seconds=comments / rate
+    )
+    wait_decided(database_url, source.id, len(run.posted), timeout=180.0)
+    return time.monotonic() - started
