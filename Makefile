@@ -20,8 +20,10 @@ test: $(STAMP)
 	bash scripts/test-prerequisites
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# `make bench` runs the service benchmarks in turn (minutes each); `make bench BENCH=intake` one.
+BENCH ?= intake e2e soak
 bench: $(STAMP)
-	$(PY) -m bench
+	for name in $(BENCH); do $(PY) -m bench $$name || exit 1; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
