@@ -106,7 +106,8 @@ def main() -> int:
     with _load.scratch_database() as database_url:
         stack = _load.start_stack(database_url, queue, folder, worker_args=worker_args)
         try:
-            print(f"warm-up: {_load.warm_up(stack, database_url):.1f} s", flush=True)
+            warm = _load.warm_up(stack, database_url, comments=4 if args.smoke else 20)
+            print(f"warm-up: {warm:.1f} s", flush=True)
             intake_rate, e2e_rate, _ = throughput_phase(
                 stack,
                 database_url,

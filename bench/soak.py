@@ -89,7 +89,8 @@ def main() -> int:
     with _load.scratch_database() as database_url:
         stack = _load.start_stack(database_url, queue, folder)
         try:
-            print(f"warm-up: {_load.warm_up(stack, database_url):.1f} s", flush=True)
+            warm = _load.warm_up(stack, database_url, comments=4 if args.smoke else 20)
+            print(f"warm-up: {warm:.1f} s", flush=True)
             rate = args.rate
             if rate is None:
                 _, e2e_rate, _ = throughput_phase(
