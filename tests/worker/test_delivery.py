@@ -212,14 +212,16 @@ class TestRunDelivery:
     def test_run_delivery_honours_retry_after(
         self, settings: Settings, session: Session, header: str
     ) -> None:
-        now = later(1).replace(microsecond=0)
-        value = (
-            header
-            if header != "http-date"
-            else format_datetime(now + timedelta(seconds=120), usegmt=True)
-        )
-        with running_receiver([Reply(429, {"Retry-After": value})]) as receiver:
+        with running_receiver() as receiver:
             event = decide(session, new_source(session, receiver.url).source)
+            # The clock starts once the event exists (and is due), however slow the machine.
+            now = later(1).replace(microsecond=0)
+            value = (
+                header
+                if header != "http-date"
+                else format_datetime(now + timedelta(seconds=120), usegmt=True)
+            )
+            receiver.replies.append(Reply(429, {"Retry-After": value}))
             run = run_delivery(event.id, settings, now=now)
         assert run.recorded is not None and run.recorded.verdict is Verdict.RETRY
         assert run.recorded.next_attempt_at is not None
