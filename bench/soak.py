@@ -124,6 +124,12 @@ def main() -> int:
             _load.forget_queue(queue)
 
     warm_up = seconds * 0.10
+    samples_csv = folder / "rss.csv"
+    with samples_csv.open("w") as out:
+        out.write("pid,role,seconds,rss_bytes\n")
+        for pid, entry in table.items():
+            out.writelines(f"{pid},{entry.role},{at:.1f},{rss}\n" for at, rss in entry.samples)
+    print(f"samples: {samples_csv}")
     print(f"load: {posted} accepted, statuses {run.statuses}, {decided} decided")
     print(f"{'pid':>7} {'role':<13} {'samples':>7} {'first MB':>9} {'last MB':>8} {'growth':>7}")
     worst = 0.0
