@@ -36,8 +36,9 @@ def create_app(
     app.register_blueprint(intake.bp)
     app.register_blueprint(metrics.bp)
 
-    from service import limits
+    from service import limits, security
 
+    security.init_security(app)
     limits.init_limits(app)
 
     from service import admin, auth, pages, review

@@ -1,0 +1,31 @@
+"""Refuse URLs no view can serve safely, before any view or query sees them.
+
+A NUL character (%00) in a path or query string names nothing (ids, filters and states are
+plain text) and PostgreSQL refuses to compare text with it, which turned such probes into
+500s deep inside whichever query met it first. One check here covers every route, present
+and future. (The security headers every response carries are set in service.auth.)
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from service.errors import ApiError
+
+NUL = "\x00"
+
+
+class MalformedUrl(ApiError):
+    status, title, type = 400, "Bad Request", "/problems/malformed-url"
+
+
+def refuse_nul_in_url() -> None:
+    if NUL in request.path:
+        raise MalformedUrl("the path must not contain NUL (%00) characters")
+    for name, value in request.args.items(multi=True):
+        if NUL in name or NUL in value:
+            raise MalformedUrl("query parameters must not contain NUL (%00) characters")
+
+
+def init_security(app: Flask) -> None:
+    app.before_request(refuse_nul_in_url)
