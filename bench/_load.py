@@ -266,11 +266,16 @@ function init(args)
   requests = {}
   statuses = {}
   local prefix = args[1]
-  local f = assert(io.open(prefix .. id .. ".lua"))
-  local chunk = assert(load(f:read("*a")))
-  f:close()
-  for _, r in ipairs(chunk()) do
-    table.insert(requests, wrk.format("POST", r[1], r[2], r[3]))
+  -- One request a line: path, webhook-id, webhook-timestamp, webhook-signature, body (tabs).
+  for line in io.lines(prefix .. id .. ".tsv") do
+    local path, wid, stamp, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    local headers = {
+      ["Content-Type"] = "application/json",
+      ["webhook-id"] = wid,
+      ["webhook-timestamp"] = stamp,
+      ["webhook-signature"] = sig,
+    }
+    table.insert(requests, wrk.format("POST", path, headers, body))
   end
   index = 0
 end
@@ -317,27 +322,24 @@ def ensure_wrk() -> str:
     return found
 
 
-def _lua_string(value: str | bytes) -> str:
-    text = value.decode() if isinstance(value, bytes) else value
-    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for our text
-
-
 def write_wrk_requests(
     folder: Path, source: BenchSource, run_id: str, per_thread: int, threads: int
 ) -> str:
-    """One Lua table file per wrk thread with distinct signed requests; returns the file prefix."""
+    """One file per wrk thread of distinct signed requests, one a line; returns the file prefix."""
     prefix = str(folder / f"requests-{run_id}-")
     now = int(time.time())
     for thread in range(threads):
-        lines = ["return {"]
-        for i in range(per_thread):
-            path, headers, body = signed_request(source, run_id, thread * per_thread + i, now)
-            header_table = ", ".join(
-                f"[{_lua_string(k)}]={_lua_string(v)}" for k, v in headers.items()
-            )
-            lines.append(f"{{{_lua_string(path)}, {{{header_table}}}, {_lua_string(body)}}},")
-        lines.append("}")
-        Path(f"{prefix}{thread}.lua").write_text("\n".join(lines))
+        with Path(f"{prefix}{thread}.tsv").open("w") as out:
+            for i in range(per_thread):
+                path, headers, body = signed_request(source, run_id, thread * per_thread + i, now)
+                fields = (
+                    path,
+                    headers["webhook-id"],
+                    headers["webhook-timestamp"],
+                    headers["webhook-signature"],
+                    body.decode(),  # json.dumps escapes tabs and newlines
+                )
+                out.write("\t".join(fields) + "\n")
     return prefix
 
 

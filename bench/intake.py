@@ -106,7 +106,7 @@ def main() -> int:
                     env,
                     folder,
                     source,
-                    expected_rate=3000,
+                    expected_rate=1500,
                     **common,
                 )
                 ours_bind = f"127.0.0.1:{_load.free_port()}"
