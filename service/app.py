@@ -36,9 +36,8 @@ def create_app(
     app.register_blueprint(intake.bp)
     app.register_blueprint(metrics.bp)
 
-    from service import limits, security
+    from service import limits
 
-    security.init_security(app)
     limits.init_limits(app)
 
     from service import admin, auth, pages, review
@@ -47,4 +46,8 @@ def create_app(
     pages.init_pages(app)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
+
+    from service import security
+
+    security.init_security(app)
     return app

@@ -8,6 +8,8 @@ and future. (The security headers every response carries are set in service.auth
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, request
 
 from service.errors import ApiError
@@ -28,4 +30,10 @@ def refuse_nul_in_url() -> None:
 
 
 def init_security(app: Flask) -> None:
+    """Install the check; call it after every blueprint, so each documented operation declares
+    the 400 it may now answer."""
     app.before_request(refuse_nul_in_url)
+    for view in app.view_functions.values():
+        meta: dict[str, Any] | None = getattr(view, "__openapi__", None)
+        if meta is not None:
+            meta["responses"].setdefault(400, "problem")
