@@ -22,8 +22,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from models.classifier import Classifier, HighlightRule
-from models.highlight import SpanModel
 from models.features import char_features, word_features
+from models.highlight import SpanModel
 from models.splits import CALIBRATION, FIT, assign_parts
 from models.textnorm import normalise_text
 
