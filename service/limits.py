@@ -62,7 +62,8 @@ def init_limits(app: Flask) -> Limiter:
             "socket_connect_timeout": STORAGE_TIMEOUT_SECONDS,
             "socket_timeout": STORAGE_TIMEOUT_SECONDS,
         },
-        strategy="moving-window",
+        # One INCR per request (a moving window keeps a list per source and costs more).
+        strategy="fixed-window",
         key_prefix=KEY_PREFIX,
         swallow_errors=True,
         in_memory_fallback=[settings.intake_rate_limit],
