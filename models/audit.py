@@ -22,6 +22,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -39,6 +40,7 @@ __all__ = [
     "audit_sentences",
     "augmentation_sentences",
     "bnsp_auc",
+    "identity_words",
     "bpsn_auc",
     "power_mean",
     "run_audit",
@@ -92,6 +94,18 @@ IDENTITY_TERMS: tuple[IdentityTerm, ...] = (
     _adjective("autistic", "disability"),
     _adjective("elderly", "age"),
 )
+
+
+@lru_cache(maxsize=1)
+def identity_words() -> frozenset[str]:
+    """The identity terms' words and plurals, lowercased: words that alone must not raise a
+    score (training clips their weights) nor be highlighted on an unflagged comment."""
+    words: set[str] = set()
+    for identity in IDENTITY_TERMS:
+        for word in identity.term.lower().split():
+            words.update({word, f"{word}s"})
+        words.update(identity.many.lower().split()[-1:])
+    return frozenset(words - {"people", "person"})
 
 # {one} / {many} take the identity; {One} / {Many} the same at the start of a sentence.
 AUDIT_NEUTRAL_TEMPLATES: tuple[str, ...] = (

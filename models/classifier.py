@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from models.audit import identity_words
 from models.features import (
     MAX_CHARS,
     char_features,
@@ -36,6 +37,10 @@ PIECE_CACHE_SIZE = 300_000
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
 _NO_IDS = np.zeros(0, dtype=np.int64)
 _is_none = partial(operator.is_, None)
+# On a comment no label flags, a highlighted word must raise the toxic log-odds by this much on
+# its own (one logit: the word alone multiplies the odds by e), so that words the span model
+# likes in toxic posts ("family", "housing") are not marked on a neutral comment.
+UNFLAGGED_MIN_CONTRIBUTION = 1.0
 
 
 @dataclass(frozen=True)
@@ -327,22 +332,49 @@ class Classifier:
             for label in self.highlight_labels
         )
 
+    def flagged(self, probabilities: np.ndarray) -> bool:
+        """Whether any highlighted label reaches its flag threshold."""
+        return any(
+            probabilities[self.labels.index(label)] >= self.thresholds.get(label, 0.5)
+            for label in self.highlight_labels
+        )
+
     def highlights(
         self, text: str, probabilities: np.ndarray | None = None
     ) -> list[tuple[int, int]]:
         """Spans a moderator sees marked: the offending words of a text scored high enough
-        (``probabilities``, if the caller has them already, saves scoring the text twice)."""
+        (``probabilities``, if the caller has them already, saves scoring the text twice).
+
+        The gate: nothing is marked below the tuned highlight gate (``self.highlight.gate``);
+        between it and the flag thresholds a word is marked only when it is clearly offensive on
+        its own: not an identity term, and raising the toxic log-odds by at least
+        UNFLAGGED_MIN_CONTRIBUTION by itself. So a neutral "I am a gay Muslim woman" marks
+        nothing, while a borderline insult below the threshold keeps its insult marked.
+        """
         if probabilities is None:
             probabilities = self.predict_one(text)
         if not self.highlight_gate(probabilities):
             return []
+        flagged = self.flagged(probabilities)
+        identity = identity_words()
         if self.span_model is None:
             _, originals, contributions = self.highlight_candidates(text)
-            return self.apply_highlight_rule(
+            marked = self.apply_highlight_rule(
                 self.highlight, probabilities, originals, contributions
             )
-        _, units = self.highlight_units(text)
-        marked = self.span_model.select(units)
+            if not flagged:
+                marked = [(s, e) for s, e in marked if word_form(text[s:e]) not in identity]
+        else:
+            _, units = self.highlight_units(text)
+            chosen = self.span_model.probabilities(units) >= self.span_model.threshold
+            marked = [
+                span
+                for (span, form, contribution), keep in zip(units, chosen, strict=True)
+                if keep
+                and (
+                    flagged or (form not in identity and contribution >= UNFLAGGED_MIN_CONTRIBUTION)
+                )
+            ]
         return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
 
 

@@ -1,12 +1,14 @@
-"""The classifier's view of models.normalise: one call that always returns text plus an offset map.
+"""The classifier's view of models.normalise: one call that returns text plus an offset map.
 
-models.normalise is written beside this package; until it is importable the identity map stands in,
-so the classifier works (less robustly to obfuscation) rather than failing to load.
+Kept as the single entry point training, scoring and explanations share, so the three always
+normalise the same way (a fallback to the raw text would silently change the features).
 """
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from models.normalise import normalise
 
 
 class NormalisedText(Protocol):
@@ -17,30 +19,6 @@ class NormalisedText(Protocol):
     def to_original(self, start: int, end: int) -> tuple[int, int]: ...
 
 
-class IdentityNormalised:
-    """Stand-in used only when models.normalise is unavailable: the text as it is."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def to_original(self, start: int, end: int) -> tuple[int, int]:
-        return start, end
-
-
-def _identity(text: str) -> NormalisedText:
-    return IdentityNormalised(text)
-
-
-try:
-    from models.normalise import normalise as _normalise
-except ImportError:  # pragma: no cover - only before models.normalise exists
-    _normalise = _identity  # type: ignore[assignment]
-
-AVAILABLE = _normalise is not _identity
-
-
 def normalise_text(text: str) -> NormalisedText:
     """Normalised form of ``text`` (NFKC, obfuscation folded) with its offset map."""
-    return _normalise(text)  # type: ignore[no-any-return]
+    return normalise(text)

@@ -125,16 +125,9 @@ MIN_CLIPPED_NGRAM = 4
 
 def identity_words() -> list[str]:
     """Identity terms (models.audit) and their plurals, lowercased."""
-    try:
-        from models.audit import IDENTITY_TERMS
-    except ImportError:
-        return []
-    words: set[str] = set()
-    for identity in IDENTITY_TERMS:
-        for word in identity.term.lower().split():
-            words.update({word, f"{word}s"})
-        words.update(identity.many.lower().split()[-1:])
-    return sorted(words - {"people", "person"})
+    from models.audit import identity_words as words
+
+    return sorted(words())
 
 
 def _clip_identity_weights(

@@ -10,6 +10,11 @@ from models.artifact import SHIPPED_DIR, verify
 from models.classifier import Classifier
 
 MAX_ARTIFACT_BYTES = 25 * 1024 * 1024
+NEUTRAL_IDENTITY_SENTENCES = (
+    "I am a gay Muslim woman",
+    "As a Black woman, I found this article thoughtful.",
+    "My neighbours are Mexican immigrants and they run a bakery.",
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +28,26 @@ class TestShippedModel:
         assert (SHIPPED_DIR / manifest["model_file"]).stat().st_size <= MAX_ARTIFACT_BYTES
         assert all(entry["licence_class"] == "open" for entry in manifest["training_sets"])
 
-    @pytest.mark.parametrize(
-        "text",
-        [
-            "I am a gay Muslim woman",
-            "As a Black woman, I found this article thoughtful.",
-            "My neighbours are Mexican immigrants and they run a bakery.",
-        ],
-    )
+    @pytest.mark.parametrize("text", NEUTRAL_IDENTITY_SENTENCES)
     def test_shipped_neutral_identity_sentence_below_flag_threshold(
         self, shipped: Classifier, text: str
     ) -> None:
         scores = shipped.scores(text)
         for label in ("toxic", "identity_hate", "threat"):
             assert scores[label] < shipped.thresholds[label], (label, scores)
+
+    @pytest.mark.parametrize("text", NEUTRAL_IDENTITY_SENTENCES)
+    def test_shipped_neutral_identity_sentence_not_highlighted(
+        self, shipped: Classifier, text: str
+    ) -> None:
+        assert shipped.highlights(text) == []
+
+    def test_shipped_unflagged_insult_keeps_its_insult_highlighted(
+        self, shipped: Classifier
+    ) -> None:
+        text = "Interesting point, though the author is a bit of a clown."
+        assert not shipped.flagged(shipped.predict_one(text))
+        assert shipped.highlights(text) == [(51, 56)]
 
     def test_shipped_insult_is_flagged_and_highlighted(self, shipped: Classifier) -> None:
         text = "You are a pathetic idiot."
