@@ -119,18 +119,28 @@ class TestSqlInjection:
 class TestNulInUrl:
     @pytest.mark.parametrize(
         "url",
-        [
-            "/v1/comments/%00",
-            "/v1/admin/deliveries?source=%00",
-            "/v1/review/queue?author=a%00b",
-            "/moderate?source=%00",
-            "/v1/review/queue?%00=1",
-        ],
+        ["/v1/comments/%00", "/v1/admin/deliveries/a%00b", "/moderate/comments/%00/author"],
     )
-    def test_nul_in_url_is_refused_as_malformed_before_any_view(
+    def test_nul_in_path_is_not_found_before_any_view(
         self, client: FlaskClient, seeded: Seeded, url: str
     ) -> None:
         response = client.get(url, headers=bearer(seeded.admin))
-        assert response.status_code == 400
+        assert response.status_code == 404
         assert response.mimetype == "application/problem+json"
-        assert response.get_json()["type"] == "/problems/malformed-url"
+
+    @pytest.mark.parametrize(
+        ("url", "field"),
+        [
+            ("/v1/admin/deliveries?source=%00", "source"),
+            ("/v1/review/queue?author=a%00b", "author"),
+            ("/moderate?source=%00", "source"),
+            ("/v1/review/queue?%00=1", "\\0"),
+        ],
+    )
+    def test_nul_in_query_is_refused_naming_the_parameter(
+        self, client: FlaskClient, seeded: Seeded, url: str, field: str
+    ) -> None:
+        response = client.get(url, headers=bearer(seeded.admin))
+        assert response.status_code == 422
+        assert response.mimetype == "application/problem+json"
+        assert [e["field"] for e in response.get_json()["errors"]] == [field]
