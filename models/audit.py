@@ -107,6 +107,7 @@ def identity_words() -> frozenset[str]:
         words.update(identity.many.lower().split()[-1:])
     return frozenset(words - {"people", "person"})
 
+
 # {one} / {many} take the identity; {One} / {Many} the same at the start of a sentence.
 AUDIT_NEUTRAL_TEMPLATES: tuple[str, ...] = (
     "I am {one} and I agree with this article.",

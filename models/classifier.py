@@ -30,7 +30,7 @@ from models.features import (
     word_features,
 )
 from models.highlight import SpanModel, Unit, word_form
-from models.textnorm import NormalisedText, normalise_text
+from models.textnorm import NormalisedText, normalise_text, normalised_text
 
 # Per-instance cache bound: whitespace pieces -> their char n-gram feature ids.
 PIECE_CACHE_SIZE = 300_000
@@ -146,7 +146,7 @@ class Classifier:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF matrix of raw texts (normalised here), as the linear models see it."""
-        return self._matrix([normalise_text(text).text for text in texts])
+        return self._matrix(list(map(normalised_text, texts)))
 
     def _matrix(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
         """The batch path: the same numbers as _vector, computed for all texts at once.
@@ -213,7 +213,7 @@ class Classifier:
 
     def predict_one(self, text: str) -> np.ndarray:
         """Probabilities of one text without building a sparse matrix (same numbers as batch)."""
-        ids, values = self._vector(normalise_text(text).text)
+        ids, values = self._vector(normalised_text(text))
         if len(ids):
             margins = values @ self.coef[ids] + self.intercept
         else:

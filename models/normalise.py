@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Normalised", "normalise"]
+__all__ = ["Normalised", "normalise", "normalised_text"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,7 @@ class Normalised:
 # --- step 1: Unicode ------------------------------------------------------------------------
 
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+_NON_ASCII_SPLIT = re.compile(r"([^\x00-\x7f]+)")
 _REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp"})
 
@@ -150,9 +151,15 @@ _IRREGULAR_TABLE = _CharacterTable(
 
 def _fold_unicode(text: str) -> tuple[str, Offsets, Offsets]:
     """Step 1 on text that is not pure ASCII, keeping the map to original offsets."""
-    if not text.translate(_IRREGULAR_TABLE):
+    # Only the distinct non-ASCII characters can be irregular (ASCII folds by lower()): checking
+    # them is cheaper than translating every character through a Python-level table.
+    if not any(_IRREGULAR_TABLE[ord(c)] for c in set(text) if c > "\x7f"):
         # Every character folds to one character ("é" -> "e", "’" -> "'"): the map is the identity.
-        return (text.translate(_FOLD_TABLE), *_identity(len(text)))
+        # ASCII stretches take lower() (C speed); only the non-ASCII runs go through the table.
+        parts = _NON_ASCII_SPLIT.split(text)
+        parts[0::2] = [part.lower() for part in parts[0::2]]
+        parts[1::2] = [part.translate(_FOLD_TABLE) for part in parts[1::2]]
+        return ("".join(parts), *_identity(len(text)))
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -548,3 +555,32 @@ def normalise(text: str) -> Normalised:
     if _may_repeat(folded):
         folded, starts, ends = _rewrite(folded, starts, ends, _run_matches(folded), _squeeze_run)
     return Normalised(folded, tuple(starts), tuple(ends))
+
+
+def normalised_text(text: str) -> str:
+    """``normalise(text).text`` without the offset map, for batch scoring, which needs none.
+
+    The same steps in the same order as normalise() on ASCII text; only the whitespace step,
+    the one most comments need besides leetspeak, is done with str methods instead of the map
+    rewriting. Anything else goes through normalise(), so the result is always the same.
+    """
+    if not text.isascii():
+        return normalise(text).text
+    folded = text.lower()
+    if not folded.isprintable():
+        folded = folded.translate(_WHITESPACE_TO_SPACE)  # same length: "\n" -> " "
+    classes = folded.translate(_CLASSES)
+    if not (_may_need_whitespace(folded) or _may_be_spaced(classes) or _may_repeat(folded)):
+        return _fold_leet(folded, classes) if _may_be_leet(classes) else folded
+    if not folded.isprintable():
+        folded = _CONTROLS.sub("", folded)
+    # Only " " is left as whitespace, so split() collapses its runs and drops the edges.
+    folded = " ".join(folded.split())
+    classes = folded.translate(_CLASSES)
+    if _may_be_spaced(classes):
+        return normalise(text).text
+    if _may_be_leet(classes):
+        folded = _fold_leet(folded, classes)
+    if _may_repeat(folded):
+        return normalise(text).text
+    return folded

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from models.normalise import normalise
+from models.normalise import normalise, normalised_text
+
+__all__ = ["NormalisedText", "normalise_text", "normalised_text"]
 
 
 class NormalisedText(Protocol):

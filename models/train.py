@@ -25,7 +25,7 @@ from models.classifier import Classifier, HighlightRule
 from models.features import char_features, word_features
 from models.highlight import SpanModel
 from models.splits import CALIBRATION, FIT, assign_parts
-from models.textnorm import normalise_text
+from models.textnorm import normalised_text
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class TrainingRun:
 
 def normalise_all(texts: Sequence[str]) -> list[str]:
     """Normalised form of every text (the features are computed on it)."""
-    return [normalise_text(text).text for text in texts]
+    return list(map(normalised_text, texts))
 
 
 def _fit_vectorizers(

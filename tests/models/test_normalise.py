@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.normalise import Normalised, normalise
+from models.normalise import Normalised, normalise, normalised_text
 
 
 def _original(text: str, normalised_word: str) -> str:
@@ -256,3 +256,38 @@ class TestNormaliseProperties:
     )
     def test_normalise_handles_hostile_text(self, text: str) -> None:
         _check_map(text, normalise(text))
+
+
+# ASCII text in every state the map-free path must reproduce: whitespace runs and edges, controls,
+# leetspeak that makes a triple only after folding, spaced-out words, stretched insults.
+_ASCII_TRICKY = st.text(
+    alphabet=st.sampled_from("aabcfikstu uuu 01345778@$!+.-_*~  \n\t\r\x00\x01\x0b\x1c\x7fGT"),
+    max_size=60,
+)
+
+
+class TestNormalisedText:
+    @settings(_PATIENT, max_examples=1000)
+    @given(_ASCII_TRICKY)
+    def test_normalised_text_equals_normalise_on_ascii(self, text: str) -> None:
+        assert normalised_text(text) == normalise(text).text
+
+    @settings(_PATIENT, max_examples=300)
+    @given(_TRICKY)
+    def test_normalised_text_equals_normalise_on_any_text(self, text: str) -> None:
+        assert normalised_text(text) == normalise(text).text
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("  Hello \n\n World  ", "hello world"),
+            ("the T1000GB  fibers", "the tioogb fibers"),
+            ("you  f u c k", "you fuck"),
+            ("so  stuuuupid", "so stupid"),
+            ("nul\x00 inside\x01", "nul inside"),
+            ("Curly don\u2019t  \u00e9t\u00e9", "curly don't ete"),
+        ],
+    )
+    def test_normalised_text_known_cases(self, text: str, expected: str) -> None:
+        assert normalised_text(text) == expected
+        assert normalise(text).text == expected
