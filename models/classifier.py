@@ -91,17 +91,20 @@ class Classifier:
         self.highlight_labels = tuple(x for x in highlight_labels if x in self.labels)
         self.span_model: SpanModel | None = None
         self._piece_cache: dict[str, tuple[int, ...]] = {}
+        self._blocks: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- persistence: the cache is rebuilt, never stored -------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_piece_cache"] = {}
+        state["_blocks"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("span_model", None)
         self._piece_cache = {}
+        self._blocks = None
 
     # -- features ------------------------------------------------------------------------------
     def _piece_ids(self, piece: str) -> np.ndarray:
@@ -148,8 +151,8 @@ class Classifier:
         """TF-IDF matrix of raw texts (normalised here), as the linear models see it."""
         return self._matrix(list(map(normalised_text, texts)))
 
-    def _matrix(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
-        """The batch path: the same numbers as _vector, computed for all texts at once.
+    def _counts(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
+        """Raw feature counts (texts x features) of the batch path, computed for all texts at once.
 
         Counts come from one sparse product, texts x distinct pieces (how often each piece
         occurs) times distinct pieces x features (the cached ids of each piece), so the
@@ -181,13 +184,46 @@ class Classifier:
             (np.ones(len(piece_ids)), piece_ids, piece_indptr), shape=(len(rows), shape[1])
         )
         # A sparse product sums repeated entries, so counts has one entry per (text, feature).
-        counts = sp.csr_matrix(occurrences @ features)
+        return sp.csr_matrix(occurrences @ features)
+
+    def _matrix(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF matrix of normalised texts, each block L2-normalised (same numbers as _vector)."""
+        counts = self._counts(normalised_texts)
+        shape = counts.shape
         text_of = np.repeat(np.arange(shape[0]), np.diff(counts.indptr))
         values = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
         cell = text_of * 2 + (counts.indices >= self.n_word).astype(np.int64)
         norms = np.sqrt(np.bincount(cell, weights=values * values, minlength=2 * shape[0]))
         values /= norms[cell]
         return sp.csr_matrix((values, counts.indices, counts.indptr), shape=shape)
+
+    def _block_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """coef split by block (word rows | char rows, side by side) and each feature's block as
+        two indicator columns: built once per process, never stored in the artifact."""
+        if self._blocks is None:
+            is_word = (np.arange(len(self.idf)) < self.n_word)[:, None]
+            split = np.hstack(
+                [np.where(is_word, self.coef, 0.0), np.where(is_word, 0.0, self.coef)]
+            )
+            indicator = np.hstack([is_word, ~is_word]).astype(np.float64)
+            self._blocks = (np.ascontiguousarray(split), indicator)
+        return self._blocks
+
+    def _margins(self, normalised_texts: Sequence[str]) -> np.ndarray:
+        """Raw margins of the batch path without building the normalised matrix: per text, each
+        block's dot product with coef divided by that block's norm (both from sparse products,
+        so no per-entry text or block bookkeeping)."""
+        counts = self._counts(normalised_texts)
+        split, indicator = self._block_weights()
+        counts.data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        dots = np.asarray(counts @ split)
+        counts.data *= counts.data
+        norms = np.sqrt(np.asarray(counts @ indicator))
+        norms[norms == 0.0] = 1.0  # an empty block has a zero dot product too
+        n_labels = len(self.labels)
+        return (
+            dots[:, :n_labels] / norms[:, :1] + dots[:, n_labels:] / norms[:, 1:] + self.intercept
+        )
 
     # -- scores ---------------------------------------------------------------------------------
     def _calibrate(self, margins: np.ndarray) -> np.ndarray:
@@ -196,12 +232,11 @@ class Classifier:
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear margins (n, len(labels)), before calibration."""
-        return np.asarray(self.transform(texts) @ self.coef) + self.intercept
+        return self._margins(list(map(normalised_text, texts)))
 
     def decision_function_normalised(self, normalised_texts: Sequence[str]) -> np.ndarray:
         """Raw margins of texts that are already normalised (training reuses its normalisation)."""
-        matrix = self._matrix(normalised_texts)
-        return np.asarray(matrix @ self.coef) + self.intercept
+        return self._margins(normalised_texts)
 
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """Calibrated probabilities (n, len(labels)); one text takes the fast path."""
