@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from core.db import session_scope
+from cli.database import cli_session
 from core.deliveries import (
     EventNotFound,
     RedeliveryRefused,
@@ -21,22 +17,6 @@ from core.deliveries import (
 )
 from core.domain import DeliveryState
 from core.settings import get_settings
-
-
-@contextmanager
-def _database() -> Iterator[Session]:
-    try:
-        with session_scope(get_settings()) as session:
-            yield session
-    except EventNotFound as exc:
-        raise click.ClickException(f"no event with id {exc.args[0]!r}") from exc
-    except RedeliveryRefused as exc:
-        raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot use the database ({type(exc).__name__}); is it up, and migrated with "
-            "`moderation db upgrade`?"
-        ) from exc
 
 
 @click.group()
@@ -56,7 +36,7 @@ def list_command(
     """Events newest first, with their state, attempts and last error."""
     if dead:
         state = DeliveryState.DEAD.value
-    with _database() as session:
+    with cli_session(EventNotFound, RedeliveryRefused) as session:
         rows = list_deliveries(session, state=state, source_id=source_id, limit=limit)
     if as_json:
         click.echo(json.dumps([row.as_json() for row in rows], indent=2))
@@ -79,7 +59,7 @@ def list_command(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of attempts.")
 def show(event_id: str, as_json: bool) -> None:
     """Every attempt of one event: when, where, status, latency and error."""
-    with _database() as session:
+    with cli_session(EventNotFound, RedeliveryRefused) as session:
         attempts = [
             {
                 "number": a.number,
@@ -108,7 +88,7 @@ def show(event_id: str, as_json: bool) -> None:
 def redeliver_command(event_id: str) -> None:
     """Send a dead (or delivered) event again, with a fresh retry schedule."""
     settings = get_settings()
-    with _database() as session:
+    with cli_session(EventNotFound, RedeliveryRefused) as session:
         redeliver(session, event_id)
     click.echo(f"{event_id} is pending again.")
     # Queue it now; if Redis is down the sweeper sends it once it is due (it is due now).

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from core.db import session_scope
-from core.settings import get_settings
+from cli.database import cli_session
 from core.sources import (
     DEFAULT_ROTATION_OVERLAP,
     InvalidSourceChange,
@@ -29,23 +25,6 @@ from core.sources import (
     validate_callback_url,
 )
 from core.store import create_source
-
-
-@contextmanager
-def _database() -> Iterator[Session]:
-    """A committed session; domain and database errors become one readable line."""
-    try:
-        with session_scope(get_settings()) as session:
-            yield session
-    except SourceNotFound as exc:
-        raise click.ClickException(f"no source with id {exc.args[0]!r}") from exc
-    except InvalidSourceChange as exc:
-        raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot use the database ({type(exc).__name__}); is it up, and migrated with "
-            "`moderation db upgrade`?"
-        ) from exc
 
 
 def _checked(parse: Callable[[str], Any], value: str) -> Any:
@@ -69,7 +48,7 @@ def add(name: str, callback_url: str | None, as_json: bool) -> None:
     if callback_url is not None:
         callback_url = _checked(validate_callback_url, callback_url)
     name = _checked(check_name, name)
-    with _database() as session:
+    with cli_session(SourceNotFound, InvalidSourceChange) as session:
         created = create_source(session, name, callback_url=callback_url)
         source_id = created.source.id
     if as_json:
@@ -100,7 +79,7 @@ def _threshold_text(thresholds: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def list_command(as_json: bool) -> None:
     """Every source with its callback URL, thresholds, limits and callback health."""
-    with _database() as session:
+    with cli_session(SourceNotFound, InvalidSourceChange) as session:
         described = [describe_source(source) for source in list_sources(session)]
     if as_json:
         click.echo(json.dumps(described, indent=2))
@@ -174,7 +153,7 @@ def update(
         max_links=max_links,
         max_body_chars=max_body_chars,
     )
-    with _database() as session:
+    with cli_session(SourceNotFound, InvalidSourceChange) as session:
         described = describe_source(update_source(session, source_id, changes))
     if as_json:
         click.echo(json.dumps(described, indent=2))
@@ -196,7 +175,7 @@ def update(
 def rotate_secret_command(source_id: str, overlap: str, as_json: bool) -> None:
     """Give a source a new signing secret, printed once; the old one works during the overlap."""
     period = _checked(parse_duration, overlap) if overlap else DEFAULT_ROTATION_OVERLAP
-    with _database() as session:
+    with cli_session(SourceNotFound, InvalidSourceChange) as session:
         rotation = rotate_secret(session, source_id, period)
         expires = rotation.previous_expires_at
     expires_text = expires.isoformat().replace("+00:00", "Z") if expires else None

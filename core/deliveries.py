@@ -62,6 +62,9 @@ ERROR_MAX_CHARS = 500
 class EventNotFound(LookupError):
     """No event with that id."""
 
+    def __str__(self) -> str:
+        return f"no event with id {self.args[0]!r}"
+
 
 class RedeliveryRefused(ValueError):
     """The event is still pending: it will be (or is being) delivered already."""

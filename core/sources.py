@@ -31,6 +31,9 @@ _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 class SourceNotFound(LookupError):
     """No source with that id."""
 
+    def __str__(self) -> str:
+        return f"no source with id {self.args[0]!r}"
+
 
 class InvalidSourceChange(ValueError):
     """A requested change that would leave the source inconsistent; the message says which."""
