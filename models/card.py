@@ -175,7 +175,10 @@ def write_card(
         "words a per-word model (word form, char n-grams, neighbours and, if tuning preferred it,",
         "the word's contribution to the toxic margin) puts inside a toxic span with probability",
         "at least",
-        f"{rule.get('word_threshold', float('nan')):.2f}. That model was fitted on the fit part of",
+        f"{rule.get('word_threshold', float('nan')):.3f}. On a comment no label flags, a word is",
+        "marked only if it is no identity term and alone raises the toxic log-odds by at least",
+        "1 (so a neutral sentence naming an identity marks nothing). That model was fitted on the",
+        "fit part of",
         "`toxic-spans-semeval2021` and its gate and threshold picked on its calibration part",
         f"(char F1 there {_f(rule.get('tuning_char_f1'))}).",
         f"SemEval-2021 Task 5 character F1 on its held-out part ({metrics['highlight_posts']}"

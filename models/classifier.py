@@ -402,15 +402,21 @@ class Classifier:
         else:
             _, units = self.highlight_units(text)
             chosen = self.span_model.probabilities(units) >= self.span_model.threshold
-            marked = [
-                span
-                for (span, form, contribution), keep in zip(units, chosen, strict=True)
-                if keep
-                and (
-                    flagged or (form not in identity and contribution >= UNFLAGGED_MIN_CONTRIBUTION)
-                )
-            ]
+            marked = marked_units(units, chosen, flagged)
         return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
+
+
+def marked_units(units: Sequence[Unit], chosen: np.ndarray, flagged: bool) -> list[tuple[int, int]]:
+    """Spans of the chosen words that highlights() may mark: all of them on a flagged comment,
+    otherwise only those that are no identity term and alone raise the toxic log-odds by at
+    least UNFLAGGED_MIN_CONTRIBUTION (training tunes the span model with this same rule)."""
+    identity = identity_words()
+    return [
+        span
+        for (span, form, contribution), keep in zip(units, chosen, strict=True)
+        if keep
+        and (flagged or (form not in identity and contribution >= UNFLAGGED_MIN_CONTRIBUTION))
+    ]
 
 
 def _trim_to_word(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -434,4 +440,4 @@ def _merge_spans(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, fl
     return [(s, e, round(w, 6)) for s, e, w in merged]
 
 
-__all__ = ["Classifier", "HighlightRule", "char_features", "word_features"]
+__all__ = ["Classifier", "HighlightRule", "char_features", "marked_units", "word_features"]

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from models.classifier import Classifier, HighlightRule
+from models.classifier import Classifier, HighlightRule, marked_units
 from models.features import char_features, word_features
 from models.highlight import SpanModel
 from models.splits import CALIBRATION, FIT, assign_parts
@@ -315,6 +315,8 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
     tuned = [classifier.highlight_units(text) for text in tune_rows["text"]]
     columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
     gold = gold_of(tune_rows)
+    # Tuned with the rule highlights() applies: an unflagged comment marks only clear words.
+    flags = [classifier.flagged(probabilities) for probabilities, _ in tuned]
     best: tuple[float, float, float, SpanModel | None] = (-1.0, 0.5, 0.5, None)
     # With and without the classifier's word contributions as features: on the fit posts those
     # contributions come from a model that saw them, so they may mislead; tuning decides.
@@ -323,17 +325,19 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
             fit_units, gold_of(fit_rows), seed=seed, use_contribution=use_contribution
         )
         word_probabilities = [model.probabilities(units) for _, units in tuned]
-        for gate in (0.1, 0.2, 0.3, 0.4, 0.5):
-            for threshold in np.arange(0.2, 0.71, 0.05):
+        for gate in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5):
+            for threshold in np.arange(0.2, 0.71, 0.025):
                 predicted = []
-                for (probabilities, units), p in zip(tuned, word_probabilities, strict=True):
+                for (probabilities, units), p, flagged in zip(
+                    tuned, word_probabilities, flags, strict=True
+                ):
                     if max(probabilities[c] for c in columns) < gate:
                         predicted.append([])
                     else:
-                        predicted.append([units[i][0] for i in np.flatnonzero(p >= threshold)])
+                        predicted.append(marked_units(units, p >= threshold, flagged))
                 score = span_f1(predicted, gold)
                 if score > best[0] + 1e-9:
-                    best = (score, gate, float(round(threshold, 2)), model)
+                    best = (score, gate, float(round(threshold, 3)), model)
     score, gate, threshold, chosen = best
     assert chosen is not None
     model = chosen
@@ -341,9 +345,14 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
     classifier.span_model = model
     classifier.highlight = HighlightRule(gate=gate)
     log.info("span model: gate %.2f, word threshold %.2f, tuning F1 %.3f", gate, threshold, score)
-    return {"gate": gate, "word_threshold": threshold, "tuning_char_f1": round(score, 4),
-            "uses_contributions": model.use_contribution,
-            "fit_posts": len(fit_rows), "tuning_posts": len(tune_rows)}
+    return {
+        "gate": gate,
+        "word_threshold": threshold,
+        "tuning_char_f1": round(score, 4),
+        "uses_contributions": model.use_contribution,
+        "fit_posts": len(fit_rows),
+        "tuning_posts": len(tune_rows),
+    }
 
 
 # -- the whole run behind `moderation train` --------------------------------------------------
