@@ -23,6 +23,7 @@ from models.evaluate import (
     threshold_metrics,
 )
 from models.splits import HELDOUT
+from models.textnorm import normalised_text
 from models.train import TrainConfig, TrainingRun, choose_sets, describe_sets, train
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ def build_artifact(
     run = train(frame, config, progress=lambda step: progress(step, _TRAIN_STEPS.get(step, 0.6)))
     progress("held-out evaluation", 0.75)
     metrics = measure(run)
+    progress("out-of-domain evaluation", 0.8)
+    metrics["out_of_domain"] = out_of_domain(run, names, root)
     progress("identity audit", 0.85)
     audit = identity_audit(run.classifier)
     training_seconds = time.perf_counter() - started
@@ -187,6 +190,31 @@ def measure(run: TrainingRun) -> dict[str, Any]:
         "highlight_char_f1": None if highlight_f1 is None else round(highlight_f1, 4),
         "highlight_posts": int(len(spans)),
     }
+
+
+def out_of_domain(run: TrainingRun, trained: Sequence[str], root: Path) -> list[dict[str, Any]]:
+    """Every restricted set the model was not trained on, scored in full beside
+    alt-profanity-check (evaluation only: these sets never train the shipped model).
+    Texts also present in the training sets are left out."""
+    from models.datasets import ADAPTERS, load_sets
+
+    names = [
+        name
+        for name, adapter in ADAPTERS.items()
+        if adapter.info.licence_class != "open" and name not in trained
+    ]
+    available = [name for name in names if (root / name).is_dir()]
+    if not available:
+        return []
+    frame = load_sets(available, root).reset_index(drop=True)
+    seen = set(run.frame["normalised"])
+    normalised = [normalised_text(text) for text in frame["text"]]
+    keep = np.fromiter((text not in seen for text in normalised), dtype=bool, count=len(frame))
+    frame = frame[keep].reset_index(drop=True)
+    normalised = [text for text, kept in zip(normalised, keep, strict=True) if kept]
+    ours = _calibrated(run.classifier, normalised)
+    peer = profanity_check_scores(list(frame["text"]))
+    return [row.as_dict() for row in heldout_table(frame, ours, peer, run.classifier.labels)]
 
 
 def _calibrated(classifier: Classifier, normalised: list[str]) -> np.ndarray:

@@ -49,14 +49,20 @@ def write_plots(directory: Path, labels: tuple[str, ...], frame: Any) -> list[st
             precision, recall, _ = precision_recall_curve(y, scores)
             axes[1].plot(recall, precision, label=name)
         axes[0].plot([0, 1], [0, 1], ":", color="grey")
-        axes[0].set(title=f"{label}: ROC (held-out)", xlabel="false positive rate",
-                    ylabel="true positive rate")
+        axes[0].set(
+            title=f"{label}: ROC (held-out)",
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+        )
         axes[1].set(title=f"{label}: precision-recall", xlabel="recall", ylabel="precision")
         prob_true, prob_pred = calibration_curve(y, mine, n_bins=10, strategy="quantile")
         axes[2].plot(prob_pred, prob_true, "o-", label="this model")
         axes[2].plot([0, 1], [0, 1], ":", color="grey", label="perfect")
-        axes[2].set(title=f"{label}: reliability", xlabel="predicted probability",
-                    ylabel="observed frequency")
+        axes[2].set(
+            title=f"{label}: reliability",
+            xlabel="predicted probability",
+            ylabel="observed frequency",
+        )
         for axis in axes:
             axis.legend(loc="best", fontsize=8)
         figure.tight_layout()
@@ -138,6 +144,31 @@ def write_card(
         "A `-` means the held-out part has fewer than 5 rows of one class (e.g. the toxic-spans",
         "posts are all toxic), so no AUC is defined.",
         "",
+        "## Out-of-domain evaluation (restricted sets, never trained on)",
+    ]
+    ood = metrics.get("out_of_domain") or []
+    if not ood:
+        lines.append("No restricted set was available (or all were trained on) for this build.")
+    else:
+        lines += [
+            "The sets whose licence class is *restricted* may be used for evaluation only; each is",
+            "scored in full (texts also found in the training sets left out), beside",
+            "alt-profanity-check on the same rows.",
+            "",
+            "| set | label | n (pos) | ROC-AUC | peer ROC-AUC | PR-AUC | peer PR-AUC | ahead |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | :---: |",
+        ]
+    for row in ood:
+        ahead = "-"
+        if row["roc_auc"] is not None and row["peer_roc_auc"] is not None:
+            ahead = "yes" if row["roc_auc"] > row["peer_roc_auc"] else "**no**"
+        lines.append(
+            f"| `{row['set']}` | {row['label']} | {row['n']} ({row['positives']}) | "
+            f"{_f(row['roc_auc'])} | {_f(row['peer_roc_auc'])} | {_f(row['pr_auc'])} | "
+            f"{_f(row['peer_pr_auc'])} | {ahead} |"
+        )
+    lines += [
+        "",
         "## Thresholds",
         "Flag thresholds per label, chosen for the best F1 on the calibration split (within",
         "0.40-0.90), and what they give on all held-out rows carrying the label:",
@@ -170,7 +201,7 @@ def write_card(
         "## Highlights",
         "`explain(text)` gives, per label, every word whose n-grams add to that label's margin,",
         "with its share of the margin, in original offsets (through the normalisation map, so",
-        "\"f u c k\" covers all seven characters). `highlights(text)` is what the moderator sees:",
+        '"f u c k" covers all seven characters). `highlights(text)` is what the moderator sees:',
         f"when a text's toxic, identity_hate or threat probability reaches {rule['gate']:.2f}, the",
         "words a per-word model (word form, char n-grams, neighbours and, if tuning preferred it,",
         "the word's contribution to the toxic margin) puts inside a toxic span with probability",

@@ -67,6 +67,22 @@ class TestBuildArtifact:
         assert "--sets convabuse --sets youtube-spam --seed 7" in card
         assert (small_artifact / "plots" / "spam.png").stat().st_size > 0
 
+    def test_build_artifact_scores_restricted_sets_out_of_domain(
+        self, small_artifact: Path
+    ) -> None:
+        manifest = json.loads((small_artifact / MANIFEST_FILE).read_text())
+        rows = manifest["metrics"]["out_of_domain"]
+        assert {row["set"] for row in rows} == {
+            "olid",
+            "kaggle-insults",
+            "sfu-constructiveness-toxicity",
+            "unhealthy-comments-ucc",
+        }
+        assert all(row["n"] > 0 and row["peer_roc_auc"] is not None for row in rows)
+        card = (small_artifact / "MODEL_CARD.md").read_text()
+        assert "## Out-of-domain evaluation (restricted sets, never trained on)" in card
+        assert "| `olid` | toxic |" in card
+
 
 class TestChooseSets:
     def test_choose_sets_defaults_to_open_sets(self) -> None:
