@@ -6,8 +6,6 @@ test that breaks one gets it started again at its teardown, so the next test sta
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +22,9 @@ from core.store import NewSource, create_source
 from service import create_app
 from tests.faults.servers import PostgresServer, RedisServer
 from tests.integration.workers import (
-    READY_TIMEOUT,
-    REPO_ROOT,
     WORDLIST_APP,
     StartWorker,
-    WorkerProcess,
-    wait_for,
-    worker_env,
+    worker_starter,
 )
 from tests.receiver import Receiver, running_receiver
 
@@ -100,44 +94,8 @@ def start_worker(
     settings: Settings, redis_client: redis.Redis, tmp_path: Path
 ) -> Iterator[StartWorker]:
     """Start real `celery worker` processes (word-list model) on this test's queue and servers."""
-    workers: list[WorkerProcess] = []
-
-    def start(
-        app: str = WORDLIST_APP, *, beat: bool = False, wait: bool = True, **env: str
-    ) -> WorkerProcess:
-        name = f"w{len(workers)}-{uuid.uuid4().hex[:6]}"
-        command = [
-            sys.executable, "-m", "celery", "-A", app, "worker",
-            "--pool", "prefork", "--concurrency", "1",
-            "-Q", settings.queue_name, "-n", f"{name}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
-        ]  # fmt: skip
-        if beat:
-            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat-schedule")]
-        log_path = tmp_path / f"{name}.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                env=worker_env(settings, **env),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        worker = WorkerProcess(process=process, log_path=log_path, redis_client=redis_client)
-        workers.append(worker)
-        if wait:
-            try:
-                wait_for(worker.is_ready, timeout=READY_TIMEOUT)
-            except AssertionError as exc:
-                raise AssertionError(
-                    f"worker not ready: {exc}\n{worker.log_text()[-3000:]}"
-                ) from None
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop(timeout=10)
+    with worker_starter(settings, redis_client, tmp_path, WORDLIST_APP, stop_timeout=10) as start:
+        yield start
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ SIGKILL of its whole process group) at teardown.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +20,10 @@ from core.store import NewSource, create_source
 from service import create_app
 from tests.integration.workers import (
     MODEL_APP,
-    READY_TIMEOUT,
-    REPO_ROOT,
     StartWorker,
     WorkerProcess,
     forget_queue,
-    wait_for,
-    worker_env,
+    worker_starter,
 )
 
 
@@ -46,44 +40,8 @@ def start_worker(
     settings: Settings, redis_client: redis.Redis, tmp_path: Path
 ) -> Iterator[StartWorker]:
     """Start real workers on this test's queue; each is stopped at teardown."""
-    workers: list[WorkerProcess] = []
-
-    def start(
-        app: str = MODEL_APP, *, beat: bool = False, wait: bool = True, **env: str
-    ) -> WorkerProcess:
-        name = f"w{len(workers)}-{uuid.uuid4().hex[:6]}"
-        command = [
-            sys.executable, "-m", "celery", "-A", app, "worker",
-            "--pool", "prefork", "--concurrency", "1",
-            "-Q", settings.queue_name, "-n", f"{name}@%h",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
-        ]  # fmt: skip
-        if beat:
-            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat-schedule")]
-        log_path = tmp_path / f"{name}.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                env=worker_env(settings, **env),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so teardown reaches the pool
-            )
-        worker = WorkerProcess(process=process, log_path=log_path, redis_client=redis_client)
-        workers.append(worker)
-        if wait:
-            try:
-                wait_for(worker.is_ready, timeout=READY_TIMEOUT)
-            except AssertionError as exc:
-                raise AssertionError(
-                    f"worker not ready: {exc}\n{worker.log_text()[-3000:]}"
-                ) from None
-        return worker
-
-    yield start
-    for worker in workers:
-        worker.stop()
+    with worker_starter(settings, redis_client, tmp_path, MODEL_APP) as start:
+        yield start
 
 
 @pytest.fixture

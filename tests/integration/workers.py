@@ -6,8 +6,11 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -134,3 +137,55 @@ def forget_queue(client: redis.Redis, queue: str) -> None:
         if json.loads(raw)[2] == queue:
             client.hdel("unacked", tag)
             client.zrem("unacked_index", tag)
+
+
+@contextmanager
+def worker_starter(
+    settings: Settings,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    default_app: str,
+    stop_timeout: float = 20.0,
+) -> Iterator[StartWorker]:
+    """A function that starts real `celery worker` processes on the test's queue and servers;
+    every worker it started is stopped when the block ends."""
+    workers: list[WorkerProcess] = []
+
+    def start(
+        app: str = default_app, *, beat: bool = False, wait: bool = True, **env: str
+    ) -> WorkerProcess:
+        name = f"w{len(workers)}-{uuid.uuid4().hex[:6]}"
+        command = [
+            sys.executable, "-m", "celery", "-A", app, "worker",
+            "--pool", "prefork", "--concurrency", "1",
+            "-Q", settings.queue_name, "-n", f"{name}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
+        ]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(tmp_path / f"{name}-beat-schedule")]
+        log_path = tmp_path / f"{name}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=worker_env(settings, **env),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so teardown reaches the pool
+            )
+        worker = WorkerProcess(process=process, log_path=log_path, redis_client=redis_client)
+        workers.append(worker)
+        if wait:
+            try:
+                wait_for(worker.is_ready, timeout=READY_TIMEOUT)
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"worker not ready: {exc}\n{worker.log_text()[-3000:]}"
+                ) from None
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.stop(timeout=stop_timeout)
