@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import structlog
 from flask import Blueprint, Response, current_app, request, stream_with_context
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 
 from core import review
 from core.db import session_scope
@@ -334,6 +336,16 @@ def review_error(error: review.ReviewError) -> ApiError:
     return ValidationFailed(str(error), errors=[{"field": "body", "message": str(error)}])
 
 
+@contextmanager
+def _review_session() -> Iterator[Session]:
+    """A committed session in which a use-case refusal becomes its problem+json."""
+    try:
+        with session_scope(_settings()) as session:
+            yield session
+    except review.ReviewError as error:
+        raise review_error(error) from error
+
+
 def _json(model: BaseModel, status: int = 200) -> Response:
     response = current_app.response_class(
         model.model_dump_json(), status=status, mimetype="application/json"
@@ -363,11 +375,8 @@ def decide_response(outcome: review.BulkOutcome, emails: Mapping[int, str]) -> D
 def list_queue() -> Any:
     moderator = current_moderator()
     filters = queue_filters(request.args)
-    with session_scope(_settings()) as session:
-        try:
-            page = review.list_queue(session, filters, moderator.id)
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        page = review.list_queue(session, filters, moderator.id)
         parents = review.parents_of(session, page.items)
         body = QueueResponse(
             items=[item_out(c, parents.get(c.id), moderator.id) for c in page.items],
@@ -390,11 +399,8 @@ def list_queue() -> Any:
 @moderator_token_or_session_required
 def get_comment(comment_id: str) -> Any:
     moderator = current_moderator()
-    with session_scope(_settings()) as session:
-        try:
-            comment = review.get_comment(session, comment_id)
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        comment = review.get_comment(session, comment_id)
         emails = review.moderator_emails(
             session, [d.moderator_id for d in comment.decisions if d.moderator_id]
         )
@@ -416,11 +422,8 @@ def get_comment(comment_id: str) -> Any:
 @moderator_token_or_session_required
 def claim(comment_id: str) -> Any:
     moderator = current_moderator()
-    with session_scope(_settings()) as session:
-        try:
-            comment = review.claim(session, comment_id, moderator.id)
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        comment = review.claim(session, comment_id, moderator.id)
         body = ClaimResponse(id=comment.id, claimed_until=comment.claimed_until)
     return _json(body)
 
@@ -435,11 +438,8 @@ def claim(comment_id: str) -> Any:
 @moderator_token_or_session_required
 def release(comment_id: str) -> Any:
     moderator = current_moderator()
-    with session_scope(_settings()) as session:
-        try:
-            comment = review.release(session, comment_id, moderator.id)
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        comment = review.release(session, comment_id, moderator.id)
         body = ClaimResponse(id=comment.id, claimed_until=comment.claimed_until)
     return _json(body)
 
@@ -447,32 +447,29 @@ def release(comment_id: str) -> Any:
 def _decide(ids: Sequence[str], request_body: DecideRequest, single: bool) -> Response:
     moderator = current_moderator()
     status = Status(request_body.status)
-    with session_scope(_settings()) as session:
-        try:
-            if single:
-                outcome = review.BulkOutcome(
-                    decided=[
-                        review.decide(
-                            session,
-                            ids[0],
-                            moderator.id,
-                            status,
-                            request_body.reason_code,
-                            request_body.note,
-                        )
-                    ]
-                )
-            else:
-                outcome = review.bulk_decide(
-                    session,
-                    ids,
-                    moderator.id,
-                    status,
-                    request_body.reason_code,
-                    request_body.note,
-                )
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        if single:
+            outcome = review.BulkOutcome(
+                decided=[
+                    review.decide(
+                        session,
+                        ids[0],
+                        moderator.id,
+                        status,
+                        request_body.reason_code,
+                        request_body.note,
+                    )
+                ]
+            )
+        else:
+            outcome = review.bulk_decide(
+                session,
+                ids,
+                moderator.id,
+                status,
+                request_body.reason_code,
+                request_body.note,
+            )
         body = decide_response(outcome, {moderator.id: moderator.email})
     for decision in body.decisions:
         log.info(
@@ -524,11 +521,8 @@ def bulk_decide() -> Any:
 def undo() -> Any:
     moderator = current_moderator()
     request_body = parse_body(UndoRequest) if request.content_length else UndoRequest()
-    with session_scope(_settings()) as session:
-        try:
-            outcome = review.undo(session, moderator.id, request_body.decision_ids)
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        outcome = review.undo(session, moderator.id, request_body.decision_ids)
         body = decide_response(outcome, {moderator.id: moderator.email})
         body.undo_until = None
     for decision in body.decisions:
@@ -551,11 +545,8 @@ def undo() -> Any:
 @moderator_token_or_session_required
 def author(comment_id: str) -> Any:
     moderator = current_moderator()
-    with session_scope(_settings()) as session:
-        try:
-            comment = review.get_comment(session, comment_id)
-        except review.ReviewError as error:
-            raise review_error(error) from error
+    with _review_session() as session:
+        comment = review.get_comment(session, comment_id)
         comments = review.author_comments(session, comment)
         outcomes = {s.value: 0 for s in Status}
         for other in comments:
