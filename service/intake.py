@@ -10,7 +10,6 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,9 +23,17 @@ from sqlalchemy import exc as sa_exc
 from core.db import session_scope
 from core.logging import request_id_headers
 from core.settings import Settings
+from core.store import (
+    Accepted,
+    IntakeSource,
+    Receipt,
+    WebhookReplayed,
+    accept_comment,
+    intake_source,
+    source_by_token,
+)
 from core.store import IncomingComment as StoredIncoming
-from core.store import Receipt, receive_comment, remember_webhook, source_by_token
-from core.tables import Comment, Decision, SeenWebhook, Source
+from core.tables import Comment, Decision
 from service import signing
 from service.errors import (
     ApiError,
@@ -137,15 +144,6 @@ def comment_view(comment: Comment) -> CommentView:
     )
 
 
-def _load_source(settings: Settings, source_id: str) -> Source:
-    with session_scope(settings) as session:
-        source = session.get(Source, source_id)
-        if source is None:
-            raise NotFound(f"no source with id {source_id!r}")
-        session.expunge(source)
-    return source
-
-
 def _read_body(limit: int) -> bytes:
     """The raw body, reading at most limit + 1 bytes whatever Content-Length claims."""
     too_large = PayloadTooLarge(f"the request body is larger than {limit} bytes")
@@ -165,15 +163,6 @@ def _read_body(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _verification_secrets(source: Source, now: datetime) -> list[str]:
-    """The current secret, and during a rotation the previous one until it expires."""
-    secrets = [source.secret]
-    expires = source.previous_secret_expires_at
-    if source.previous_secret and expires is not None and expires > now:
-        secrets.append(source.previous_secret)
-    return secrets
-
-
 def _replayed(webhook_id: str) -> Unauthorized:
     return Unauthorized(
         f"webhook-id {webhook_id!r} was already received from this source",
@@ -181,22 +170,20 @@ def _replayed(webhook_id: str) -> Unauthorized:
     )
 
 
-def _verify_signature(settings: Settings, source: Source, body: bytes) -> signing.VerifiedWebhook:
+def _verify_signature(
+    settings: Settings, source: IntakeSource, body: bytes
+) -> signing.VerifiedWebhook:
     now = datetime.now(UTC)
     try:
-        verified = signing.verify(
+        return signing.verify(
             body,
             request.headers,
-            _verification_secrets(source, now),
+            source.verification_secrets(now),
             tolerance=timedelta(seconds=settings.signature_tolerance_seconds),
             now=now,
         )
     except signing.SignatureRefused as refused:
         raise Unauthorized(refused.detail, reason=refused.reason.value) from None
-    with session_scope(settings) as session:
-        if session.get(SeenWebhook, (source.id, verified.webhook_id)) is not None:
-            raise _replayed(verified.webhook_id)
-    return verified
 
 
 def _check_content_type() -> None:
@@ -225,7 +212,7 @@ def _parse_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _validate(data: dict[str, Any], source: Source) -> IncomingComment:
+def _validate(data: dict[str, Any], source: IntakeSource) -> IncomingComment:
     try:
         return IncomingComment.model_validate(data, context={MAX_BODY_CHARS: source.max_body_chars})
     except ValidationError as exc:
@@ -254,44 +241,6 @@ def _to_store(incoming: IncomingComment) -> StoredIncoming:
     )
 
 
-@dataclass(frozen=True)
-class Stored:
-    """What the intake transaction committed."""
-
-    comment_id: str
-    receipt: Receipt
-    revision: int
-    status: str
-    view: CommentView | None  # the stored comment, for a duplicate's 200
-
-
-def _store(settings: Settings, source: Source, webhook_id: str, incoming: StoredIncoming) -> Stored:
-    """Remember the webhook id and store the comment in one transaction, then commit.
-
-    A concurrent delivery of the same comment or webhook id loses the race on a unique key;
-    the transaction is then run once more and finds the winner's row.
-    """
-    for attempt in (1, 2):
-        try:
-            with session_scope(settings) as session:
-                if not remember_webhook(session, source.id, webhook_id):
-                    raise _replayed(webhook_id)
-                # Flushed now so a concurrent replay fails on the key here, not at commit.
-                session.flush()
-                bound_source = session.get(Source, source.id)
-                if bound_source is None:
-                    raise NotFound(f"no source with id {source.id!r}")
-                comment, receipt = receive_comment(session, bound_source, incoming)
-                view = comment_view(comment) if receipt is Receipt.DUPLICATE else None
-                stored = Stored(comment.id, receipt, comment.revision, comment.status, view)
-            return stored
-        except sa_exc.IntegrityError:
-            if attempt == 2:
-                raise
-            log.info("intake raced another delivery; retrying", source_id=source.id)
-    raise AssertionError("the loop returns or raises")
-
-
 def queue_scoring(settings: Settings, comment_id: str) -> bool:
     """Queue worker.score_comment; a broker outage is logged, the sweeper queues it later."""
     started = time.perf_counter()
@@ -313,7 +262,7 @@ def queue_scoring(settings: Settings, comment_id: str) -> bool:
     return True
 
 
-def _accepted(stored: Stored) -> Response:
+def _accepted(stored: Accepted) -> Response:
     link = comment_link(stored.comment_id)
     body = AcceptedComment(
         id=stored.comment_id,
@@ -376,13 +325,22 @@ def _measured(view: Callable[..., tuple[Response, str]]) -> Callable[..., Respon
 def post_comment(source_id: str) -> tuple[Response, str]:
     """Store a signed comment once, queue its scoring, and say where to read it."""
     settings = _settings()
-    with database_errors():
-        source = _load_source(settings, source_id)
+    # One transaction, on one pooled connection, from the source lookup to the commit.
+    with database_errors(), session_scope(settings) as session:
+        source, replayed = intake_source(session, source_id, request.headers.get("webhook-id"))
+        if source is None:
+            raise NotFound(f"no source with id {source_id!r}")
         body = _read_body(settings.max_request_bytes)
         verified = _verify_signature(settings, source, body)
+        if replayed:
+            raise _replayed(verified.webhook_id)
         _check_content_type()
         incoming = _to_store(_validate(_parse_object(body), source))
-        stored = _store(settings, source, verified.webhook_id, incoming)
+        try:
+            stored = accept_comment(session, source.id, verified.webhook_id, incoming)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        duplicate = comment_view(stored.comment) if stored.comment is not None else None
     log.info(
         "comment received",
         comment_id=stored.comment_id,
@@ -391,8 +349,8 @@ def post_comment(source_id: str) -> tuple[Response, str]:
         revision=stored.revision,
     )
     if stored.receipt is Receipt.DUPLICATE:
-        assert stored.view is not None
-        return jsonify(stored.view.model_dump(mode="json")), "duplicate"
+        assert duplicate is not None
+        return jsonify(duplicate.model_dump(mode="json")), "duplicate"
     queue_scoring(settings, stored.comment_id)
     outcome = "accepted" if stored.receipt is Receipt.CREATED else "edited"
     return _accepted(stored), outcome

@@ -506,33 +506,49 @@ class TestIntakeDatabaseDown:
         assert "nothing was stored" in problem["detail"]
 
 
+def deliver_signed(app: Any, source: NewSource, body: bytes, webhook_id: str) -> int:
+    """POST body signed now, from a thread's own test client; the status code."""
+    timestamp = int(time.time())
+    response = app.test_client().post(
+        f"/v1/sources/{source.source.id}/comments",
+        data=body,
+        content_type="application/json",
+        headers={
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
+        },
+    )
+    return int(response.status_code)
+
+
 @BOTH_BACKENDS
 class TestIntakeConcurrency:
     def test_intake_stores_concurrent_deliveries_once(
         self, app: Any, source: NewSource, settings: Settings, broker: redis.Redis
     ) -> None:
-        payload = comment_payload()
-        body = json.dumps(payload).encode()
-
-        def deliver(n: int) -> int:
-            webhook_id, timestamp = f"msg_race_{n}", int(time.time())
-            signature = sign_with_library(source.secret, webhook_id, timestamp, body)
-            response = app.test_client().post(
-                f"/v1/sources/{source.source.id}/comments",
-                data=body,
-                content_type="application/json",
-                headers={
-                    "webhook-id": webhook_id,
-                    "webhook-timestamp": str(timestamp),
-                    "webhook-signature": signature,
-                },
-            )
-            return int(response.status_code)
+        body = json.dumps(comment_payload()).encode()
 
         with ThreadPoolExecutor(max_workers=6) as pool:
-            statuses = sorted(pool.map(deliver, range(6)))
+            statuses = sorted(
+                pool.map(lambda n: deliver_signed(app, source, body, f"msg_race_{n}"), range(6))
+            )
 
         assert statuses == [200] * 5 + [202]
+        assert count_comments(settings, source) == 1
+        assert len(queued_tasks(broker, settings.queue_name)) == 1
+
+    def test_intake_accepts_concurrent_replays_of_one_webhook_id_once(
+        self, app: Any, source: NewSource, settings: Settings, broker: redis.Redis
+    ) -> None:
+        body = json.dumps(comment_payload()).encode()
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = sorted(
+                pool.map(lambda _: deliver_signed(app, source, body, "msg_replayed"), range(6))
+            )
+
+        assert statuses == [202] + [401] * 5
         assert count_comments(settings, source) == 1
         assert len(queued_tasks(broker, settings.queue_name)) == 1
 
