@@ -582,11 +582,35 @@ def start_stack(
     return stack
 
 
+def worker_queues(queue: str) -> tuple[str, str]:
+    """The scoring queue and the delivery queue a worker on `queue` serves."""
+    from core.settings import Settings
+
+    return queue, Settings(queue_name=queue).delivery_queue_name
+
+
 def forget_queue(queue: str) -> None:
-    """Drop the benchmark's queue (and Celery's unacked bookkeeping stays harmless)."""
+    """Drop the benchmark's queues (and Celery's unacked bookkeeping stays harmless)."""
     import redis
 
-    redis.Redis.from_url(redis_url()).delete(queue)
+    redis.Redis.from_url(redis_url()).delete(*worker_queues(queue))
+
+
+def wait_queues_empty(queue: str, timeout: float = 300.0) -> float:
+    """Wait until nothing waits in the scoring or the delivery queue; the seconds it took.
+
+    A phase that starts while the previous one's deliveries are still queued would measure
+    that backlog, not its own load.
+    """
+    import redis
+
+    client = redis.Redis.from_url(redis_url())
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if sum(int(client.llen(name)) for name in worker_queues(queue)) == 0:
+            break
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def wait_decided(

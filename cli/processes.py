@@ -39,10 +39,10 @@ def gunicorn_arguments(bind: str | None, workers: int, threads: int, timeout: in
 
 
 def celery_worker_arguments(
-    queue: str, concurrency: int | None, beat: bool, schedule: str, loglevel: str
+    queues: str, concurrency: int | None, beat: bool, schedule: str, loglevel: str
 ) -> list[str]:
-    """celery worker for worker.app on our queue; --beat embeds the sweeper's scheduler."""
-    args = ["-A", "worker.app", "worker", "--queues", queue, "--loglevel", loglevel]
+    """celery worker for worker.app on our queues; --beat embeds the sweeper's scheduler."""
+    args = ["-A", "worker.app", "worker", "--queues", queues, "--loglevel", loglevel]
     if concurrency:
         args += ["--concurrency", str(concurrency)]
     if beat:
@@ -83,6 +83,6 @@ def worker(beat: bool, concurrency: int | None) -> None:
     _exec_python_module(
         "celery",
         celery_worker_arguments(
-            settings.queue_name, concurrency, beat, schedule, settings.log_level
+            settings.worker_queues, concurrency, beat, schedule, settings.log_level
         ),
     )

@@ -147,7 +147,7 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
     worker_command = [
         python, "-m", "celery", "-A", "worker.app", "worker",
         "--beat", "--schedule", str(var_dir / "celerybeat-schedule"),
-        "--queues", settings.queue_name,
+        "--queues", settings.worker_queues,
         "--concurrency", "1",
         "--loglevel", settings.log_level,
     ]  # fmt: skip

@@ -67,8 +67,10 @@ class QueueDepthCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from service.health import redis_client
 
+        queues = (self.settings.queue_name, self.settings.delivery_queue_name)
         try:
-            depth = redis_client(self.settings).llen(self.settings.queue_name)
+            client = redis_client(self.settings)
+            depths = [(queue, client.llen(queue)) for queue in queues]
         except (RedisError, OSError) as exc:
             # No sample rather than a wrong one; the scrape itself still succeeds.
             log.warning("queue depth unavailable", error=type(exc).__name__)
@@ -78,7 +80,8 @@ class QueueDepthCollector(Collector):
             "Tasks waiting in the Celery queue (Redis LLEN at scrape time).",
             labels=["queue"],
         )
-        gauge.add_metric([self.settings.queue_name], float(depth))
+        for queue, depth in depths:
+            gauge.add_metric([queue], float(depth))
         yield gauge
 
 

@@ -59,7 +59,7 @@ def documented(
     parameters: list[dict[str, Any]] | None = None,
     request_content_type: str = "application/json",
 ) -> Callable[[F], F]:
-    """Declare a view's OpenAPI operation. A response of "problem" is problem+json; None, no body."""
+    """Declare a view's OpenAPI operation; a "problem" response is problem+json, None no body."""
 
     def decorate(view: F) -> F:
         view.__openapi__ = {  # type: ignore[attr-defined]

@@ -195,7 +195,7 @@ def queue_deliveries(event_ids: Iterable[str]) -> None:
             client.send_task(
                 DELIVER_EVENT,
                 args=[event_id],
-                queue=settings.queue_name,
+                queue=settings.delivery_queue_name,
                 headers=request_id_headers(),
             )
         except BROKER_UNAVAILABLE as exc:

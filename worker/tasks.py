@@ -59,7 +59,12 @@ def score_comment(comment_id: str) -> None:
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
     try:
-        current_app.send_task(DELIVER_EVENT, args=[event.id], headers=request_id_headers())
+        current_app.send_task(
+            DELIVER_EVENT,
+            args=[event.id],
+            queue=settings.delivery_queue_name,
+            headers=request_id_headers(),
+        )
     except BrokerError as exc:
         log.warning(
             "score_comment: comment %s: could not queue event %s (%s); the sweeper will",

@@ -52,7 +52,7 @@ def live_server(settings: Settings) -> Iterator[str]:
     thread.join(timeout=10)
     server.server_close()
     client = redis.Redis.from_url(settings.redis_client_url)
-    client.delete(settings.queue_name)
+    client.delete(settings.queue_name, settings.delivery_queue_name)
     client.close()
 
 

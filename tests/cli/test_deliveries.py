@@ -28,7 +28,7 @@ def run(*args: str) -> Result:
 def broker(settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.redis_client_url)
     yield client
-    client.delete(settings.queue_name)
+    client.delete(settings.queue_name, settings.delivery_queue_name)
     client.close()
 
 
@@ -84,7 +84,7 @@ class TestDeliveriesRedeliver:
         with session_scope(settings) as s:
             event = s.get(Event, event_id)
             assert event is not None and event.state == "pending"
-        (message,) = broker.lrange(settings.queue_name, 0, -1)
+        (message,) = broker.lrange(settings.delivery_queue_name, 0, -1)
         body = json.loads(message)
         assert body["headers"]["task"] == "worker.deliver_event"
         assert event_id in body["headers"]["argsrepr"]

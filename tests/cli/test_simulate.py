@@ -39,7 +39,7 @@ from tests.integration.workers import (
     REPO_ROOT,
     WORDLIST_APP,
     WorkerProcess,
-    forget_queue,
+    forget_queues,
     wait_for,
     worker_env,
 )
@@ -70,7 +70,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     log_path = tmp_path / "worker.log"
     command = [
         sys.executable, "-m", "celery", "-A", WORDLIST_APP, "worker",
-        "--pool", "prefork", "--concurrency", "2", "-Q", settings.queue_name,
+        "--pool", "prefork", "--concurrency", "2", "-Q", settings.worker_queues,
         "-n", f"sim-{uuid.uuid4().hex[:6]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
     ]  # fmt: skip
@@ -89,7 +89,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
         yield running
     finally:
         running.stop()
-        forget_queue(client, settings.queue_name)
+        forget_queues(client, settings)
         client.close()
 
 

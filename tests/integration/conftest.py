@@ -22,7 +22,7 @@ from tests.integration.workers import (
     MODEL_APP,
     StartWorker,
     WorkerProcess,
-    forget_queue,
+    forget_queues,
     worker_starter,
 )
 
@@ -31,7 +31,7 @@ from tests.integration.workers import (
 def redis_client(settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.redis_client_url)
     yield client
-    forget_queue(client, settings.queue_name)
+    forget_queues(client, settings)
     client.close()
 
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from core.settings import Settings
-from service.queue import SCORE_COMMENT, create_client
+from service.queue import DELIVER_EVENT, SCORE_COMMENT, create_client
 from tests.integration.stored import (
     BENIGN,
     TOXIC,
@@ -56,6 +56,20 @@ class TestScoreCommentTask:
         wait_for(lambda: worker.log_text().count("succeeded in") >= 2)
         assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
         assert events_of(settings, comment_id) == ["comment.flagged"]
+
+    def test_score_comment_is_not_held_up_by_a_delivery_backlog(
+        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+    ) -> None:
+        # Deliveries have their own queue, served in turn with the scoring one: a comment
+        # queued behind 2,000 deliveries is decided while most of them still wait.
+        client = create_client(settings)
+        for n in range(2000):
+            client.send_task(DELIVER_EVENT, args=[f"msg_backlog_{n}"])
+        comment_id = store_comment(settings, TOXIC)
+        queue_scoring(settings, comment_id)
+        start_worker(WORDLIST_APP)
+        assert wait_for(lambda: decided(settings, comment_id)) == "flagged"
+        assert redis_client.llen(settings.delivery_queue_name) > 1000
 
     def test_score_comment_queued_while_no_worker_runs_is_decided_once(
         self, settings: Settings, start_worker: StartWorker

@@ -126,6 +126,12 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
     return env
 
 
+def forget_queues(client: redis.Redis, settings: Settings) -> None:
+    """Remove a test's scoring and delivery queues from Redis."""
+    for queue in (settings.queue_name, settings.delivery_queue_name):
+        forget_queue(client, queue)
+
+
 def forget_queue(client: redis.Redis, queue: str) -> None:
     """Remove a test queue from Redis, with messages a killed worker left unacknowledged.
 
@@ -158,7 +164,7 @@ def worker_starter(
         command = [
             sys.executable, "-m", "celery", "-A", app, "worker",
             "--pool", "prefork", "--concurrency", "1",
-            "-Q", settings.queue_name, "-n", f"{name}@%h",
+            "-Q", settings.worker_queues, "-n", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
         ]  # fmt: skip
         if beat:

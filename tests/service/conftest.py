@@ -142,7 +142,7 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
     """The real Redis the app queues to; the test's queue is deleted afterwards."""
     client = redis.Redis.from_url(settings.redis_client_url)
     yield client
-    client.delete(settings.queue_name)
+    client.delete(settings.queue_name, settings.delivery_queue_name)
     client.close()
 
 

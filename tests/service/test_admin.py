@@ -247,7 +247,7 @@ class TestAdminDeliveriesApi:
         response = client.post(f"/v1/admin/deliveries/{event_id}/redeliver", headers=bearer(admin))
         assert response.status_code == 202
         assert response.get_json()["state"] == "pending"
-        assert [(t[0], t[1]) for t in queued_tasks(broker, settings.queue_name)] == [
+        assert [(t[0], t[1]) for t in queued_tasks(broker, settings.delivery_queue_name)] == [
             ("worker.deliver_event", [event_id])
         ]
         again = client.post(f"/v1/admin/deliveries/{event_id}/redeliver", headers=bearer(admin))

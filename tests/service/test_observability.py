@@ -42,6 +42,8 @@ class TestQueueDepth:
         text = client.get("/metrics").get_data(as_text=True)
 
         assert sample_value(text, "moderation_queue_depth", queue=settings.queue_name) == 2.0
+        delivery_queue = settings.delivery_queue_name
+        assert sample_value(text, "moderation_queue_depth", queue=delivery_queue) == 0.0
 
     def test_queue_depth_left_out_when_redis_is_down(self, settings: Settings) -> None:
         down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})

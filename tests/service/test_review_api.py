@@ -333,7 +333,7 @@ class TestReviewDecide:
             assert event.type == "comment.rejected"
             assert event.payload["data"]["decided_by"]["moderator_id"] == moderator.id
             assert event.payload["data"]["reason_code"] == "toxic"
-        tasks = queued_tasks(broker, settings.queue_name)
+        tasks = queued_tasks(broker, settings.delivery_queue_name)
         assert [(name, args) for name, args, _ in tasks] == [
             ("worker.deliver_event", [decision["event_id"]])
         ]
@@ -491,7 +491,7 @@ class TestReviewBulk:
             "cmt_missing": "not found",
         }
         assert [status_of(settings, i) for i in ids] == ["rejected", "rejected", "flagged"]
-        assert len(queued_tasks(broker, settings.queue_name)) == 2
+        assert len(queued_tasks(broker, settings.delivery_queue_name)) == 2
 
     def test_review_bulk_refuses_an_empty_list(
         self, client: FlaskClient, moderator: Account
@@ -535,7 +535,7 @@ class TestReviewUndo:
                 )
             )
         assert history == ["flagged", "rejected", "flagged"]
-        assert len(queued_tasks(broker, settings.queue_name)) == 2
+        assert len(queued_tasks(broker, settings.delivery_queue_name)) == 2
 
     def test_review_undo_takes_back_a_bulk_action(
         self, client: FlaskClient, settings: Settings, source: NewSource, moderator: Account

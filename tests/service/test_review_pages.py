@@ -178,7 +178,7 @@ class TestDecideForm:
         assert response.status_code == 302
         assert response.headers["Location"] == "/moderate?sort=age"
         assert status_of(settings, comment_id) == "rejected"
-        assert [name for name, _, _ in queued_tasks(broker, settings.queue_name)] == [
+        assert [name for name, _, _ in queued_tasks(broker, settings.delivery_queue_name)] == [
             "worker.deliver_event"
         ]
 

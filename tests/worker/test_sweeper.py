@@ -15,7 +15,7 @@ from core.domain import Status
 from core.settings import Settings
 from core.store import IncomingComment, create_source, receive_comment, record_decision
 from core.tables import Comment, SeenWebhook
-from tests.integration.workers import forget_queue
+from tests.integration.workers import forget_queues
 from worker import DELIVER_EVENT, SCORE_COMMENT
 from worker.app import create_celery
 from worker.sweeper import lease_key, sweep_once
@@ -29,7 +29,7 @@ LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 def client(settings: Settings) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.redis_client_url)
     yield client
-    forget_queue(client, settings.queue_name)
+    forget_queues(client, settings)
     client.delete(lease_key(settings))
     client.close()
 
@@ -100,14 +100,14 @@ class TestSweepOnce:
     ) -> None:
         overdue = pending_event(settings, LONG_AGO)
         sweep_once(settings, sender, client)
-        assert (DELIVER_EVENT, [overdue]) in queued(client, settings.queue_name)
+        assert (DELIVER_EVENT, [overdue]) in queued(client, settings.delivery_queue_name)
 
     def test_sweep_once_leaves_event_not_yet_due(
         self, settings: Settings, sender: Celery, client: redis.Redis
     ) -> None:
         later = pending_event(settings, datetime.now(UTC) + timedelta(hours=1))
         sweep_once(settings, sender, client)
-        assert (DELIVER_EVENT, [later]) not in queued(client, settings.queue_name)
+        assert (DELIVER_EVENT, [later]) not in queued(client, settings.delivery_queue_name)
 
     def test_sweep_once_forgets_webhook_ids_past_replay_window(
         self, settings: Settings, sender: Celery, client: redis.Redis
