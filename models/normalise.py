@@ -149,17 +149,27 @@ _IRREGULAR_TABLE = _CharacterTable(
 )
 
 
+def _fold_regular(text: str) -> str | None:
+    """Step 1 on text whose every character folds to exactly one character ("é" -> "e", "’" ->
+    "'"), so the map is the identity; None if some character folds to none, several or joins
+    its neighbour (a mark)."""
+    # Only the non-ASCII runs can be irregular (ASCII folds by lower()); translating them through
+    # the table of irregular characters ("x" each, "" for the others) is a C loop.
+    parts = _NON_ASCII_SPLIT.split(text)
+    runs = parts[1::2]
+    if "".join(runs).translate(_IRREGULAR_TABLE):
+        return None
+    # ASCII stretches take lower() (C speed); only the non-ASCII runs go through the table.
+    parts[0::2] = [part.lower() for part in parts[0::2]]
+    parts[1::2] = [run.translate(_FOLD_TABLE) for run in runs]
+    return "".join(parts)
+
+
 def _fold_unicode(text: str) -> tuple[str, Offsets, Offsets]:
     """Step 1 on text that is not pure ASCII, keeping the map to original offsets."""
-    # Only the distinct non-ASCII characters can be irregular (ASCII folds by lower()): checking
-    # them is cheaper than translating every character through a Python-level table.
-    if not any(_IRREGULAR_TABLE[ord(c)] for c in set(text) if c > "\x7f"):
-        # Every character folds to one character ("é" -> "e", "’" -> "'"): the map is the identity.
-        # ASCII stretches take lower() (C speed); only the non-ASCII runs go through the table.
-        parts = _NON_ASCII_SPLIT.split(text)
-        parts[0::2] = [part.lower() for part in parts[0::2]]
-        parts[1::2] = [part.translate(_FOLD_TABLE) for part in parts[1::2]]
-        return ("".join(parts), *_identity(len(text)))
+    regular = _fold_regular(text)
+    if regular is not None:
+        return (regular, *_identity(len(text)))
     parts: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -386,7 +396,6 @@ def _fold_leet(text: str, classes: str) -> str:
 
 # --- step 5: repeated letters --------------------------------------------------------------------
 
-_TRIPLE = re.compile(r"([^\W\d_])\1\1")
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
 
 # Insults and profanity people stretch ("fuuuuck"); a squeezed word that spells one of these
@@ -510,10 +519,10 @@ def _repeats(text: str) -> bytes:
 
 
 def _may_repeat(text: str) -> bool:
-    """True if some letter appears 3 times in a row."""
-    if not text.isascii():
-        return _TRIPLE.search(text) is not None
-    equal = _repeats(text)
+    """True if some letter may appear 3 times in a row (three non-ASCII letters in a row may be a
+    false alarm; a real run is never missed)."""
+    # Every non-ASCII character becomes "?" (same length): a run of one letter stays a run.
+    equal = _repeats(text if text.isascii() else text.encode("ascii", "replace").decode())
     at = equal.find(0, 2)
     while at >= 0:
         if text[at].isalpha():
@@ -560,27 +569,43 @@ def normalise(text: str) -> Normalised:
 def normalised_text(text: str) -> str:
     """``normalise(text).text`` without the offset map, for batch scoring, which needs none.
 
-    The same steps in the same order as normalise() on ASCII text; only the whitespace step,
-    the one most comments need besides leetspeak, is done with str methods instead of the map
-    rewriting. Anything else goes through normalise(), so the result is always the same.
+    The same steps in the same order as normalise(); the whitespace step, the one most comments
+    need besides leetspeak, is done with str methods, and the others carry no map. Text that is
+    not ASCII takes the same path when each of its characters folds to one character
+    (typographic quotes, accents, no-break spaces: most non-ASCII comments), since step 1 then
+    keeps the identity map; other text goes through normalise(), so the result is always the
+    same.
     """
-    if not text.isascii():
-        return normalise(text).text
-    folded = text.lower()
+    ascii = text.isascii()
+    if ascii:
+        folded = text.lower()
+    else:
+        regular = _fold_regular(text)
+        if regular is None:
+            return normalise(text).text
+        folded = regular  # after step 1 the only whitespace and controls left are ASCII ones
     if not folded.isprintable():
         folded = folded.translate(_WHITESPACE_TO_SPACE)  # same length: "\n" -> " "
-    classes = folded.translate(_CLASSES)
-    if not (_may_need_whitespace(folded) or _may_be_spaced(classes) or _may_repeat(folded)):
+    classes = _classes(folded)
+    # normalise() takes this shortcut on ASCII text only (on other text a triple made by leetspeak
+    # folding is squeezed: "77té" -> "tte"), so the same holds here.
+    if ascii and not (
+        _may_need_whitespace(folded) or _may_be_spaced(classes) or _may_repeat(folded)
+    ):
         return _fold_leet(folded, classes) if _may_be_leet(classes) else folded
     if not folded.isprintable():
         folded = _CONTROLS.sub("", folded)
     # Only " " is left as whitespace, so split() collapses its runs and drops the edges.
     folded = " ".join(folded.split())
-    classes = folded.translate(_CLASSES)
+    classes = _classes(folded)
+    # Steps 3 and 5 as normalise() runs them, with an identity map that is then thrown away.
     if _may_be_spaced(classes):
-        return normalise(text).text
+        folded = _rewrite(
+            folded, *_identity(len(folded)), _spaced_matches(folded, classes), _join_spaced
+        )[0]
+        classes = _classes(folded)
     if _may_be_leet(classes):
         folded = _fold_leet(folded, classes)
     if _may_repeat(folded):
-        return normalise(text).text
+        folded = _rewrite(folded, *_identity(len(folded)), _run_matches(folded), _squeeze_run)[0]
     return folded

@@ -266,10 +266,25 @@ _ASCII_TRICKY = st.text(
 )
 
 
+# The same with the non-ASCII characters comments carry most (each folds to one character, so the
+# map-free path takes them too): no-break space, curly quotes, dashes, accents, bullets, CJK, emoji.
+_REGULAR_UNICODE_TRICKY = st.text(
+    alphabet=st.sampled_from(
+        "aabcfikstu uuu 01345778@$!+.-_*~  \n\t\x00\x1cGT\u00a0\u2019\u201c\u2014éćü•謝😂Ｆ"
+    ),
+    max_size=60,
+)
+
+
 class TestNormalisedText:
     @settings(_PATIENT, max_examples=1000)
     @given(_ASCII_TRICKY)
     def test_normalised_text_equals_normalise_on_ascii(self, text: str) -> None:
+        assert normalised_text(text) == normalise(text).text
+
+    @settings(_PATIENT, max_examples=1000)
+    @given(_REGULAR_UNICODE_TRICKY)
+    def test_normalised_text_equals_normalise_on_common_unicode(self, text: str) -> None:
         assert normalised_text(text) == normalise(text).text
 
     @settings(_PATIENT, max_examples=300)
@@ -286,6 +301,12 @@ class TestNormalisedText:
             ("so  stuuuupid", "so stupid"),
             ("nul\x00 inside\x01", "nul inside"),
             ("Curly don\u2019t  \u00e9t\u00e9", "curly don't ete"),
+            (
+                "\u00a0You\u2019re  a  \uff26\u00fcck1ng\u00a0\u00a0idi0t \u2022",
+                "you're a fucking idiot \u2022",
+            ),
+            ("caf\u00e9 s t u p i d\u2019", "cafe stupid'"),
+            ("77T\u00e9", "tte"),
         ],
     )
     def test_normalised_text_known_cases(self, text: str, expected: str) -> None:
