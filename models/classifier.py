@@ -8,13 +8,10 @@ fitted scikit-learn estimators.
 
 from __future__ import annotations
 
-import operator
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from itertools import chain, count
 from typing import Any
 
 import numpy as np
@@ -30,13 +27,10 @@ from models.features import (
     word_features,
 )
 from models.highlight import SpanModel, Unit, word_form
+from models.pieces import PieceIndex
 from models.textnorm import NormalisedText, normalise_text, normalised_text
 
-# Per-instance cache bound: whitespace pieces -> their char n-gram feature ids.
-PIECE_CACHE_SIZE = 300_000
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
-_NO_IDS = np.zeros(0, dtype=np.int64)
-_is_none = partial(operator.is_, None)
 # On a comment no label flags, a highlighted word must raise the toxic log-odds by this much on
 # its own (one logit: the word alone multiplies the odds by e), so that words the span model
 # likes in toxic posts ("family", "housing") are not marked on a neutral comment.
@@ -90,50 +84,45 @@ class Classifier:
         self.highlight = highlight or HighlightRule()
         self.highlight_labels = tuple(x for x in highlight_labels if x in self.labels)
         self.span_model: SpanModel | None = None
-        self._piece_cache: dict[str, tuple[int, ...]] = {}
+        self._pieces: PieceIndex | None = None
         self._blocks: tuple[np.ndarray, np.ndarray] | None = None
 
-    # -- persistence: the cache is rebuilt, never stored -------------------------------------
+    # -- persistence: the caches are rebuilt, never stored -----------------------------------
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_piece_cache"] = {}
+        state["_pieces"] = None
         state["_blocks"] = None
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.pop("_piece_cache", None)  # the per-piece cache of artifacts saved before 2026-11
         self.__dict__.update(state)
         self.__dict__.setdefault("span_model", None)
-        self._piece_cache = {}
+        self._pieces = None
         self._blocks = None
 
     # -- features ------------------------------------------------------------------------------
+    def _lookup_piece(self, piece: str) -> list[int]:
+        """Feature ids of one whitespace piece: its words, then its char n-grams."""
+        words, chars = self.word_vocab, self.char_vocab
+        found = [words[w] for w in piece_words(piece) if w in words]
+        found += [chars[g] for g in piece_char_ngrams(piece) if g in chars]
+        return found
+
+    @property
+    def pieces_index(self) -> PieceIndex:
+        """The ids of every piece seen so far (pieces repeat a lot across comments)."""
+        if self._pieces is None:
+            self._pieces = PieceIndex(len(self.idf), self._lookup_piece)
+        return self._pieces
+
     def _piece_ids(self, piece: str) -> np.ndarray:
-        """Feature ids of one whitespace piece: its words and its char n-grams (cached: pieces
-        repeat a lot across comments)."""
-        ids = self._piece_cache.get(piece)
-        if ids is None:
-            words, chars = self.word_vocab, self.char_vocab
-            found = [words[w] for w in piece_words(piece) if w in words]
-            found += [chars[g] for g in piece_char_ngrams(piece) if g in chars]
-            ids = np.asarray(found, dtype=np.int64)
-            if len(self._piece_cache) >= PIECE_CACHE_SIZE:
-                self._piece_cache.clear()
-            self._piece_cache[piece] = ids
-        return ids
+        """Feature ids of one whitespace piece."""
+        return self.pieces_index.ids([piece])
 
     def _ids(self, text: str) -> np.ndarray:
-        """Feature ids of one normalised text, with repeats.
-
-        Written for speed (this is the whole per-text cost besides normalisation): one cache
-        lookup per whitespace piece, inside map, and one numpy concatenation.
-        """
-        pieces_ = text[:MAX_CHARS].split()
-        found = list(map(self._piece_cache.get, pieces_))
-        if next(filter(_is_none, found), 0) is None:
-            found = [self._piece_ids(piece) for piece in pieces_]
-        if not found:
-            return _NO_IDS
-        return np.concatenate(found)
+        """Feature ids of one normalised text, with repeats."""
+        return self.pieces_index.ids(text[:MAX_CHARS].split())
 
     def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF vector (ids, values) of one normalised text, each block L2-normalised."""
@@ -152,39 +141,9 @@ class Classifier:
         return self._matrix(list(map(normalised_text, texts)))
 
     def _counts(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw feature counts (texts x features) of the batch path, computed for all texts at once.
-
-        Counts come from one sparse product, texts x distinct pieces (how often each piece
-        occurs) times distinct pieces x features (the cached ids of each piece), so the
-        per-feature work runs in SciPy, not in Python.
-        """
-        split = [text[:MAX_CHARS].split() for text in normalised_texts]
-        all_pieces = list(chain.from_iterable(split))
-        distinct = dict.fromkeys(all_pieces)
-        column_of = dict(zip(distinct, count(), strict=False))
-        cache_get = self._piece_cache.get
-        rows = list(map(cache_get, distinct))
-        if next(filter(_is_none, rows), 0) is None:
-            rows = [self._piece_ids(piece) for piece in distinct]
-        shape = (len(normalised_texts), len(self.idf))
-        text_indptr = np.zeros(len(split) + 1, dtype=np.int64)
-        np.cumsum(list(map(len, split)), out=text_indptr[1:])
-        occurrences = sp.csr_matrix(
-            (
-                np.ones(len(all_pieces)),
-                np.fromiter(map(column_of.__getitem__, all_pieces), dtype=np.int64),
-                text_indptr,
-            ),
-            shape=(len(split), len(distinct)),
-        )
-        piece_indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(list(map(len, rows)), out=piece_indptr[1:])
-        piece_ids = np.concatenate(rows) if rows else _NO_IDS
-        features = sp.csr_matrix(
-            (np.ones(len(piece_ids)), piece_ids, piece_indptr), shape=(len(rows), shape[1])
-        )
-        # A sparse product sums repeated entries, so counts has one entry per (text, feature).
-        return sp.csr_matrix(occurrences @ features)
+        """Raw feature counts (texts x features) of the batch path, computed for all texts at once
+        by one sparse product in the piece index (models.pieces)."""
+        return self.pieces_index.counts([text[:MAX_CHARS].split() for text in normalised_texts])
 
     def _matrix(self, normalised_texts: Sequence[str]) -> sp.csr_matrix:
         """TF-IDF matrix of normalised texts, each block L2-normalised (same numbers as _vector)."""
@@ -199,25 +158,29 @@ class Classifier:
 
     def _block_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """coef split by block (word rows | char rows, side by side) and each feature's block as
-        two indicator columns: built once per process, never stored in the artifact."""
+        two indicator columns, both scaled by idf (by idf squared for the indicator) so that the
+        batch path never gathers idf per entry: built once per process, never stored."""
         if self._blocks is None:
             is_word = (np.arange(len(self.idf)) < self.n_word)[:, None]
             split = np.hstack(
                 [np.where(is_word, self.coef, 0.0), np.where(is_word, 0.0, self.coef)]
             )
             indicator = np.hstack([is_word, ~is_word]).astype(np.float64)
-            self._blocks = (np.ascontiguousarray(split), indicator)
+            idf = self.idf[:, None]
+            self._blocks = (np.ascontiguousarray(split * idf), indicator * (idf * idf))
         return self._blocks
 
     def _margins(self, normalised_texts: Sequence[str]) -> np.ndarray:
         """Raw margins of the batch path without building the normalised matrix: per text, each
-        block's dot product with coef divided by that block's norm (both from sparse products,
-        so no per-entry text or block bookkeeping)."""
+        block's dot product with coef divided by that block's norm (both from sparse products of
+        the sublinear term frequencies with idf-scaled weights, so no per-entry bookkeeping)."""
         counts = self._counts(normalised_texts)
         split, indicator = self._block_weights()
-        counts.data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
+        tf = np.log(counts.data)
+        tf += 1.0
+        counts.data = tf
         dots = np.asarray(counts @ split)
-        counts.data *= counts.data
+        tf *= tf
         norms = np.sqrt(np.asarray(counts @ indicator))
         norms[norms == 0.0] = 1.0  # an empty block has a zero dot product too
         n_labels = len(self.labels)
