@@ -34,8 +34,9 @@ def measure(
     connections: int,
     wrk_threads: int,
     expected_rate: float,
-) -> _load.LoadResult:
-    """Start a server, warm it, load it with wrk for `seconds`, stop it."""
+) -> tuple[_load.LoadResult, str]:
+    """Start a server, warm it, load it with wrk for `seconds`, stop it; the result and where
+    its CPU went."""
     server = _load.start(name, argv, env, folder)
     try:
         port = int(argv[argv.index("--bind") + 1].rsplit(":", 1)[1])
@@ -49,7 +50,8 @@ def measure(
         per_thread = max(200, int(expected_rate * seconds * 1.5 / wrk_threads))
         run_id = uuid.uuid4().hex[:8]
         prefix = _load.write_wrk_requests(folder, source, run_id, per_thread, wrk_threads)
-        return _load.run_wrk(
+        cpu_before = _load.cpu_by_role(server.process.pid)
+        result = _load.run_wrk(
             base,
             prefix,
             seconds=seconds,
@@ -57,6 +59,10 @@ def measure(
             connections=connections,
             folder=folder,
         )
+        cpu = _load.cpu_per_request_ms(
+            cpu_before, _load.cpu_by_role(server.process.pid), result.requests
+        )
+        return result, cpu
     finally:
         server.stop()
 
@@ -100,7 +106,7 @@ def main() -> int:
                     "wrk_threads": args.wrk_threads,
                 }
                 bare_bind = f"127.0.0.1:{_load.free_port()}"
-                bare = measure(
+                bare, bare_cpu = measure(
                     "bare",
                     _load.gunicorn_argv(bare_bind, "bench._load:create_bare_app()"),
                     env,
@@ -110,7 +116,7 @@ def main() -> int:
                     **common,
                 )
                 ours_bind = f"127.0.0.1:{_load.free_port()}"
-                ours = measure(
+                ours, ours_cpu = measure(
                     "intake",
                     _load.moderation_argv("api", "--bind", ours_bind),
                     env,
@@ -127,7 +133,9 @@ def main() -> int:
                 p99_ratios.append(p99_ratio)
                 print(f"round {round_number}:")
                 print("  " + describe("bare", bare))
+                print(f"          {bare_cpu}")
                 print("  " + describe("intake", ours))
+                print(f"          {ours_cpu}")
                 print(f"  throughput ratio {ratio:.2f}, p99 ratio {p99_ratio:.2f}", flush=True)
         finally:
             redis.Redis.from_url(_load.redis_url()).delete(queue)

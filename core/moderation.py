@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core import policy as policy_v1
@@ -30,13 +30,21 @@ class Scorer(Protocol):
     # Rows of probabilities, one per text, in `labels` order (a numpy array: not a typed Sequence).
     def predict_proba(self, texts: Sequence[str]) -> Any: ...
 
-    def highlights(self, text: str) -> Sequence[tuple[int, int]]: ...
+    # `probabilities`, the text's row from predict_proba when the caller has it, saves scoring
+    # the text a second time.
+    def highlights(self, text: str, probabilities: Any = None) -> Sequence[tuple[int, int]]: ...
 
 
 def score_text(scorer: Scorer, text: str) -> dict[str, float]:
     """{label: probability} for one text, as plain floats (JSON-ready)."""
-    row = scorer.predict_proba([text])[0]
-    return {label: round(float(p), 6) for label, p in zip(scorer.labels, row, strict=True)}
+    return labelled(scorer, scorer.predict_proba([text])[0])
+
+
+def labelled(scorer: Scorer, probabilities: Any) -> dict[str, float]:
+    """One predict_proba row as {label: probability}, plain floats (JSON-ready)."""
+    return {
+        label: round(float(p), 6) for label, p in zip(scorer.labels, probabilities, strict=True)
+    }
 
 
 def _claim(session: Session, comment: Comment) -> bool:
@@ -68,18 +76,25 @@ def moderate_comment(
     Idempotent: a comment already decided (or missing, or edited meanwhile) is left alone. The
     caller commits, then queues delivery of the returned event (the sweeper catches a lost one).
     """
-    comment = session.get(Comment, comment_id)
-    if comment is None:
+    # The comment and its source (for the policy) in one round trip.
+    row = session.execute(
+        select(Comment, Source)
+        .join(Source, Source.id == Comment.source_id)
+        .where(Comment.id == comment_id)
+    ).one_or_none()
+    if row is None:
         log.warning("moderate_comment: comment %s not found; nothing to do", comment_id)
         return None
+    comment, source = row
     if comment.status != Status.PENDING.value:
         log.info("moderate_comment: comment %s already %s; skipped", comment_id, comment.status)
         return None
 
     # Scoring runs before the claim so no write lock is held while the model works.
-    scores = score_text(scorer, comment.body)
-    highlights = [[int(start), int(end)] for start, end in scorer.highlights(comment.body)]
-    source = session.get_one(Source, comment.source_id)
+    probabilities = scorer.predict_proba([comment.body])[0]
+    scores = labelled(scorer, probabilities)
+    spans = scorer.highlights(comment.body, probabilities)
+    highlights = [[int(start), int(end)] for start, end in spans]
     policy = source_policy(source)
     outcome = policy_v1.decide(scores, comment.body, policy)
 

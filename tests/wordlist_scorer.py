@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from core.domain import LABELS
 
@@ -39,6 +40,6 @@ class WordListScorer:
             for text in texts
         ]
 
-    def highlights(self, text: str) -> list[tuple[int, int]]:
+    def highlights(self, text: str, probabilities: Any = None) -> list[tuple[int, int]]:
         spans = {(m.start(), m.end()) for label in self.labels for m in self._hits(text, label)}
         return sorted(spans)
