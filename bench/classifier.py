@@ -121,7 +121,6 @@ def main() -> int:
     def verdict(ok: bool) -> str:
         return "ok" if ok else "BELOW TARGET"
 
-
     print(f"classifier {classifier.version}: {n} comments, mean {mean_chars:.0f} chars")
     print(
         f"single  ours {n / ours_s[0]:8.0f} calls/s ({1e3 * ours_s[0] / n:.3f} ms CPU)  "

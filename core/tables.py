@@ -217,9 +217,7 @@ class Event(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Value of `attempts` when the event was last redelivered by hand: the retry budget restarts.
-    attempts_before_redelivery: Mapped[int] = mapped_column(
-        Integer, default=0, server_default="0"
-    )
+    attempts_before_redelivery: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,9 +33,7 @@ class TestArtifact:
         texts = ["you are a stupid idiot", "what a nice article"]
         np.testing.assert_allclose(loaded.predict_proba(texts), classifier.predict_proba(texts))
 
-    def test_artifact_manifest_records_sha256_versions_and_labels(
-        self, artifact_dir: Path
-    ) -> None:
+    def test_artifact_manifest_records_sha256_versions_and_labels(self, artifact_dir: Path) -> None:
         manifest = json.loads((artifact_dir / MANIFEST_FILE).read_text())
         import hashlib
 

@@ -109,9 +109,7 @@ class TestTrainCommand:
         from models.datasets import ADAPTERS
 
         restricted = next(n for n, a in ADAPTERS.items() if a.info.licence_class != "open")
-        result = CliRunner().invoke(
-            cli, ["train", "--out", str(tmp_path), "--sets", restricted]
-        )
+        result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path), "--sets", restricted])
         assert result.exit_code == 1
         assert "--allow-restricted" in result.output
         assert not (tmp_path / "model.joblib").exists()

@@ -29,9 +29,7 @@ def tiny_frame() -> pd.DataFrame:
         rows.append((f"those people are vermin, {word}", np.nan, 1.0, 0.0, np.nan, i))
         rows.append((f"check out my channel and subscribe {word}", np.nan, np.nan, np.nan, 1.0, i))
         rows.append((f"great song about the {word}", np.nan, np.nan, np.nan, 0.0, i))
-    frame = pd.DataFrame(
-        rows, columns=["text", "toxic", "identity_hate", "threat", "spam", "n"]
-    )
+    frame = pd.DataFrame(rows, columns=["text", "toxic", "identity_hate", "threat", "spam", "n"])
     frame["group"] = [f"g{i}" for i in range(len(frame))]
     frame["set"] = "made-up"
     frame["spans"] = None
