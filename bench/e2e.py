@@ -40,6 +40,8 @@ def throughput_phase(
     run_id = uuid.uuid4().hex[:8]
     per_thread = max(100, int(400 * seconds / wrk_threads))
     prefix = _load.write_wrk_requests(folder, source, run_id, per_thread, wrk_threads)
+    trees = {"api": stack.api.process.pid, "worker": stack.worker.process.pid}
+    cpu_before = _load.cpu_by_role(trees)
     started = time.time()
     result = _load.run_wrk(
         stack.base_url,
@@ -54,6 +56,7 @@ def throughput_phase(
     decided = _load.wait_decided(
         database_url, source.id, accepted, timeout=max(120.0, seconds * 20)
     )
+    cpu = _load.cpu_per_request_ms(cpu_before, _load.cpu_by_role(trees), decided, "comment")
     latencies = _load.decision_latencies(database_url, source.id)
     last_decision = max((at for at, _ in latencies), default=None)
     elapsed = (last_decision.timestamp() - started) if last_decision else 0.0
@@ -63,7 +66,7 @@ def throughput_phase(
         f"phase 1: wrk {result.seconds:.1f} s, {connections} connections: {accepted} accepted "
         f"({intake_rate:.1f}/s at intake, intake p99 {result.p99_ms:.0f} ms), "
         f"{decided} decided, last decision {elapsed:.1f} s after the first POST "
-        f"-> {e2e_rate:.1f} comments/s end to end",
+        f"-> {e2e_rate:.1f} comments/s end to end\n         {cpu}",
         flush=True,
     )
     return intake_rate, e2e_rate, accepted

@@ -50,7 +50,7 @@ def measure(
         per_thread = max(200, int(expected_rate * seconds * 1.5 / wrk_threads))
         run_id = uuid.uuid4().hex[:8]
         prefix = _load.write_wrk_requests(folder, source, run_id, per_thread, wrk_threads)
-        cpu_before = _load.cpu_by_role(server.process.pid)
+        cpu_before = _load.cpu_by_role({"server": server.process.pid})
         result = _load.run_wrk(
             base,
             prefix,
@@ -60,7 +60,7 @@ def measure(
             folder=folder,
         )
         cpu = _load.cpu_per_request_ms(
-            cpu_before, _load.cpu_by_role(server.process.pid), result.requests
+            cpu_before, _load.cpu_by_role({"server": server.process.pid}), result.requests
         )
         return result, cpu
     finally:
