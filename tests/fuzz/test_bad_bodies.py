@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from core.settings import Settings
 from core.store import NewSource
 from core.tables import Comment
 from service import create_app
-from tests.service.conftest import SignedPost, comment_payload, sign_with_library
+from tests.service.conftest import SignedPost, comment_payload, post_signed
 
 TEN_MB = 10 * 1024 * 1024
 DEPTH = 100_000
@@ -111,17 +110,7 @@ class TestDeepNesting:
         # The request limit is raised so the parser, not the size check, meets the nesting.
         roomy = settings.model_copy(update={"max_request_bytes": 4 * 1024 * 1024})
         client = create_app({"TESTING": True}, settings=roomy).test_client()
-        webhook_id, timestamp = "msg_deep", int(time.time())
-        response = client.post(
-            f"/v1/sources/{source.source.id}/comments",
-            data=body,
-            content_type="application/json",
-            headers={
-                "webhook-id": webhook_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
-            },
-        )
+        response = post_signed(client, source, body, "msg_deep")
         assert response.status_code in (400, 422), response.get_data(as_text=True)[:300]
         assert response.mimetype == "application/problem+json"
         assert count_of(settings, source) == 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 
 import redis
 from flask import Flask
@@ -13,7 +11,7 @@ from flask.testing import FlaskClient
 from core.settings import Settings
 from core.store import NewSource
 from service import create_app
-from tests.service.conftest import comment_payload, sign_with_library
+from tests.service.conftest import comment_payload, post_signed
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
@@ -21,18 +19,7 @@ CLOSED_REDIS = "redis://127.0.0.1:1/0"
 def post_as(app: Flask, source: NewSource) -> int:
     """One signed intake request to app from source; its status code."""
     body = json.dumps(comment_payload()).encode()
-    webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
-    response = app.test_client().post(
-        f"/v1/sources/{source.source.id}/comments",
-        data=body,
-        content_type="application/json",
-        headers={
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
-        },
-    )
-    return int(response.status_code)
+    return int(post_signed(app.test_client(), source, body).status_code)
 
 
 def limited_app(settings: Settings, limit: str, **overrides: str) -> Flask:
@@ -48,18 +35,7 @@ class TestIntakeRateLimit:
     ) -> None:
         app = limited_app(settings, "3/minute")
         assert [post_as(app, source) for _ in range(3)] == [202, 202, 202]
-        body = json.dumps(comment_payload()).encode()
-        webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
-        response = app.test_client().post(
-            f"/v1/sources/{source.source.id}/comments",
-            data=body,
-            content_type="application/json",
-            headers={
-                "webhook-id": webhook_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
-            },
-        )
+        response = post_signed(app.test_client(), source, json.dumps(comment_payload()).encode())
         assert response.status_code == 429
         assert response.mimetype == "application/problem+json"
         problem = response.get_json()

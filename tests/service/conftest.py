@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -50,6 +51,24 @@ def sign_with_library(secret: str, webhook_id: str, timestamp: int, body: bytes)
         digest = hmac_data(key, f"{webhook_id}.{timestamp}.".encode() + body)
         return "v1," + base64.b64encode(digest).decode("ascii")
     return Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, UTC), text)
+
+
+def post_signed(
+    client: FlaskClient, source: NewSource, body: bytes, webhook_id: str | None = None
+) -> TestResponse:
+    """POST body to a source's intake from any client (another app, another thread), signed now."""
+    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+    timestamp = int(time.time())
+    return client.post(
+        f"/v1/sources/{source.source.id}/comments",
+        data=body,
+        content_type="application/json",
+        headers={
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
+        },
+    )
 
 
 class SignedPost(Protocol):

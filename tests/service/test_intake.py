@@ -20,7 +20,13 @@ from core.settings import Settings
 from core.store import NewSource
 from core.tables import Comment, Revision, SeenWebhook, Source
 from service import create_app
-from tests.service.conftest import SignedPost, comment_payload, queued_tasks, sign_with_library
+from tests.service.conftest import (
+    SignedPost,
+    comment_payload,
+    post_signed,
+    queued_tasks,
+    sign_with_library,
+)
 
 BOTH_BACKENDS = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
@@ -470,17 +476,7 @@ class TestIntakeFlow:
     ) -> None:
         app = create_app(settings=settings.model_copy(update={"redis_url": CLOSED_REDIS}))
         body = json.dumps(comment_payload()).encode()
-        webhook_id, timestamp = "msg_redis_down", int(time.time())
-        response = app.test_client().post(
-            f"/v1/sources/{source.source.id}/comments",
-            data=body,
-            content_type="application/json",
-            headers={
-                "webhook-id": webhook_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
-            },
-        )
+        response = post_signed(app.test_client(), source, body, "msg_redis_down")
         assert response.status_code == 202
         assert stored_comment(settings, response.get_json()["id"]).status == "pending"
 
@@ -508,18 +504,7 @@ class TestIntakeDatabaseDown:
 
 def deliver_signed(app: Any, source: NewSource, body: bytes, webhook_id: str) -> int:
     """POST body signed now, from a thread's own test client; the status code."""
-    timestamp = int(time.time())
-    response = app.test_client().post(
-        f"/v1/sources/{source.source.id}/comments",
-        data=body,
-        content_type="application/json",
-        headers={
-            "webhook-id": webhook_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign_with_library(source.secret, webhook_id, timestamp, body),
-        },
-    )
-    return int(response.status_code)
+    return int(post_signed(app.test_client(), source, body, webhook_id).status_code)
 
 
 @BOTH_BACKENDS
