@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -421,11 +421,7 @@ def get_comment(comment_id: str) -> Any:
 )
 @moderator_token_or_session_required
 def claim(comment_id: str) -> Any:
-    moderator = current_moderator()
-    with _review_session() as session:
-        comment = review.claim(session, comment_id, moderator.id)
-        body = ClaimResponse(id=comment.id, claimed_until=comment.claimed_until)
-    return _json(body)
+    return _change_claim(review.claim, comment_id)
 
 
 @bp.delete("/comments/<comment_id>/claim")
@@ -437,9 +433,14 @@ def claim(comment_id: str) -> Any:
 )
 @moderator_token_or_session_required
 def release(comment_id: str) -> Any:
+    return _change_claim(review.release, comment_id)
+
+
+def _change_claim(change: Callable[[Session, str, int], Comment], comment_id: str) -> Any:
+    """Claim or release a comment for the signed-in moderator; the claim as it stands after."""
     moderator = current_moderator()
     with _review_session() as session:
-        comment = review.release(session, comment_id, moderator.id)
+        comment = change(session, comment_id, moderator.id)
         body = ClaimResponse(id=comment.id, claimed_until=comment.claimed_until)
     return _json(body)
 
