@@ -147,10 +147,10 @@ def intake_source(
     return IntakeSource(source_id, secret, previous, expires, max_body_chars), bool(replayed)
 
 
-SEEN_WEBHOOKS = cast(Table, SeenWebhook.__table__)
-COMMENTS = cast(Table, Comment.__table__)
-REVISIONS = cast(Table, Revision.__table__)
-_INSERT_REVISION = insert(REVISIONS)
+_SEEN_WEBHOOKS = cast(Table, SeenWebhook.__table__)
+_COMMENTS = cast(Table, Comment.__table__)
+_REVISIONS = cast(Table, Revision.__table__)
+_INSERT_REVISION = insert(_REVISIONS)
 
 
 class WebhookReplayed(Exception):
@@ -199,7 +199,7 @@ def accept_comment(
     WebhookReplayed when the webhook id was already stored.
     """
     seen = {"source_id": source_id, "webhook_id": webhook_id, "received_at": utcnow()}
-    if not _insert_new(session, SEEN_WEBHOOKS, seen, ("source_id", "webhook_id")):
+    if not _insert_new(session, _SEEN_WEBHOOKS, seen, ("source_id", "webhook_id")):
         raise WebhookReplayed(webhook_id)
     body_hash = sha256_hex(incoming.body)
     comment_id = new_id("cmt")[:36]
@@ -227,7 +227,7 @@ def accept_comment(
         "received_at": now,
         "updated_at": now,
     }
-    if _insert_new(session, COMMENTS, row, ("source_id", "external_id")):
+    if _insert_new(session, _COMMENTS, row, ("source_id", "external_id")):
         session.connection().execute(
             _INSERT_REVISION,
             {
