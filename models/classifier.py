@@ -26,7 +26,7 @@ from models.features import (
     pieces,
     word_features,
 )
-from models.highlight import SpanModel, Unit, word_form
+from models.highlight import SpanModel, Unit, join_spaced, word_form
 from models.pieces import PieceIndex
 from models.textnorm import NormalisedText, normalise_text, normalised_text
 
@@ -347,39 +347,46 @@ class Classifier:
         between it and the flag thresholds a word is marked only when it is clearly offensive on
         its own: not an identity term, and raising the toxic log-odds by at least
         UNFLAGGED_MIN_CONTRIBUTION by itself. So a neutral "I am a gay Muslim woman" marks
-        nothing, while a borderline insult below the threshold keeps its insult marked.
+        nothing, while a borderline insult below the threshold keeps its insult marked. Marked
+        words separated only by spaces are one span, as in the gold spans the model learnt from.
         """
         if probabilities is None:
             probabilities = self.predict_one(text)
         if not self.highlight_gate(probabilities):
             return []
         flagged = self.flagged(probabilities)
-        identity = identity_words()
-        if self.span_model is None:
-            _, originals, contributions = self.highlight_candidates(text)
-            marked = self.apply_highlight_rule(
-                self.highlight, probabilities, originals, contributions
-            )
-            if not flagged:
-                marked = [(s, e) for s, e in marked if word_form(text[s:e]) not in identity]
-        else:
+        if self.span_model is not None:
             _, units = self.highlight_units(text)
-            chosen = self.span_model.probabilities(units) >= self.span_model.threshold
-            marked = marked_units(units, chosen, flagged)
+            chosen = self.span_model.choose(self.span_model.probabilities(units), flagged)
+            return join_spaced(text, marked_units(units, chosen, flagged))
+        _, originals, contributions = self.highlight_candidates(text)
+        marked = self.apply_highlight_rule(self.highlight, probabilities, originals, contributions)
+        if not flagged:
+            identity = identity_words()
+            marked = [(s, e) for s, e in marked if word_form(text[s:e]) not in identity]
         return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
 
 
-def marked_units(units: Sequence[Unit], chosen: np.ndarray, flagged: bool) -> list[tuple[int, int]]:
-    """Spans of the chosen words that highlights() may mark: all of them on a flagged comment,
-    otherwise only those that are no identity term and alone raise the toxic log-odds by at
-    least UNFLAGGED_MIN_CONTRIBUTION (training tunes the span model with this same rule)."""
+def eligible_units(units: Sequence[Unit], flagged: bool) -> np.ndarray:
+    """Which words highlights() may mark: all of them on a flagged comment, otherwise only those
+    that are no identity term and alone raise the toxic log-odds by at least
+    UNFLAGGED_MIN_CONTRIBUTION (training tunes the span model with this same rule)."""
+    if flagged:
+        return np.ones(len(units), dtype=bool)
     identity = identity_words()
-    return [
-        span
-        for (span, form, contribution), keep in zip(units, chosen, strict=True)
-        if keep
-        and (flagged or (form not in identity and contribution >= UNFLAGGED_MIN_CONTRIBUTION))
-    ]
+    return np.array(
+        [
+            form not in identity and contribution >= UNFLAGGED_MIN_CONTRIBUTION
+            for _, form, contribution in units
+        ],
+        dtype=bool,
+    )
+
+
+def marked_units(units: Sequence[Unit], chosen: np.ndarray, flagged: bool) -> list[tuple[int, int]]:
+    """Spans of the chosen words that highlights() may mark (eligible_units)."""
+    keep = np.asarray(chosen, dtype=bool) & eligible_units(units, flagged)
+    return [units[i][0] for i in np.flatnonzero(keep)]
 
 
 def _trim_to_word(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -403,4 +410,11 @@ def _merge_spans(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, fl
     return [(s, e, round(w, 6)) for s, e, w in merged]
 
 
-__all__ = ["Classifier", "HighlightRule", "char_features", "marked_units", "word_features"]
+__all__ = [
+    "Classifier",
+    "HighlightRule",
+    "char_features",
+    "eligible_units",
+    "marked_units",
+    "word_features",
+]

@@ -4,15 +4,18 @@ The classifier's own word contributions say what pushed a score up, but annotato
 offending words themselves (an insult, not the "you" before it). This model scores each word from
 its form (word and char n-grams), its neighbours, and its contribution to the toxic margin, and is
 fitted on the training part of the toxic-spans set only.
+
+Its gold spans cover the spaces between consecutive toxic words ("disgusting cretin" is one
+span), so marked words separated only by spaces are shown as one span (join_spaced).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import expit
 
 _EDGE = re.compile(r"^\W+|\W+$")
 FORM_NGRAMS = (3, 4, 5)
@@ -39,17 +42,22 @@ def unit_features(
     if use_contribution:
         top = max((u[2] for u in units), default=0.0)
         features["contribution"] = contribution
-        features["share"] = contribution / top if top > 0 else 0.0
+        # Bounded: beside a tiny top contribution the ratio runs to -1000 and beyond.
+        features["share"] = min(max(contribution / top, -1.0), 1.0) if top > 0 else 0.0
         features["positive"] = 1.0 if contribution > 0 else 0.0
     padded = f" {form} "
     for n in FORM_NGRAMS:
         for start in range(len(padded) - n + 1):
-            features[f"c={padded[start:start + n]}"] = 1.0
+            features[f"c={padded[start : start + n]}"] = 1.0
     return features
 
 
 class SpanModel:
     """Logistic per-word model: P(word is inside a toxic span)."""
+
+    # On a flagged comment, mark the likeliest word even when none reaches the threshold, so a
+    # moderator always sees what to look at (tuning decides; models saved before had no such rule).
+    at_least_one: bool = False
 
     def __init__(
         self,
@@ -57,37 +65,55 @@ class SpanModel:
         intercept: float,
         threshold: float = 0.5,
         use_contribution: bool = True,
+        at_least_one: bool = False,
     ) -> None:
         self.weights = weights
         self.intercept = intercept
         self.threshold = threshold
         self.use_contribution = use_contribution
+        self.at_least_one = at_least_one
 
     def probabilities(self, units: Sequence[Unit]) -> np.ndarray:
         """Per word, the probability that it belongs to a toxic span."""
         weights = self.weights
-        out = np.empty(len(units))
-        for index in range(len(units)):
-            z = self.intercept + sum(
-                weights.get(name, 0.0) * value
-                for name, value in unit_features(units, index, self.use_contribution).items()
-            )
-            out[index] = 1.0 / (1.0 + math.exp(-z))
-        return out
+        margins = np.fromiter(
+            (
+                self.intercept
+                + sum(
+                    weights.get(name, 0.0) * value
+                    for name, value in unit_features(units, index, self.use_contribution).items()
+                )
+                for index in range(len(units))
+            ),
+            dtype=np.float64,
+            count=len(units),
+        )
+        return expit(margins)  # no overflow however negative a margin is
 
-    def select(
-        self, units: Sequence[Unit], threshold: float | None = None
-    ) -> list[tuple[int, int]]:
-        """Original spans of the words at or above the threshold."""
-        cut = self.threshold if threshold is None else threshold
-        probabilities = self.probabilities(units)
-        return [units[i][0] for i in np.flatnonzero(probabilities >= cut)]
+    def choose(self, probabilities: np.ndarray, flagged: bool) -> np.ndarray:
+        """Which words to mark: those at or above the threshold, or on a flagged comment with
+        none there (and at_least_one), the likeliest."""
+        chosen = probabilities >= self.threshold
+        if self.at_least_one and flagged and len(chosen) and not chosen.any():
+            chosen[int(np.argmax(probabilities))] = True
+        return chosen
+
+
+def join_spaced(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans, where spans separated only by spaces (or touching) become one."""
+    joined: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if joined and (start <= joined[-1][1] or not text[joined[-1][1] : start].strip(" ")):
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
 
 
 def fit_span_model(
     texts_units: Sequence[Sequence[Unit]],
     gold: Sequence[Sequence[tuple[int, int]]],
-    c: float = 0.3,
+    c: float = 0.1,
     seed: int = 13,
     use_contribution: bool = True,
 ) -> SpanModel:
@@ -113,3 +139,60 @@ def fit_span_model(
         if abs(w) > 1e-4
     }
     return SpanModel(weights, float(model.intercept_[0]), use_contribution=use_contribution)
+
+
+def f1_by_threshold(
+    text: str,
+    units: Sequence[Unit],
+    probabilities: np.ndarray,
+    eligible: np.ndarray,
+    flagged: bool,
+    gold: Sequence[tuple[int, int]],
+    thresholds: np.ndarray,
+    at_least_one: bool,
+) -> np.ndarray:
+    """SemEval-2021 Task 5 F1 of one post at each threshold, for tuning: the marks of
+    SpanModel.choose, then marked_units (the ``eligible`` words) and join_spaced, counted from
+    each word's and each gap's characters rather than built as spans once per threshold."""
+    spans = [span for span, _, _ in units]
+    gold_chars = {i for start, end in gold for i in range(start, end)}
+    chosen = (probabilities[None, :] >= thresholds[:, None]) & eligible[None, :]
+    if at_least_one and flagged and len(spans):
+        # On a flagged comment every word is eligible (marked_units), as in SpanModel.choose.
+        chosen[~chosen.any(axis=1), int(np.argmax(probabilities))] = True
+    if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+        # Words out of order or overlapping (rare normalisation maps): count the plain way.
+        return np.array(
+            [
+                _post_f1(
+                    join_spaced(text, [s for s, c in zip(spans, row, strict=True) if c]), gold_chars
+                )
+                for row in chosen
+            ]
+        )
+
+    def chars(start: int, end: int) -> list[int]:
+        return [end - start, sum(i in gold_chars for i in range(start, end))]
+
+    words = np.array([chars(*span) for span in spans], dtype=np.float64).reshape(-1, 2)
+    # Characters between neighbours: counted when both are marked and only spaces part them.
+    gaps = np.array(
+        [
+            chars(a[1], b[0]) if not text[a[1] : b[0]].strip(" ") else [0, 0]
+            for a, b in zip(spans, spans[1:], strict=False)
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    marked = chosen @ words + (chosen[:, :-1] & chosen[:, 1:]) @ gaps
+    size, overlap = marked[:, 0], marked[:, 1]
+    if not gold_chars:
+        return (size == 0).astype(np.float64)
+    return np.where(overlap > 0, 2 * overlap / (size + len(gold_chars)), 0.0)
+
+
+def _post_f1(spans: Sequence[tuple[int, int]], gold_chars: set[int]) -> float:
+    marked = {i for start, end in spans for i in range(start, end)}
+    if not gold_chars:
+        return float(not marked)
+    overlap = len(marked & gold_chars)
+    return 2 * overlap / (len(marked) + len(gold_chars)) if overlap else 0.0

@@ -21,9 +21,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from models.classifier import Classifier, HighlightRule, marked_units
+from models.classifier import Classifier, HighlightRule, eligible_units
 from models.features import char_features, word_features
-from models.highlight import SpanModel
 from models.splits import CALIBRATION, FIT, assign_parts
 from models.textnorm import normalised_text
 
@@ -297,59 +296,96 @@ def train(
     )
 
 
+# The span model's tuning grid (on the calibration part of the sets with gold spans).
+SPAN_C = (0.1, 0.3)
+SPAN_GATES = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+SPAN_THRESHOLDS = np.round(np.arange(0.2, 0.701, 0.025), 3)
+
+
+def _smoothed(curve: np.ndarray) -> np.ndarray:
+    """Each threshold's F1 averaged with its two neighbours: a plateau beats a lone spike, which
+    on ~1,300 posts is as likely noise as signal."""
+    padded = np.concatenate([curve[:1], curve, curve[-1:]])
+    return (padded[:-2] + padded[1:-1] + padded[2:]) / 3
+
+
 def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> dict[str, Any]:
     """Fits the per-word span model on the fit part of the sets with gold spans, then picks its
-    threshold and the score gate on their calibration part (never on held-out rows)."""
+    regularisation, features, threshold, at-least-one rule and the score gate on their
+    calibration part (never on held-out rows)."""
     has_spans = frame["spans"].map(lambda s: isinstance(s, list | tuple)).to_numpy()
     fit_rows = frame[has_spans & (frame["part"] == FIT).to_numpy()]
     tune_rows = frame[has_spans & (frame["part"] == CALIBRATION).to_numpy()]
     if fit_rows.empty or tune_rows.empty:
         return {}
-    from models.evaluate import span_f1
-    from models.highlight import fit_span_model
+    from models.highlight import f1_by_threshold, fit_span_model
 
     def gold_of(rows: pd.DataFrame) -> list[list[tuple[int, int]]]:
         return [[(int(a), int(b)) for a, b in spans] for spans in rows["spans"]]
 
     fit_units = [classifier.highlight_units(text)[1] for text in fit_rows["text"]]
-    tuned = [classifier.highlight_units(text) for text in tune_rows["text"]]
-    columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
+    texts = list(tune_rows["text"])
+    tuned = [classifier.highlight_units(text) for text in texts]
     gold = gold_of(tune_rows)
+    columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
+    top = np.array([max(probabilities[c] for c in columns) for probabilities, _ in tuned])
+    # A gated post marks nothing: F1 1 if its gold is empty too, else 0.
+    gated_score = np.array([0.0 if spans else 1.0 for spans in gold])
     # Tuned with the rule highlights() applies: an unflagged comment marks only clear words.
     flags = [classifier.flagged(probabilities) for probabilities, _ in tuned]
-    best: tuple[float, float, float, SpanModel | None] = (-1.0, 0.5, 0.5, None)
+    eligible = [eligible_units(units, f) for (_, units), f in zip(tuned, flags, strict=True)]
+    best: dict[str, Any] = {"smoothed": -1.0}
     # With and without the classifier's word contributions as features: on the fit posts those
     # contributions come from a model that saw them, so they may mislead; tuning decides.
-    for use_contribution in (True, False):
-        model = fit_span_model(
-            fit_units, gold_of(fit_rows), seed=seed, use_contribution=use_contribution
-        )
-        word_probabilities = [model.probabilities(units) for _, units in tuned]
-        for gate in (0.05, 0.1, 0.2, 0.3, 0.4, 0.5):
-            for threshold in np.arange(0.2, 0.71, 0.025):
-                predicted = []
-                for (probabilities, units), p, flagged in zip(
-                    tuned, word_probabilities, flags, strict=True
-                ):
-                    if max(probabilities[c] for c in columns) < gate:
-                        predicted.append([])
-                    else:
-                        predicted.append(marked_units(units, p >= threshold, flagged))
-                score = span_f1(predicted, gold)
-                if score > best[0] + 1e-9:
-                    best = (score, gate, float(round(threshold, 3)), model)
-    score, gate, threshold, chosen = best
-    assert chosen is not None
-    model = chosen
-    model.threshold = threshold
+    for c in SPAN_C:
+        for use_contribution in (True, False):
+            model = fit_span_model(
+                fit_units, gold_of(fit_rows), c=c, seed=seed, use_contribution=use_contribution
+            )
+            word_probabilities = [model.probabilities(units) for _, units in tuned]
+            for at_least_one in (False, True):
+                per_post = np.vstack(
+                    [
+                        f1_by_threshold(text, units, p, ok, f, spans, SPAN_THRESHOLDS, at_least_one)
+                        for text, (_, units), p, ok, f, spans in zip(
+                            texts, tuned, word_probabilities, eligible, flags, gold, strict=True
+                        )
+                    ]
+                )
+                for gate in SPAN_GATES:
+                    shown = (top >= gate)[:, None]
+                    curve = np.where(shown, per_post, gated_score[:, None]).mean(axis=0)
+                    smooth = _smoothed(curve)
+                    k = int(np.argmax(smooth))
+                    if smooth[k] > best["smoothed"] + 1e-9:
+                        best = {
+                            "smoothed": float(smooth[k]),
+                            "score": float(curve[k]),
+                            "gate": gate,
+                            "threshold": float(SPAN_THRESHOLDS[k]),
+                            "at_least_one": at_least_one,
+                            "c": c,
+                            "model": model,
+                        }
+    model = best["model"]
+    model.threshold = best["threshold"]
+    model.at_least_one = best["at_least_one"]
     classifier.span_model = model
-    classifier.highlight = HighlightRule(gate=gate)
-    log.info("span model: gate %.2f, word threshold %.2f, tuning F1 %.3f", gate, threshold, score)
+    classifier.highlight = HighlightRule(gate=best["gate"])
+    log.info(
+        "span model: gate %.2f, word threshold %.3f, tuning F1 %.3f",
+        best["gate"],
+        best["threshold"],
+        best["score"],
+    )
     return {
-        "gate": gate,
-        "word_threshold": threshold,
-        "tuning_char_f1": round(score, 4),
+        "gate": best["gate"],
+        "word_threshold": best["threshold"],
+        "tuning_char_f1": round(best["score"], 4),
+        "tuning_char_f1_smoothed": round(best["smoothed"], 4),
         "uses_contributions": model.use_contribution,
+        "at_least_one_on_flagged": best["at_least_one"],
+        "regularisation_c": best["c"],
         "fit_posts": len(fit_rows),
         "tuning_posts": len(tune_rows),
     }

@@ -52,7 +52,7 @@ class TestShippedModel:
     def test_shipped_insult_is_flagged_and_highlighted(self, shipped: Classifier) -> None:
         text = "You are a pathetic idiot."
         assert shipped.scores(text)["toxic"] >= shipped.thresholds["toxic"]
-        assert (19, 24) in shipped.highlights(text)
+        assert any(start <= 19 and 24 <= end for start, end in shipped.highlights(text))
 
     def test_shipped_spaced_out_insult_explained_on_original_characters(
         self, shipped: Classifier
