@@ -1,6 +1,6 @@
 """Classifier speed, memory and size against alt-profanity-check, on the same comments.
 
-Usage: .venv/bin/python -m bench classifier [--n 1000] [--repeat 3] [--model DIR]
+Usage: .venv/bin/python -m bench classifier [--n 1000] [--repeat 5] [--model DIR] [--card]
 
 Prints, from one run:
   single  one comment per call (all four labels, the worker's case): calls per second, ours
@@ -80,6 +80,9 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1000, help="comments measured")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--model", default=None, help="artifact directory (default: shipped)")
+    parser.add_argument(
+        "--card", action="store_true", help="also write the printed lines into its MODEL_CARD.md"
+    )
     args = parser.parse_args()
 
     from profanity_check import predict_prob
@@ -121,26 +124,28 @@ def main() -> int:
     def verdict(ok: bool) -> str:
         return "ok" if ok else "BELOW TARGET"
 
-    print(f"classifier {classifier.version}: {n} comments, mean {mean_chars:.0f} chars")
-    print(
+    lines = [
+        f"classifier {classifier.version}: {n} comments, mean {mean_chars:.0f} chars",
         f"single  ours {n / ours_s[0]:8.0f} calls/s ({1e3 * ours_s[0] / n:.3f} ms CPU)  "
         f"alt-profanity-check {n / theirs_s[0]:6.0f} calls/s ({1e3 * theirs_s[0] / n:.3f} ms)  "
         f"ratio {single_ratio:6.1f}x (wall {single_wall:.1f}x)  (target >= {TARGET_SINGLE:.0f}x: "
-        f"{verdict(single_ratio >= TARGET_SINGLE)})"
-    )
-    print(
+        f"{verdict(single_ratio >= TARGET_SINGLE)})",
         f"batch   ours {n / ours_b[0]:8.0f} texts/s  alt-profanity-check {n / theirs_b[0]:6.0f} "
         f"texts/s  ratio {batch_ratio:6.2f}x (wall {batch_wall:.2f}x)  (target >= {TARGET_BATCH}x: "
-        f"{verdict(batch_ratio >= TARGET_BATCH)})"
-    )
-    print(
+        f"{verdict(batch_ratio >= TARGET_BATCH)})",
         f"memory  peak RSS with the model loaded and scoring: {rss:.0f} MB "
-        f"(target <= {TARGET_RSS_MB:.0f}: {verdict(rss <= TARGET_RSS_MB)})"
-    )
-    print(
+        f"(target <= {TARGET_RSS_MB:.0f}: {verdict(rss <= TARGET_RSS_MB)})",
         f"size    {manifest['model_file']}: {size_mb:.1f} MB "
-        f"(target <= {TARGET_SIZE_MB:.0f}: {verdict(size_mb <= TARGET_SIZE_MB)})"
-    )
+        f"(target <= {TARGET_SIZE_MB:.0f}: {verdict(size_mb <= TARGET_SIZE_MB)})",
+    ]
+    print("\n".join(lines))
+    if args.card:
+        from models.artifact import CARD_FILE
+        from models.card import speed_section, with_speed_section
+
+        card = directory / CARD_FILE
+        card.write_text(with_speed_section(card.read_text(), speed_section(lines)))
+        print(f"wrote the speed section of {card}")
     return 0
 
 

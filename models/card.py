@@ -206,11 +206,19 @@ def write_card(
         "words a per-word model (word form, char n-grams, neighbours and, if tuning preferred it,",
         "the word's contribution to the toxic margin) puts inside a toxic span with probability",
         "at least",
-        f"{rule.get('word_threshold', float('nan')):.3f}. On a comment no label flags, a word is",
+        f"{rule.get('word_threshold', float('nan')):.3f}"
+        + (
+            " (on a flagged comment with no such word, its likeliest word)."
+            if rule.get("at_least_one_on_flagged")
+            else "."
+        ),
+        "Marked words separated only by spaces are shown as one span, as the gold spans are.",
+        "On a comment no label flags, a word is",
         "marked only if it is no identity term and alone raises the toxic log-odds by at least",
         "1 (so a neutral sentence naming an identity marks nothing). That model was fitted on the",
         "fit part of",
-        "`toxic-spans-semeval2021` and its gate and threshold picked on its calibration part",
+        "`toxic-spans-semeval2021`; its regularisation, gate and threshold were picked on its",
+        "calibration part, the threshold by F1 averaged with its neighbours on the grid",
         f"(char F1 there {_f(rule.get('tuning_char_f1'))}).",
         f"SemEval-2021 Task 5 character F1 on its held-out part ({metrics['highlight_posts']}"
         f" posts, never used for fitting or tuning): **{_f(metrics['highlight_char_f1'])}**"
@@ -222,6 +230,7 @@ def write_card(
         lines.append("The audit module was not available when this model was built.")
     else:
         lines.append(audit["markdown"])
+    lines += ["", *speed_section(None)]
     lines += [
         "",
         "## Known biases and limits",
@@ -252,3 +261,41 @@ def write_card(
     path = directory / CARD_FILE
     path.write_text("\n".join(lines))
     return path
+
+
+SPEED_HEADING = "## Speed and size"
+
+
+def speed_section(lines: list[str] | None) -> list[str]:
+    """The card's speed section: the benchmark's printed lines, or how to get them (a rebuilt
+    model has not been measured yet)."""
+    section = [SPEED_HEADING]
+    if lines is None:
+        return [*section, "Not measured for this build: `python -m bench classifier --card`."]
+    return [
+        *section,
+        "Printed by `python -m bench classifier --card` on this artifact: ratios against",
+        "alt-profanity-check on the same real comments in the same run (CPU time, best of the",
+        "rounds).",
+        "",
+        "```",
+        *lines,
+        "```",
+    ]
+
+
+def with_speed_section(card: str, section: list[str]) -> str:
+    """The card text with its speed section replaced by ``section`` (added before the known
+    biases if it has none)."""
+    lines = card.split("\n")
+    if SPEED_HEADING in lines:
+        start = lines.index(SPEED_HEADING)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        while end > start and lines[end - 1] == "":
+            end -= 1
+        return "\n".join([*lines[:start], *section, *lines[end:]])
+    anchor = "## Known biases and limits"
+    at = lines.index(anchor) if anchor in lines else len(lines)
+    return "\n".join([*lines[:at], *section, "", *lines[at:]])
