@@ -21,7 +21,7 @@ from models.audit import identity_words
 from models.features import (
     MAX_CHARS,
     char_features,
-    piece_char_ngrams,
+    char_ngrams,
     piece_words,
     pieces,
     word_features,
@@ -106,7 +106,7 @@ class Classifier:
         """Feature ids of one whitespace piece: its words, then its char n-grams."""
         words, chars = self.word_vocab, self.char_vocab
         found = [words[w] for w in piece_words(piece) if w in words]
-        found += [chars[g] for g in piece_char_ngrams(piece) if g in chars]
+        found += [chars[g] for g in char_ngrams(piece) if g in chars]
         return found
 
     @property

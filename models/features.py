@@ -39,9 +39,9 @@ def piece_words(piece: str) -> list[str]:
     return WORD_PATTERN.findall(piece.lower())
 
 
-@lru_cache(maxsize=200_000)
-def piece_char_ngrams(piece: str) -> tuple[str, ...]:
-    """char_wb n-grams of one whitespace-free piece (cached: pieces repeat across texts)."""
+def char_ngrams(piece: str) -> tuple[str, ...]:
+    """char_wb n-grams of one whitespace-free piece (not cached: the classifier keeps each
+    piece's feature ids itself, and a cache of n-gram tuples costs ~2 KB a piece)."""
     padded = f" {piece.lower()} "
     size = len(padded)
     low, high = CHAR_NGRAM_RANGE
@@ -53,6 +53,10 @@ def piece_char_ngrams(piece: str) -> tuple[str, ...]:
             break
         grams.extend(padded[i : i + n] for i in range(size - n + 1))
     return tuple(grams)
+
+
+# Training featurises every text at once, where pieces repeat across texts: cached there.
+piece_char_ngrams = lru_cache(maxsize=200_000)(char_ngrams)
 
 
 def char_features(text: str) -> list[str]:

@@ -36,6 +36,16 @@ class TestClassifier:
         one_by_one = np.vstack([classifier.predict_proba([text]) for text in TEXTS])
         np.testing.assert_allclose(one_by_one, batch, rtol=1e-12, atol=1e-12)
 
+    def test_scoring_keeps_no_ngram_cache(self, classifier: Classifier) -> None:
+        # The piece index keeps each piece's ids; an n-gram cache beside it grew a worker by
+        # ~500 MB over 100k comments.
+        from models.features import piece_char_ngrams
+
+        piece_char_ngrams.cache_clear()
+        classifier.predict_proba(["some brand new words here", "and more unseen ones"])
+        classifier.predict_proba(["a third unseen text"])
+        assert piece_char_ngrams.cache_info().currsize == 0
+
     def test_insult_scores_above_neutral(self, classifier: Classifier) -> None:
         toxic = classifier.labels.index("toxic")
         insult, neutral = classifier.predict_proba(TEXTS[:2])[:, toxic]

@@ -52,6 +52,13 @@ class TestPieceIndex:
         assert index.ids(pieces).tolist() == expected
         assert index.ids(pieces).tolist() == expected  # second time from the store
 
+    def test_counts_exact_for_a_feature_repeated_through_a_whole_text(self) -> None:
+        index = PieceIndex(N_FEATURES, lookup)
+        texts = [["a"] * 5000, ["ab"] * 2500]
+        counts = index.counts(texts).toarray()
+        assert counts[0, ord("a") % N_FEATURES] == 5000
+        np.testing.assert_array_equal(counts, expected_counts(texts))
+
     def test_store_grows_past_its_first_capacity(self) -> None:
         index = PieceIndex(N_FEATURES, lookup)
         texts = [[f"piece{i}x{j}" * 3 for j in range(40)] for i in range(300)]
