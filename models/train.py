@@ -218,6 +218,30 @@ def model_version(frame: pd.DataFrame, config: TrainConfig) -> str:
     return f"linear-{digest.hexdigest()[:12]}"
 
 
+def learned_version(classifier: Classifier, data_version: str) -> str:
+    """The data version extended with everything training learnt (weights, calibration,
+    thresholds, highlight rule and span model), so the same data trained by changed code gets a
+    new version: decisions recorded by two different models can always be told apart."""
+    digest = hashlib.sha256(data_version.encode())
+    for array in (
+        classifier.idf,
+        classifier.coef,
+        classifier.intercept,
+        classifier.calib_slope,
+        classifier.calib_offset,
+    ):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr(sorted(classifier.thresholds.items())).encode())
+    digest.update(repr(classifier.highlight).encode())
+    span = classifier.span_model
+    if span is not None:
+        digest.update(repr(sorted(span.weights.items())).encode())
+        digest.update(
+            repr(sorted((k, v) for k, v in vars(span).items() if k != "weights")).encode()
+        )
+    return f"linear-{digest.hexdigest()[:12]}"
+
+
 def train(
     frame: pd.DataFrame, config: TrainConfig | None = None, progress: Progress = _quiet
 ) -> TrainingRun:
@@ -290,6 +314,7 @@ def train(
     lap("calibrate")
 
     highlight = fit_highlights(classifier, frame, config.seed)
+    classifier.version = learned_version(classifier, classifier.version)
     lap("tune highlights")
     return TrainingRun(
         classifier=classifier, frame=frame, config=config, seconds=seconds, highlight=highlight

@@ -13,7 +13,14 @@ import models
 from models.artifact import MANIFEST_FILE, verify
 from models.datasets import DEFAULT_DATA_DIR
 from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
-from models.train import TrainConfig, TrainingDataError, choose_sets, train
+from models.train import (
+    TrainConfig,
+    TrainingDataError,
+    choose_sets,
+    learned_version,
+    model_version,
+    train,
+)
 from tests.models.tiny_model import tiny_frame
 
 needs_data = pytest.mark.skipif(
@@ -115,6 +122,18 @@ class TestTrain:
         texts = ["you are an idiot", "nice article"]
         assert first.version == second.version
         np.testing.assert_array_equal(first.predict_proba(texts), second.predict_proba(texts))
+
+    def test_train_version_changes_with_what_was_learnt(self) -> None:
+        config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0, seed=3)
+        classifier = train(tiny_frame(), config).classifier
+        data_version = model_version(tiny_frame(), config)
+        assert classifier.version == learned_version(classifier, data_version)
+        thresholds = classifier.thresholds
+        classifier.thresholds = {**thresholds, "toxic": 0.99}
+        assert learned_version(classifier, data_version) != classifier.version
+        classifier.thresholds = thresholds
+        classifier.coef[0, 0] += 1.0
+        assert learned_version(classifier, data_version) != classifier.version
 
     def test_train_uses_a_label_only_where_it_is_known(self) -> None:
         frame = tiny_frame()
