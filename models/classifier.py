@@ -386,7 +386,7 @@ def eligible_units(units: Sequence[Unit], flagged: bool) -> np.ndarray:
 def marked_units(units: Sequence[Unit], chosen: np.ndarray, flagged: bool) -> list[tuple[int, int]]:
     """Spans of the chosen words that highlights() may mark (eligible_units)."""
     keep = np.asarray(chosen, dtype=bool) & eligible_units(units, flagged)
-    return [units[i][0] for i in np.flatnonzero(keep)]
+    return [units[int(i)][0] for i in np.flatnonzero(keep)]
 
 
 def _trim_to_word(text: str, start: int, end: int) -> tuple[int, int] | None:

@@ -122,8 +122,10 @@ def evaluate(model_dir: Path | None, data: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
-    click.echo(f"{'label':<14} {'n':>7} {'pos':>6} {'ROC-AUC':>8} {'PR-AUC':>7} "
-               f"{'thresh':>6} {'prec':>6} {'recall':>6} {'flag%':>6}")
+    click.echo(
+        f"{'label':<14} {'n':>7} {'pos':>6} {'ROC-AUC':>8} {'PR-AUC':>7} "
+        f"{'thresh':>6} {'prec':>6} {'recall':>6} {'flag%':>6}"
+    )
     for label, m in report.items():
         click.echo(
             f"{label:<14} {m['n']:>7} {m['positives']:>6} {_fmt(m['roc_auc']):>8} "

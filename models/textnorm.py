@@ -16,7 +16,8 @@ __all__ = ["NormalisedText", "normalise_text", "normalised_text"]
 class NormalisedText(Protocol):
     """Normalised text with a map from its offsets back to the original's."""
 
-    text: str
+    @property
+    def text(self) -> str: ...
 
     def to_original(self, start: int, end: int) -> tuple[int, int]: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
@@ -58,10 +58,14 @@ def init_limits(app: Flask) -> Limiter:
         source_key,
         app=app,
         storage_uri=storage_uri(settings),
-        storage_options={
-            "socket_connect_timeout": STORAGE_TIMEOUT_SECONDS,
-            "socket_timeout": STORAGE_TIMEOUT_SECONDS,
-        },
+        # Typed str | int by Flask-Limiter, but redis-py takes its timeouts in float seconds.
+        storage_options=cast(
+            dict[str, Any],
+            {
+                "socket_connect_timeout": STORAGE_TIMEOUT_SECONDS,
+                "socket_timeout": STORAGE_TIMEOUT_SECONDS,
+            },
+        ),
         # One INCR per request (a moving window keeps a list per source and costs more).
         strategy="fixed-window",
         key_prefix=KEY_PREFIX,
@@ -74,7 +78,8 @@ def init_limits(app: Flask) -> Limiter:
     app.register_error_handler(RateLimitExceeded, lambda error: error.get_response())
     view = app.view_functions[INTAKE_ENDPOINT]
     limited = limiter.limit(settings.intake_rate_limit, key_func=source_key, on_breach=_refuse)
-    app.view_functions[INTAKE_ENDPOINT] = limited(view)
+    # Flask-Limiter types its decorator as possibly returning a coroutine function; ours is sync.
+    app.view_functions[INTAKE_ENDPOINT] = limited(view)  # type: ignore[assignment]
     meta: dict[str, Any] | None = getattr(view, "__openapi__", None)
     if meta is not None:
         meta["responses"].setdefault(429, "problem")
