@@ -11,7 +11,6 @@ never answers (a hung Redis), each with its ratio to the baseline.
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import tempfile
@@ -21,12 +20,12 @@ from pathlib import Path
 
 import redis
 
+from bench import _load
 from core.db import session_scope
 from core.migrate import upgrade
 from core.settings import Settings
 from core.store import create_source
 from service import create_app
-from service.signing import sign
 
 
 def intake_seconds(redis_url: str, n: int, var_dir: Path) -> list[float]:
@@ -41,27 +40,12 @@ def intake_seconds(redis_url: str, n: int, var_dir: Path) -> list[float]:
         source = create_source(session, "bench")
     client = create_app(settings=settings).test_client()
     seconds: list[float] = []
+    bench_source = _load.BenchSource(id=source.source.id, secret=source.secret)
+    run_id = uuid.uuid4().hex[:8]
     for i in range(n):
-        body = json.dumps(
-            {
-                "id": f"bench-{i}",
-                "thread": {"id": "t"},
-                "author": {"name": "Bench", "email": "bench@example.org"},
-                "body": "A benchmark comment.",
-            }
-        ).encode()
-        webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
+        path, headers, body = _load.signed_request(bench_source, run_id, i)
         started = time.perf_counter()
-        response = client.post(
-            f"/v1/sources/{source.source.id}/comments",
-            data=body,
-            content_type="application/json",
-            headers={
-                "webhook-id": webhook_id,
-                "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign(source.secret, webhook_id, timestamp, body),
-            },
-        )
+        response = client.post(path, headers=headers, data=body)
         seconds.append(time.perf_counter() - started)
         assert response.status_code == 202, response.get_data(as_text=True)
     if redis_url.startswith("redis://127.0.0.1:6379"):
