@@ -60,6 +60,10 @@ SECURITY = ["moderatorToken"]
 TAGS = ["review"]
 ERRORS: dict[int, str] = {401: "problem", 422: "problem"}
 
+PAGING_PARAMETERS: list[dict[str, Any]] = [
+    {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
+    for name in ("page", "per_page")
+]
 QUEUE_PARAMETERS: list[dict[str, Any]] = [
     {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
     {"name": "sort", "in": "query", "schema": {"enum": [s.value for s in Sort]}},
@@ -67,16 +71,7 @@ QUEUE_PARAMETERS: list[dict[str, Any]] = [
     {"name": "thread", "in": "query", "schema": {"type": "string"}},
     {"name": "label", "in": "query", "schema": {"enum": list(LABELS)}},
     {"name": "author", "in": "query", "schema": {"type": "string"}},
-    {
-        "name": "page",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
-    },
-    {
-        "name": "per_page",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
-    },
+    *PAGING_PARAMETERS,
 ]
 AUDIT_PARAMETERS: list[dict[str, Any]] = [
     {"name": "actor", "in": "query", "schema": {"enum": ["model", "moderator"]}},
@@ -86,16 +81,7 @@ AUDIT_PARAMETERS: list[dict[str, Any]] = [
     {"name": "comment", "in": "query", "schema": {"type": "string"}},
     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-    {
-        "name": "page",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
-    },
-    {
-        "name": "per_page",
-        "in": "query",
-        "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
-    },
+    *PAGING_PARAMETERS,
 ]
 CSV_COLUMNS = (
     "decision_id",

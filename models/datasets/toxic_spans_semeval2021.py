@@ -14,21 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.datasets.base import SetInfo, Span, build_frame
+from models.datasets.base import SetInfo, build_frame
+from models.spans import spans_from_offsets
 
 NAME = "toxic-spans-semeval2021"
 FILES = ("tsd_train.csv.gz", "tsd_trial.csv.gz")
-
-
-def offsets_to_spans(offsets: list[int]) -> list[Span]:
-    """Joins sorted character offsets into contiguous (start, end) runs, end exclusive."""
-    spans: list[Span] = []
-    for offset in sorted(set(offsets)):
-        if spans and spans[-1][1] == offset:
-            spans[-1] = (spans[-1][0], offset + 1)
-        else:
-            spans.append((offset, offset + 1))
-    return spans
 
 
 class ToxicSpansSemeval2021:
@@ -49,7 +39,7 @@ class ToxicSpansSemeval2021:
             ignore_index=True,
         )
         texts = [str(text) for text in raw["text"]]
-        spans = [offsets_to_spans(json.loads(value)) for value in raw["spans"]]
+        spans = [spans_from_offsets(json.loads(value)) for value in raw["spans"]]
         return build_frame(NAME, texts, {"toxic": [1.0] * len(texts)}, spans=spans)
 
 

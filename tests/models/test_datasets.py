@@ -41,7 +41,7 @@ from models.datasets.clean import (
     unescape_html,
 )
 from models.datasets.convabuse import count_ticks, mean_abuse_score
-from models.datasets.toxic_spans_semeval2021 import offsets_to_spans
+from models.spans import spans_from_offsets
 
 needs_data = pytest.mark.skipif(not DEFAULT_DATA_DIR.is_dir(), reason="../shared/data absent")
 
@@ -462,11 +462,11 @@ class TestCleaners:
 
 
 class TestSetHelpers:
-    def test_offsets_to_spans_joins_runs(self) -> None:
-        assert offsets_to_spans([8, 9, 10, 20, 21, 9]) == [(8, 11), (20, 22)]
+    def test_spans_from_offsets_joins_runs(self) -> None:
+        assert spans_from_offsets([8, 9, 10, 20, 21, 9]) == [(8, 11), (20, 22)]
 
-    def test_offsets_to_spans_keeps_empty(self) -> None:
-        assert offsets_to_spans([]) == []
+    def test_spans_from_offsets_keeps_empty(self) -> None:
+        assert spans_from_offsets([]) == []
 
     @pytest.mark.parametrize(
         ("cell", "ticks"), [("1", 1), ("0", 0), ("1, 1", 2), ("1, 0", 1), (None, 0)]
