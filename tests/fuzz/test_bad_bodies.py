@@ -8,7 +8,6 @@ sequences count (UTF-16 code units, like a browser's maxlength).
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -22,26 +21,13 @@ from core.settings import Settings
 from core.store import NewSource
 from core.tables import Comment
 from service import create_app
-from tests.service.conftest import SignedPost, comment_payload, post_signed
+from tests.service.conftest import CountingStream, SignedPost, comment_payload, post_signed
 
 TEN_MB = 10 * 1024 * 1024
 DEPTH = 100_000
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
 COMBINING_ACUTE = "\u0301"
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man ZWJ woman ZWJ girl: 8 code units
-
-
-class CountingStream(io.BytesIO):
-    """A request body that records how many bytes the app read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
 
 
 def comments_of(settings: Settings, source: NewSource) -> list[Comment]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import uuid
@@ -37,6 +38,30 @@ def comment_payload(**overrides: Any) -> dict[str, Any]:
         "language": "en",
     }
     payload.update(overrides)
+    return payload
+
+
+class CountingStream(io.BytesIO):
+    """A request body that records how many bytes the app read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def nested(path: str, value: Any) -> dict[str, Any]:
+    """A valid payload with one (possibly nested, dotted) field set to value."""
+    payload = comment_payload()
+    *parents, leaf = path.split(".")
+    target = payload
+    for name in parents:
+        target = target[name]
+    target[leaf] = value
     return payload
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
@@ -21,8 +20,10 @@ from core.store import NewSource
 from core.tables import Comment, Revision, SeenWebhook, Source
 from service import create_app
 from tests.service.conftest import (
+    CountingStream,
     SignedPost,
     comment_payload,
+    nested,
     post_signed,
     queued_tasks,
     sign_with_library,
@@ -56,16 +57,6 @@ def without(path: str) -> dict[str, Any]:
     for name in parents:
         target = target[name]
     del target[leaf]
-    return payload
-
-
-def nested(path: str, value: Any) -> dict[str, Any]:
-    payload = comment_payload()
-    *parents, leaf = path.split(".")
-    target = payload
-    for name in parents:
-        target = target[name]
-    target[leaf] = value
     return payload
 
 
@@ -225,19 +216,6 @@ class TestIntakeParsing:
     ) -> None:
         response = signed_post(comment_payload(), content_type="application/json; charset=UTF-8")
         assert response.status_code == 202
-
-
-class CountingStream(io.BytesIO):
-    """A request body that records how many bytes the app read from it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
 
 
 class TestIntakeSize:
