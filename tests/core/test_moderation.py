@@ -10,8 +10,9 @@ from core.db import session_scope
 from core.domain import Status
 from core.moderation import moderate_comment, score_text
 from core.settings import Settings
-from core.store import IncomingComment, create_source, receive_comment, record_decision
+from core.store import create_source, receive_comment, record_decision
 from core.tables import Comment, Decision, Event, Source
+from tests.comments import incoming
 from tests.wordlist_scorer import WordListScorer
 
 BENIGN = "Thanks for the clear reporting on the council budget."
@@ -28,16 +29,6 @@ def store_comment(
         source = create_source(session, "Daily Planet", **source_fields).source
         comment, _ = receive_comment(session, source, incoming(body, external_id))
         return source.id, comment.id
-
-
-def incoming(body: str, external_id: str = "cms-1") -> IncomingComment:
-    return IncomingComment(
-        external_id=external_id,
-        thread_id="article-7",
-        author_name="Reader",
-        author_email="reader@example.org",
-        body=body,
-    )
 
 
 def decisions_of(session: Session, comment_id: str) -> list[Decision]:

@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.settings import Settings
-from core.store import IncomingComment, create_source, receive_comment
+from core.store import create_source, receive_comment
 from core.tables import Comment, Decision, Event
 from service.queue import SCORE_COMMENT, create_client
+from tests.comments import incoming
 
 BENIGN = "Thanks for the clear reporting on the council budget."
 TOXIC = "You are a pathetic idiot, shut up and die"
@@ -21,13 +22,7 @@ def store_comment(settings: Settings, body: str, external_id: str = "cms-1") -> 
         comment, _ = receive_comment(
             session,
             source,
-            IncomingComment(
-                external_id=external_id,
-                thread_id="article-7",
-                author_name="Reader",
-                author_email="reader@example.org",
-                body=body,
-            ),
+            incoming(body, external_id),
         )
         return comment.id
 

@@ -36,8 +36,9 @@ from core.deliveries import (
 from core.domain import Status
 from core.settings import Settings
 from core.sources import SourceChanges, rotate_secret, update_source
-from core.store import IncomingComment, NewSource, create_source, receive_comment, record_decision
+from core.store import NewSource, create_source, receive_comment, record_decision
 from core.tables import DeliveryAttempt, Event, Source, User
+from tests.comments import incoming
 from tests.receiver import Reply, running_receiver
 from worker.delivery import budgeted_timeouts, post_event, run_delivery
 
@@ -60,13 +61,7 @@ def decide(
     comment, _ = receive_comment(
         session,
         source,
-        IncomingComment(
-            external_id=external_id,
-            thread_id="article-7",
-            author_name="Reader",
-            author_email="reader@example.org",
-            body="The council should publish the budget before the vote.",
-        ),
+        incoming("The council should publish the budget before the vote.", external_id),
     )
     _, event = record_decision(
         session,

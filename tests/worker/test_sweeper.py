@@ -13,8 +13,9 @@ from sqlalchemy import update
 from core.db import session_scope
 from core.domain import Status
 from core.settings import Settings
-from core.store import IncomingComment, create_source, receive_comment, record_decision
+from core.store import create_source, receive_comment, record_decision
 from core.tables import Comment, SeenWebhook
+from tests.comments import incoming
 from tests.integration.workers import forget_queues
 from worker import DELIVER_EVENT, SCORE_COMMENT
 from worker.app import create_celery
@@ -51,13 +52,7 @@ def pending_comment(settings: Settings, external_id: str, updated_at: datetime) 
         comment, _ = receive_comment(
             session,
             source,
-            IncomingComment(
-                external_id=external_id,
-                thread_id="t",
-                author_name="Reader",
-                author_email="reader@example.org",
-                body="Hello",
-            ),
+            incoming("Hello", external_id),
         )
         session.flush()
         session.execute(
