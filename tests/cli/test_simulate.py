@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,13 +32,10 @@ from core.settings import Settings
 from core.tables import Comment
 from service import create_app
 from tests.integration.workers import (
-    READY_TIMEOUT,
-    REPO_ROOT,
     WORDLIST_APP,
     WorkerProcess,
     forget_queues,
-    wait_for,
-    worker_env,
+    worker_starter,
 )
 from tests.receiver import Reply, running_receiver
 
@@ -65,30 +59,12 @@ def service_url(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
-    """A real prefork worker (word-list classifier) on this test's queue."""
+    """A real prefork worker (word-list classifier, two pool processes) on this test's queue."""
     client = redis.Redis.from_url(settings.redis_client_url)
-    log_path = tmp_path / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", WORDLIST_APP, "worker",
-        "--pool", "prefork", "--concurrency", "2", "-Q", settings.worker_queues,
-        "-n", f"sim-{uuid.uuid4().hex[:6]}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
-    ]  # fmt: skip
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=worker_env(settings),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = WorkerProcess(process=process, log_path=log_path, redis_client=client)
     try:
-        wait_for(running.is_ready, timeout=READY_TIMEOUT)
-        yield running
+        with worker_starter(settings, client, tmp_path, WORDLIST_APP) as start:
+            yield start(concurrency=2)
     finally:
-        running.stop()
         forget_queues(client, settings)
         client.close()
 

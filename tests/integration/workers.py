@@ -158,12 +158,17 @@ def worker_starter(
     workers: list[WorkerProcess] = []
 
     def start(
-        app: str = default_app, *, beat: bool = False, wait: bool = True, **env: str
+        app: str = default_app,
+        *,
+        beat: bool = False,
+        wait: bool = True,
+        concurrency: int = 1,
+        **env: str,
     ) -> WorkerProcess:
         name = f"w{len(workers)}-{uuid.uuid4().hex[:6]}"
         command = [
             sys.executable, "-m", "celery", "-A", app, "worker",
-            "--pool", "prefork", "--concurrency", "1",
+            "--pool", "prefork", "--concurrency", str(concurrency),
             "-Q", settings.worker_queues, "-n", f"{name}@%h",
             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info",
         ]  # fmt: skip
