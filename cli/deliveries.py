@@ -95,8 +95,6 @@ def redeliver_command(event_id: str) -> None:
     from service.queue import DELIVER_EVENT, create_client
 
     try:
-        create_client(settings).send_task(
-            DELIVER_EVENT, args=[event_id], queue=settings.delivery_queue_name
-        )
+        create_client(settings).send_task(DELIVER_EVENT, args=[event_id])
     except BrokerError:
         click.echo("Redis is unreachable: the sweeper will send it when the worker runs.")

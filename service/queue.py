@@ -15,6 +15,7 @@ def create_client(settings: Settings) -> Celery:
     client = Celery("moderation-client", broker=settings.broker_url, set_as_current=False)
     client.conf.update(
         task_default_queue=settings.queue_name,
+        # Every sender of worker.deliver_event relies on this route to the delivery queue.
         task_routes={DELIVER_EVENT: {"queue": settings.delivery_queue_name}},
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=0,

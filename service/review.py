@@ -174,14 +174,12 @@ def decision_out(
 
 def queue_deliveries(event_ids: Iterable[str]) -> None:
     """After commit: ask a worker to deliver each event; if Redis is down the sweeper will."""
-    settings = _settings()
     client = current_app.extensions["celery"]
     for event_id in event_ids:
         try:
             client.send_task(
                 DELIVER_EVENT,
                 args=[event_id],
-                queue=settings.delivery_queue_name,
                 headers=request_id_headers(),
             )
         except BROKER_UNAVAILABLE as exc:

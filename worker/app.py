@@ -42,6 +42,7 @@ def create_celery(settings: Settings) -> Celery:
     )
     app.conf.update(
         task_default_queue=settings.queue_name,
+        # Every sender of worker.deliver_event relies on this route to the delivery queue.
         task_routes={DELIVER_EVENT: {"queue": settings.delivery_queue_name}},
         task_ignore_result=True,
         # A message is acknowledged only after its task ran, and given back if the process

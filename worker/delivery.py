@@ -219,7 +219,6 @@ def deliver_event(self: Task[Any, Any], event_id: str) -> str:
             self.app.send_task(
                 DELIVER_EVENT,
                 args=[follow_up],
-                queue=settings.delivery_queue_name,
                 countdown=countdown or None,
             )
         except KombuError as exc:

@@ -58,7 +58,7 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
             sender.send_task(SCORE_COMMENT, args=[comment_id])
             queued.append(comment_id)
         for event_id in work.event_ids:
-            sender.send_task(DELIVER_EVENT, args=[event_id], queue=settings.delivery_queue_name)
+            sender.send_task(DELIVER_EVENT, args=[event_id])
     except BrokerError as exc:
         log.warning("sweep: broker unavailable (%s); the next sweep retries", type(exc).__name__)
     with session_scope(settings) as session:

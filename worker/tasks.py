@@ -62,7 +62,6 @@ def score_comment(comment_id: str) -> None:
         current_app.send_task(
             DELIVER_EVENT,
             args=[event.id],
-            queue=settings.delivery_queue_name,
             headers=request_id_headers(),
         )
     except BrokerError as exc:
