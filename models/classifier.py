@@ -31,9 +31,9 @@ from models.pieces import PieceIndex
 from models.textnorm import NormalisedText, normalise_text, normalised_text
 
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
-# On a comment no label flags, a highlighted word must raise the toxic log-odds by this much on
-# its own (one logit: the word alone multiplies the odds by e), so that words the span model
-# likes in toxic posts ("family", "housing") are not marked on a neutral comment.
+# On a comment no label flags, a highlighted word must raise the calibrated toxic log-odds by
+# this much on its own (one logit: the word alone multiplies the odds by e), so that words the
+# span model likes in toxic posts ("family", "housing") are not marked on a neutral comment.
 UNFLAGGED_MIN_CONTRIBUTION = 1.0
 
 
@@ -310,17 +310,21 @@ class Classifier:
         return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
 
     def highlight_units(self, text: str) -> tuple[np.ndarray, list[Unit]]:
-        """Probabilities and the text's words (original span, form, toxic contribution)."""
+        """Probabilities and the text's words (original span, form, toxic contribution in
+        calibrated log-odds)."""
         probabilities = self.predict_one(text)
         normalised = normalise_text(text)
         spans, contributions = self._word_contributions(normalised)
         column = self.labels.index("toxic") if "toxic" in self.labels else 0
+        # In calibrated log-odds (the Platt slope applied): the unit the flag threshold and
+        # UNFLAGGED_MIN_CONTRIBUTION speak in, whatever regularisation training chose.
+        slope = float(self.calib_slope[column])
         units: list[Unit] = []
         for index, (start, end) in enumerate(spans):
             original = _trim_to_word(text, *normalised.to_original(start, end))
             if original is not None:
                 form = word_form(normalised.text[start:end])
-                units.append((original, form, float(contributions[index, column])))
+                units.append((original, form, slope * float(contributions[index, column])))
         return probabilities, units
 
     def highlight_gate(self, probabilities: np.ndarray) -> bool:

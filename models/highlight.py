@@ -20,7 +20,7 @@ from scipy.special import expit
 _EDGE = re.compile(r"^\W+|\W+$")
 FORM_NGRAMS = (3, 4, 5)
 
-# One word of a text: original span, normalised form, toxic contribution.
+# One word of a text: original span, normalised form, toxic contribution (calibrated log-odds).
 Unit = tuple[tuple[int, int], str, float]
 
 
