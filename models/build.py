@@ -101,6 +101,7 @@ def build_artifact(
         "rows": _row_counts(run.frame),
         "metrics": metrics,
         "identity_audit": audit.get("summary") if audit else None,
+        "regularisation": run.regularisation,
         "highlight_rule": {"gate": run.classifier.highlight.gate, **run.highlight},
         "calibration": {
             label: {"slope": float(a), "offset": float(b)}

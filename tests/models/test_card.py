@@ -1,8 +1,8 @@
-"""The card's speed section, which the classifier benchmark fills in after a build."""
+"""The model card: peer comparison tables, and the speed section the benchmark fills in."""
 
 from __future__ import annotations
 
-from models.card import SPEED_HEADING, speed_section, with_speed_section
+from models.card import SPEED_HEADING, comparison_table, speed_section, with_speed_section
 
 CARD = "# Model card\n\n## Highlights\ntext\n\n## Known biases and limits\n- English only\n"
 
@@ -25,3 +25,20 @@ class TestSpeedSection:
         assert "single 33.7x" in second
         assert "## Known biases and limits\n- English only" in second
         assert with_speed_section(second, speed_section(["single 33.7x"])) == second
+
+
+class TestComparisonTable:
+    def test_rows_show_the_difference_with_its_interval_and_who_is_ahead(self) -> None:
+        row = {"set": "olid", "label": "toxic", "n": 100, "positives": 30, "pr_auc": 0.6}
+        ahead = {**row, "roc_auc": 0.80, "peer_roc_auc": 0.75, "peer_pr_auc": 0.5}
+        behind = {**ahead, "set": "sfu", "roc_auc": 0.56, "peer_roc_auc": 0.62}
+        ahead.update(difference_low=0.02, difference_high=0.08, peer_trained_on_set=True)
+        behind.update(difference_low=-0.15, difference_high=0.03)
+        undefined = {**behind, "set": "spans", "roc_auc": None, "peer_roc_auc": None}
+        lines = comparison_table([ahead, behind, undefined])
+        assert lines[2] == (
+            "| `olid` † | toxic | 100 (30) | 0.800 | 0.750 | +0.050 (+0.020, +0.080) | 0.600 "
+            "| 0.500 | yes |"
+        )
+        assert "| -0.060 (-0.150, +0.030) |" in lines[3] and lines[3].endswith("| **no** |")
+        assert lines[4].endswith("| - | 0.600 | 0.500 | - |")

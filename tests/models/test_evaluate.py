@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from models.evaluate import (
     EvaluationDataError,
+    auc_difference_interval,
     evaluate_frame,
+    mean_set_roc_auc,
     post_span_f1,
     read_labelled_file,
     span_f1,
@@ -27,6 +30,47 @@ def fixed_scores(toxic: Sequence[float]) -> object:
         return scores
 
     return predict
+
+
+class TestMeanSetRocAuc:
+    def test_each_set_counts_once(self) -> None:
+        # Set "a" is ranked perfectly (AUC 1), set "b" backwards (AUC 0), "c" has too few rows.
+        y = np.array([1] * 5 + [0] * 5 + [1] * 5 + [0] * 5 + [1, 0])
+        scores = np.array([0.9] * 5 + [0.1] * 5 + [0.1] * 5 + [0.9] * 5 + [0.9, 0.1])
+        sets = np.array(["a"] * 10 + ["b"] * 10 + ["c"] * 2)
+        assert mean_set_roc_auc(y, scores, sets) == pytest.approx(0.5)
+        assert mean_set_roc_auc(y[:10], scores[:10], sets[:10]) == pytest.approx(1.0)
+
+    def test_none_when_no_set_has_both_classes(self) -> None:
+        assert mean_set_roc_auc(np.ones(8, dtype=int), np.zeros(8), np.array(["a"] * 8)) is None
+
+
+class TestAucDifferenceInterval:
+    def test_a_clearly_better_ranking_has_an_interval_above_zero(self) -> None:
+        rng = np.random.default_rng(1)
+        y = np.array([1] * 40 + [0] * 400)
+        ours = y + rng.normal(0, 0.5, len(y))  # AUC ~0.92
+        peer = rng.normal(0, 1, len(y))  # AUC ~0.5
+        low, high = auc_difference_interval(y, ours, peer)
+        assert 0 < low < roc_auc_score(y, ours) - roc_auc_score(y, peer) < high
+
+    def test_the_same_scores_differ_by_exactly_zero(self) -> None:
+        y = np.array([1, 0, 1, 0, 0, 1, 0, 0])
+        scores = np.array([0.9, 0.1, 0.4, 0.5, 0.2, 0.8, 0.3, 0.6])
+        assert auc_difference_interval(y, scores, scores) == (0.0, 0.0)
+
+    def test_a_small_set_gets_a_wide_interval(self) -> None:
+        rng = np.random.default_rng(2)
+        small = np.array([1] * 5 + [0] * 50)
+        large = np.array([1] * 500 + [0] * 5000)
+
+        def width(y: np.ndarray) -> float:
+            low, high = auc_difference_interval(
+                y, y + rng.normal(0, 1, len(y)), y + rng.normal(0, 1, len(y))
+            )
+            return high - low
+
+        assert width(small) > 3 * width(large)
 
 
 class TestEvaluateFrame:

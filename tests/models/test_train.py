@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 import models
 from models.artifact import MANIFEST_FILE, verify
@@ -16,9 +17,11 @@ from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
 from models.train import (
     TrainConfig,
     TrainingDataError,
+    _fit_label,
     choose_sets,
     learned_version,
     model_version,
+    set_balanced_weights,
     train,
 )
 from tests.models.tiny_model import tiny_frame
@@ -146,6 +149,72 @@ class TestTrain:
         spam = masked.labels.index("spam")
         text = ["check out my channel and subscribe"]
         assert masked.predict_proba(text)[0, spam] != zeroed.predict_proba(text)[0, spam]
+
+    def test_train_picks_the_c_with_the_best_calibration_auc(self) -> None:
+        # Three copies in distinct groups, so the calibration part holds both classes.
+        frame = pd.concat(
+            [tiny_frame().assign(group=lambda f, k=k: f["group"] + f"-{k}") for k in range(3)],
+            ignore_index=True,
+        )
+        config = TrainConfig(
+            word_min_df=1, char_min_df=1, augmentation_weight=0.0, c_grid=(0.01, 1.0, 100.0)
+        )
+        run = train(frame, config)
+        scored = {
+            label: entry
+            for label, entry in run.regularisation.items()
+            if entry["calibration_roc_auc"]
+        }
+        assert scored, "no label had calibration rows of both classes to choose C by"
+        for entry in scored.values():
+            scores = entry["calibration_roc_auc"]
+            assert set(scores) == {"0.01", "1", "100"}
+            best = max(scores.values())
+            # The smallest C among the best: the simpler model wins a tie.
+            assert entry["c"] == min(float(c) for c, v in scores.items() if v >= best - 1e-9)
+
+    def test_fit_label_keeps_the_c_that_ranks_calibration_rows_best(self) -> None:
+        # One informative column among many noisy ones, few training rows: how much C lets the
+        # model fit the noise changes how well it ranks unseen rows.
+        rng = np.random.default_rng(0)
+
+        def rows(n: int) -> tuple[sp.csr_matrix, np.ndarray]:
+            y = rng.integers(0, 2, n)
+            x = rng.normal(size=(n, 300))
+            x[:, 0] += 1.5 * y
+            return sp.csr_matrix(x), y
+
+        x, y = rows(40)
+        cal_x, cal_y = rows(400)
+        config = TrainConfig(c_grid=(0.001, 0.03, 1.0, 100.0))
+        model, chosen = _fit_label(
+            x, y, np.ones(len(y)), cal_x, cal_y, np.array(["a"] * 400), config
+        )
+        scores = chosen["calibration_roc_auc"]
+        assert len(set(scores.values())) > 1, "the grid should make a difference here"
+        assert scores[f"{chosen['c']:g}"] == max(scores.values())
+        assert model.C == chosen["c"]
+
+
+class TestSetBalancedWeights:
+    def test_each_set_keeps_its_size_and_balances_its_classes(self) -> None:
+        sets = np.array(["tweets"] * 10 + ["wiki"] * 20)
+        y = np.array([1] * 8 + [0] * 2 + [1] * 2 + [0] * 18)
+        weights = set_balanced_weights(sets, y)
+        assert weights.mean() == pytest.approx(1.0)
+        for name, size in (("tweets", 10), ("wiki", 20)):
+            in_set = sets == name
+            assert weights[in_set].sum() == pytest.approx(size)
+            assert weights[in_set & (y == 1)].sum() == pytest.approx(
+                weights[in_set & (y == 0)].sum()
+            )
+
+    def test_a_set_with_one_class_keeps_plain_weights(self) -> None:
+        sets = np.array(["spans"] * 4 + ["wiki"] * 4)
+        y = np.array([1, 1, 1, 1, 1, 0, 0, 0])
+        weights = set_balanced_weights(sets, y)
+        np.testing.assert_allclose(weights[:4], 1.0)
+        np.testing.assert_allclose(weights[4:], [2.0, 2 / 3, 2 / 3, 2 / 3])
 
 
 class TestSplits:
