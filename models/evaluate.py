@@ -15,6 +15,8 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from models.spans import mean_span_f1
+
 Span = tuple[int, int]
 # Rows of a class needed on each side before an AUC is reported.
 MIN_PER_CLASS = 5
@@ -24,29 +26,11 @@ class EvaluationDataError(Exception):
     """The labelled file cannot be evaluated (missing, unreadable, no text column)."""
 
 
-def _chars(spans: Sequence[Span]) -> set[int]:
-    return {i for start, end in spans for i in range(start, end)}
-
-
-def post_span_f1(predicted: Sequence[Span], gold: Sequence[Span]) -> float:
-    """SemEval-2021 Task 5 F1 of one post over character offsets (both empty = 1)."""
-    p, g = _chars(predicted), _chars(gold)
-    if not g:
-        return 1.0 if not p else 0.0
-    if not p:
-        return 0.0
-    tp = len(p & g)
-    if tp == 0:
-        return 0.0
-    precision, recall = tp / len(p), tp / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
 def span_f1(predicted: Sequence[Sequence[Span]], gold: Sequence[Sequence[Span]]) -> float:
-    """Mean per-post character F1 (the task's official score)."""
+    """Mean per-post character F1 (the task's official score); NaN with no posts."""
     if not gold:
         return float("nan")
-    return float(np.mean([post_span_f1(p, g) for p, g in zip(predicted, gold, strict=True)]))
+    return mean_span_f1(zip(predicted, gold, strict=True))
 
 
 def ranking_metrics(

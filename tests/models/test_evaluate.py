@@ -15,7 +15,6 @@ from models.evaluate import (
     auc_difference_interval,
     evaluate_frame,
     mean_set_roc_auc,
-    post_span_f1,
     read_labelled_file,
     span_f1,
 )
@@ -126,16 +125,9 @@ class TestReadLabelledFile:
 
 
 class TestSpanF1:
-    def test_post_span_f1_partial_overlap(self) -> None:
-        # predicted chars 0-9, gold 5-14: 5 shared -> P 0.5, R 0.5.
-        assert post_span_f1([(0, 10)], [(5, 15)]) == pytest.approx(0.5)
-
-    def test_post_span_f1_both_empty_is_perfect(self) -> None:
-        assert post_span_f1([], []) == 1.0
-
-    def test_post_span_f1_one_empty_is_zero(self) -> None:
-        assert post_span_f1([(0, 3)], []) == 0.0
-        assert post_span_f1([], [(0, 3)]) == 0.0
-
     def test_span_f1_is_the_mean_over_posts(self) -> None:
+        # One post per case of models.spans.span_f1 (tested there): half overlap, both empty.
         assert span_f1([[(0, 10)], []], [[(5, 15)], []]) == pytest.approx(0.75)
+
+    def test_span_f1_of_no_posts_is_nan(self) -> None:
+        assert np.isnan(span_f1([], []))
