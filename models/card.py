@@ -235,11 +235,13 @@ def write_card(
         "Marked words separated only by spaces are shown as one span, as the gold spans are.",
         "On a comment no label flags, a word is",
         "marked only if it is no identity term and alone raises the calibrated toxic log-odds by",
-        "at least 1 (so a neutral sentence naming an identity marks nothing). That model was",
-        "fitted on the fit part of",
-        "`toxic-spans-semeval2021`; its regularisation, gate and threshold were picked on its",
-        "calibration part, the threshold by F1 averaged with its neighbours on the grid",
-        f"(char F1 there {_f(rule.get('tuning_char_f1'))}).",
+        "at least 1 (so a neutral sentence naming an identity marks nothing). A second stage",
+        "(boosted trees over each word's first-stage probability in its post's context, its",
+        "neighbours', and a word prior from the toxic labels of the classification sets)",
+        "re-scores each word. Gate, threshold and at-least-one rule were picked by grouped",
+        "cross-validation over the fit and calibration parts of `toxic-spans-semeval2021`, the",
+        "threshold by F1 averaged with its neighbours on the grid (char F1 there",
+        f"{_f(rule.get('tuning_char_f1'))}); both stages were then fitted on those parts.",
         f"SemEval-2021 Task 5 character F1 on its held-out part ({metrics['highlight_posts']}"
         f" posts, never used for fitting or tuning): **{_f(metrics['highlight_char_f1'])}**"
         " (task winner, a fine-tuned transformer: 0.708).",

@@ -361,7 +361,8 @@ class Classifier:
         flagged = self.flagged(probabilities)
         if self.span_model is not None:
             _, units = self.highlight_units(text)
-            chosen = self.span_model.choose(self.span_model.probabilities(units), flagged)
+            word_probabilities = self.span_model.word_probabilities(text, units, probabilities)
+            chosen = self.span_model.choose(word_probabilities, flagged)
             return join_spaced(text, marked_units(units, chosen, flagged))
         _, originals, contributions = self.highlight_candidates(text)
         marked = self.apply_highlight_rule(self.highlight, probabilities, originals, contributions)

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
+
+if TYPE_CHECKING:
+    from models.span_stage import TreeStage
 
 _EDGE = re.compile(r"^\W+|\W+$")
 FORM_NGRAMS = (3, 4, 5)
@@ -58,6 +62,9 @@ class SpanModel:
     # On a flagged comment, mark the likeliest word even when none reaches the threshold, so a
     # moderator always sees what to look at (tuning decides; models saved before had no such rule).
     at_least_one: bool = False
+    # The second stage (models.span_stage) and its word prior; models saved before had neither.
+    stage: TreeStage | None = None
+    prior: dict[str, float] | None = None
 
     def __init__(
         self,
@@ -90,6 +97,19 @@ class SpanModel:
         )
         return expit(margins)  # no overflow however negative a margin is
 
+    def word_probabilities(
+        self, text: str, units: Sequence[Unit], scores: np.ndarray
+    ) -> np.ndarray:
+        """Per word, the final probability: the logistic one, re-scored in its post's context
+        by the second stage when there is one (``scores``: the post's label probabilities)."""
+        first = self.probabilities(units)
+        if self.stage is None:
+            return first
+        from models.span_stage import dense_features  # span_stage builds on this module
+
+        features = dense_features(text, units, first, scores, self.prior or {})
+        return self.stage.probabilities(features)
+
     def choose(self, probabilities: np.ndarray, flagged: bool) -> np.ndarray:
         """Which words to mark: those at or above the threshold, or on a flagged comment with
         none there (and at_least_one), the likeliest."""
@@ -110,6 +130,18 @@ def join_spaced(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, 
     return joined
 
 
+def word_labels(units: Sequence[Unit], spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Per word, 1 when most of its characters are gold (what both stages learn)."""
+    gold_chars = {i for start, end in spans for i in range(start, end)}
+    return np.array(
+        [
+            1 if 2 * sum(1 for i in range(start, end) if i in gold_chars) > end - start else 0
+            for (start, end), _, _ in units
+        ],
+        dtype=np.int64,
+    )
+
+
 def fit_span_model(
     texts_units: Sequence[Sequence[Unit]],
     gold: Sequence[Sequence[tuple[int, int]]],
@@ -121,18 +153,19 @@ def fit_span_model(
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    rows: list[dict[str, float]] = []
-    labels: list[int] = []
-    for units, spans in zip(texts_units, gold, strict=True):
-        gold_chars = {i for start, end in spans for i in range(start, end)}
-        for index, ((start, end), _, _) in enumerate(units):
-            inside = sum(1 for i in range(start, end) if i in gold_chars)
-            rows.append(unit_features(units, index, use_contribution))
-            labels.append(1 if inside * 2 > end - start else 0)
+    rows = [
+        unit_features(units, index, use_contribution)
+        for units in texts_units
+        for index in range(len(units))
+    ]
+    labels = np.concatenate(
+        [word_labels(units, spans) for units, spans in zip(texts_units, gold, strict=True)]
+        + [np.zeros(0, dtype=np.int64)]
+    )
     vectorizer = DictVectorizer()
     matrix = vectorizer.fit_transform(rows)
     model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    model.fit(matrix, np.asarray(labels))
+    model.fit(matrix, labels)
     weights = {
         name: float(w)
         for name, w in zip(vectorizer.feature_names_, model.coef_[0], strict=True)
