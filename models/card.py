@@ -222,7 +222,12 @@ def write_card(
         "`explain(text)` gives, per label, every word whose n-grams add to that label's margin,",
         "with its share of the margin, in original offsets (through the normalisation map, so",
         '"f u c k" covers all seven characters). `highlights(text)` is what the moderator sees:',
-        f"when a text's toxic, identity_hate or threat probability reaches {rule['gate']:.2f}, the",
+        (
+            "on every text, the"
+            if rule["gate"] <= 0
+            else f"when a text's toxic, identity_hate or threat probability reaches"
+            f" {rule['gate']:.2f}, the"
+        ),
         "words a per-word model (word form, char n-grams, neighbours and, if tuning preferred it,",
         "the word's contribution to the toxic margin) puts inside a toxic span with probability",
         "at least",
@@ -264,6 +269,13 @@ def write_card(
         "- Identity terms co-occur with abuse in the training data; the mitigation (neutral",
         "  identity sentences added as negatives) lowers, but does not remove, that bias: see the",
         "  audit above.",
+        "- Identity words may lower but never raise toxic, identity_hate or threat (the",
+        "  mitigation), so identity_hate rests on the other words: a plain insult naming no group",
+        '  can reach its threshold ("What an idiot." scores about 0.4), and a flagged insult may',
+        "  list identity_hate among its reasons.",
+        "- Mild incivility in long news comments is ranked poorly: on the SFU Globe and Mail",
+        "  comments (42 toxic of 1109) the peer is ahead, within a wide interval (out-of-domain",
+        "  table).",
         "- `threat` and `spam` have few training sets (Gab, ETHOS, Jigsaw 6-label; YouTube),",
         "  so their scores generalise least.",
         "- Probabilities are calibrated on the mix of training sets; a site's own base rates",
