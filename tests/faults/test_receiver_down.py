@@ -33,7 +33,7 @@ def bring_up(receiver: Receiver) -> None:
     address = receiver.server.server_address
     handler = receiver.server.RequestHandlerClass
     receiver.server = ThreadingHTTPServer(address[:2], handler)
-    receiver.server.daemon_threads = True
+    receiver.server.daemon_threads = False  # joined on stop, as in tests.receiver
     receiver.start()
 
 
