@@ -457,26 +457,33 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
     def dense(index: int, first: np.ndarray) -> np.ndarray:
         return dense_features(texts[index], units[index], first, scored[index][0], prior)
 
-    # Out-of-fold first stage, then out-of-fold second stage over it, fold by fold.
-    first_oof: list[np.ndarray] = [np.zeros(0)] * len(rows)
-    for test in folds:
-        train_idx = np.setdiff1d(np.arange(len(rows)), test)
-        model = fit_span_model(
-            [units[i] for i in train_idx], [gold[i] for i in train_idx], c=SPAN_C, seed=seed
-        )
-        for i in test:
-            first_oof[i] = model.probabilities(units[i])
+    def out_of_fold(
+        fit: Callable[[np.ndarray], Any], predict: Callable[[Any, int], np.ndarray]
+    ) -> list[np.ndarray]:
+        """Each post's prediction from the model fitted on the other folds."""
+        predictions: list[np.ndarray] = [np.zeros(0)] * len(rows)
+        for test in folds:
+            fitted = fit(np.setdiff1d(np.arange(len(rows)), test))
+            for i in test:
+                predictions[i] = predict(fitted, i)
+        return predictions
+
+    # Out-of-fold first stage, then out-of-fold second stage over it.
+    first_oof = out_of_fold(
+        lambda train: fit_span_model(
+            [units[i] for i in train], [gold[i] for i in train], c=SPAN_C, seed=seed
+        ),
+        lambda model, i: model.probabilities(units[i]),
+    )
     features = [dense(i, first_oof[i]) for i in range(len(rows))]
-    final_oof: list[np.ndarray] = [np.zeros(0)] * len(rows)
-    for test in folds:
-        train_idx = np.setdiff1d(np.arange(len(rows)), test)
-        stage = fit_tree_stage(
-            np.vstack([features[i] for i in train_idx]),
-            np.concatenate([labels[i] for i in train_idx]),
+    final_oof = out_of_fold(
+        lambda train: fit_tree_stage(
+            np.vstack([features[i] for i in train]),
+            np.concatenate([labels[i] for i in train]),
             seed,
-        )
-        for i in test:
-            final_oof[i] = stage.probabilities(features[i]) if len(units[i]) else np.zeros(0)
+        ),
+        lambda stage, i: stage.probabilities(features[i]) if len(units[i]) else np.zeros(0),
+    )
 
     columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
     top = np.array([max(probabilities[c] for c in columns) for probabilities, _ in scored])
