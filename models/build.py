@@ -56,6 +56,7 @@ _TRAIN_STEPS = {
     "fit spam": 0.58,
     "prune": 0.6,
     "calibrate": 0.65,
+    "cross-fit toxic": 0.68,
     "tune highlights": 0.72,
 }
 

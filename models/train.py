@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from models.classifier import Classifier, HighlightRule, eligible_units
 from models.evaluate import mean_set_roc_auc
 from models.features import char_features, word_features
+from models.highlight import Unit
 from models.splits import CALIBRATION, FIT, assign_parts
 from models.textnorm import normalised_text
 
@@ -205,6 +206,10 @@ def set_balanced_weights(sets: np.ndarray, y: np.ndarray) -> np.ndarray:
     return weights * (len(weights) / weights.sum()) if len(weights) else weights
 
 
+def _logistic(c: float, seed: int) -> LogisticRegression:
+    return LogisticRegression(C=c, solver="liblinear", random_state=seed, max_iter=200)
+
+
 # C used when no calibration set has enough rows of both classes to choose one.
 FALLBACK_C = 1.0
 
@@ -222,8 +227,7 @@ def _fit_label(
     on the calibration rows is best (on a tie the smaller C, the simpler model)."""
 
     def fitted(c: float) -> LogisticRegression:
-        model = LogisticRegression(C=c, solver="liblinear", random_state=config.seed, max_iter=200)
-        return model.fit(x, y, sample_weight=weights)
+        return _logistic(c, config.seed).fit(x, y, sample_weight=weights)
 
     if mean_set_roc_auc(cal_y, np.zeros(len(cal_y)), cal_sets) is None:  # nothing to judge by
         return fitted(FALLBACK_C), {"c": FALLBACK_C, "calibration_roc_auc": {}}
@@ -238,6 +242,32 @@ def _fit_label(
             best = (score, c, model)
     assert best is not None
     return best[2], {"c": best[1], "calibration_roc_auc": scores}
+
+
+def _label_rows(
+    label: str,
+    fit_rows: pd.DataFrame,
+    matrix: sp.csr_matrix,
+    config: TrainConfig,
+    leave_out: np.ndarray | None = None,
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """One label's training rows: the fit rows that carry it (less ``leave_out``, a mask over
+    fit_rows), then the identity augmentation sentences (the rows of ``matrix`` after the fit
+    rows) as negatives for every label but spam; with their weights."""
+    n_fit = len(fit_rows)
+    known = fit_rows[label].notna().to_numpy()
+    if leave_out is not None:
+        known = known & ~leave_out
+    y = fit_rows[label].to_numpy()[known].astype(int)
+    x = matrix[:n_fit][known]
+    weights = set_balanced_weights(fit_rows["set"].to_numpy()[known], y)
+    n_extra = matrix.shape[0] - n_fit
+    if n_extra and label != "spam":
+        # Neutral sentences naming identities: never toxic, hateful or threatening.
+        x = sp.vstack([x, matrix[n_fit:]]).tocsr()
+        y = np.concatenate([y, np.zeros(n_extra, dtype=int)])
+        weights = np.concatenate([weights, np.full(n_extra, config.augmentation_weight)])
+    return x, y, weights
 
 
 def _platt(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -334,20 +364,11 @@ def train(
     ).tocsr()
     lap("features")
 
-    n_fit = len(fit_rows)
     coef = np.zeros((matrix.shape[1], len(LABELS)))
     intercept = np.zeros(len(LABELS))
     regularisation: dict[str, dict[str, Any]] = {}
     for column, label in enumerate(LABELS):
-        known = fit_rows[label].notna().to_numpy()
-        y = fit_rows[label].to_numpy()[known].astype(int)
-        x = matrix[:n_fit][known]
-        weights = set_balanced_weights(fit_rows["set"].to_numpy()[known], y)
-        if extra and label != "spam":
-            # Neutral sentences naming identities: never toxic, hateful or threatening.
-            x = sp.vstack([x, matrix[n_fit:]]).tocsr()
-            y = np.concatenate([y, np.zeros(len(extra), dtype=int)])
-            weights = np.concatenate([weights, np.full(len(extra), config.augmentation_weight)])
+        x, y, weights = _label_rows(label, fit_rows, matrix, config)
         if len(np.unique(y)) < 2:
             log.warning("label %s has one class in the fit rows: constant score", label)
             continue
@@ -384,7 +405,16 @@ def train(
     classifier.thresholds = thresholds
     lap("calibrate")
 
-    highlight = fit_highlights(classifier, frame, config.seed)
+    toxic_c = regularisation.get("toxic", {}).get("c")
+    unseen = (
+        _unseen_span_scores(
+            classifier, fit_rows, matrix, (word, char), (coef, intercept), toxic_c, config
+        )
+        if toxic_c is not None
+        else {}
+    )
+    lap("cross-fit toxic")
+    highlight = fit_highlights(classifier, frame, config.seed, unseen)
     classifier.version = learned_version(classifier, classifier.version)
     lap("tune highlights")
     return TrainingRun(
@@ -429,15 +459,65 @@ def _prior_rows(frame: pd.DataFrame, has_spans: np.ndarray) -> tuple[list[str], 
     return list(rows["normalised"]), [int(y) for y in rows["toxic"]]
 
 
-def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> dict[str, Any]:
+def _has_spans(rows: pd.DataFrame) -> np.ndarray:
+    return rows["spans"].map(lambda s: isinstance(s, list | tuple)).to_numpy()
+
+
+def _unseen_span_scores(
+    classifier: Classifier,
+    fit_rows: pd.DataFrame,
+    matrix: sp.csr_matrix,
+    vectorizers: tuple[TfidfVectorizer, TfidfVectorizer],
+    linear: tuple[np.ndarray, np.ndarray],
+    c: float,
+    config: TrainConfig,
+) -> dict[int, tuple[np.ndarray, list[Unit]]]:
+    """highlight_units of every fit-part post with gold spans, from a classifier like the
+    trained one (``linear``: its unpruned coefficients and intercepts) whose toxic weights never
+    saw it (refitted SPAN_FOLDS times, each without one fold of those posts).
+
+    The span model runs on comments the classifier has never seen. Scored by the classifier
+    that learnt them as toxic positives, the training posts would show it sharper, surer
+    contributions than new comments ever get."""
+    has_spans = _has_spans(fit_rows)
+    positions = np.flatnonzero(has_spans)
+    folds = _span_folds([str(g) for g in fit_rows["group"].to_numpy()[positions]])
+    column = LABELS.index("toxic")
+    scores: dict[int, tuple[np.ndarray, list[Unit]]] = {}
+    for test in folds:
+        leave_out = np.zeros(len(fit_rows), dtype=bool)
+        leave_out[positions[test]] = True
+        x, y, weights = _label_rows("toxic", fit_rows, matrix, config, leave_out)
+        model = _logistic(c, config.seed).fit(x, y, sample_weight=weights)
+        coef, intercept = linear[0].copy(), linear[1].copy()
+        coef[:, column] = model.coef_[0]
+        intercept[column] = model.intercept_[0]
+        _clip_identity_weights(*vectorizers, coef, config.seed)
+        peer = _build_classifier(*vectorizers, coef, intercept, classifier.version)
+        peer.calib_slope, peer.calib_offset = classifier.calib_slope, classifier.calib_offset
+        peer.thresholds = classifier.thresholds
+        for position in positions[test]:
+            index = int(fit_rows.index[position])
+            scores[index] = peer.highlight_units(str(fit_rows.at[index, "text"]))
+    return scores
+
+
+def fit_highlights(
+    classifier: Classifier,
+    frame: pd.DataFrame,
+    seed: int,
+    unseen: dict[int, tuple[np.ndarray, list[Unit]]] | None = None,
+) -> dict[str, Any]:
     """Fits the two-stage span model on the fit and calibration parts of the sets with gold
     spans, after choosing its threshold, at-least-one rule and score gate by grouped
     cross-validation over those same posts (never on held-out rows).
 
     The second stage learns from out-of-fold first-stage probabilities, as it will see them on
     new comments; both stages are then refitted on every fit and calibration post (6.9k instead
-    of the 5.6k fit posts alone)."""
-    has_spans = frame["spans"].map(lambda s: isinstance(s, list | tuple)).to_numpy()
+    of the 5.6k fit posts alone). ``unseen`` holds, by frame index, the scores and words of the
+    fit-part posts as a classifier that never saw them gives them (_unseen_span_scores); other
+    posts are scored by ``classifier``."""
+    has_spans = _has_spans(frame)
     in_parts = frame["part"].isin([FIT, CALIBRATION]).to_numpy()
     rows = frame[has_spans & in_parts]
     groups = [str(g) for g in rows["group"]]
@@ -449,7 +529,11 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
 
     texts = list(rows["text"])
     gold = [[(int(a), int(b)) for a, b in spans] for spans in rows["spans"]]
-    scored = [classifier.highlight_units(text) for text in texts]
+    unseen = unseen or {}
+    scored = [
+        unseen[index] if index in unseen else classifier.highlight_units(text)
+        for index, text in zip(rows.index, texts, strict=True)
+    ]
     units = [u for _, u in scored]
     labels = [word_labels(u, g) for u, g in zip(units, gold, strict=True)]
     prior = word_prior(*_prior_rows(frame, has_spans))
@@ -492,6 +576,7 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
     # Tuned with the rule highlights() applies: an unflagged comment marks only clear words.
     flags = [classifier.flagged(probabilities) for probabilities, _ in scored]
     eligible = [eligible_units(u, f) for u, f in zip(units, flags, strict=True)]
+    is_cal = (rows["part"] == CALIBRATION).to_numpy()
     best: dict[str, Any] = {"smoothed": -1.0}
     for at_least_one in (False, True):
         per_post = np.vstack(
@@ -514,6 +599,16 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
                     "gate": gate,
                     "threshold": float(SPAN_THRESHOLDS[k]),
                     "at_least_one": at_least_one,
+                    "calibration_posts": (
+                        round(
+                            float(
+                                np.where(shown, per_post, gated_score[:, None])[is_cal, k].mean()
+                            ),
+                            4,
+                        )
+                        if is_cal.any()
+                        else None
+                    ),
                 }
 
     final = fit_span_model(units, gold, c=SPAN_C, seed=seed)
@@ -534,6 +629,7 @@ def fit_highlights(classifier: Classifier, frame: pd.DataFrame, seed: int) -> di
         "word_threshold": best["threshold"],
         "tuning_char_f1": round(best["score"], 4),
         "tuning_char_f1_smoothed": round(best["smoothed"], 4),
+        "tuning_char_f1_calibration_posts": best["calibration_posts"],
         "tuning": f"grouped {len(folds)}-fold cross-validation over fit + calibration posts",
         "uses_contributions": final.use_contribution,
         "second_stage_trees": len(final.stage.roots),

@@ -24,6 +24,7 @@ from models.train import (
     set_balanced_weights,
     train,
 )
+from tests.models.tiny_model import NEUTRAL as NEUTRAL_WORDS
 from tests.models.tiny_model import tiny_frame
 
 needs_data = pytest.mark.skipif(
@@ -194,6 +195,50 @@ class TestTrain:
         assert len(set(scores.values())) > 1, "the grid should make a difference here"
         assert scores[f"{chosen['c']:g}"] == max(scores.values())
         assert model.C == chosen["c"]
+
+
+def test_span_model_learns_from_contributions_the_classifier_never_saw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A word found only in one fit-part span post: the trained classifier learnt it as toxic,
+    but the span model is shown that post's words as a classifier without it scores them."""
+    import models.train as training
+
+    frame = tiny_frame()
+    posts = pd.DataFrame(
+        {
+            "text": [f"the author wrote a {word} comment" for word in NEUTRAL_WORDS],
+            "toxic": 1.0,
+            "group": [f"span-{i}" for i in range(len(NEUTRAL_WORDS))],
+            "set": "spans",
+        }
+    )
+    posts["spans"] = [[(19, 19 + len(word))] for word in NEUTRAL_WORDS]
+    frame = pd.concat([frame, posts], ignore_index=True)
+    parts = assign_parts(frame["group"], 3, frame["set"])
+    index = next(i for i in range(len(frame)) if frame.at[i, "set"] == "spans" and parts[i] == FIT)
+    frame.at[index, "text"] = "the author wrote a zorbflax comment"
+    seen: dict[str, object] = {}
+    real = training.fit_highlights
+
+    def spy(classifier, frame, seed, unseen=None):  # type: ignore[no-untyped-def]
+        seen["unseen"] = dict(unseen or {})
+        return real(classifier, frame, seed, unseen)
+
+    monkeypatch.setattr(training, "fit_highlights", spy)
+    config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0, seed=3)
+    classifier = train(frame, config).classifier
+
+    def contribution(units: list) -> float:  # type: ignore[type-arg]
+        return next(c for _, form, c in units if form == "zorbflax")
+
+    unseen = seen["unseen"]
+    assert isinstance(unseen, dict)
+    fit_posts = {i for i in range(len(frame)) if frame.at[i, "set"] == "spans" and parts[i] == FIT}
+    assert set(unseen) == fit_posts
+    trained = contribution(classifier.highlight_units(frame.at[index, "text"])[1])
+    assert trained > 0.1
+    assert contribution(unseen[index][1]) < trained / 2
 
 
 class TestSetBalancedWeights:
