@@ -310,9 +310,11 @@ class Classifier:
         return [(s, e) for s, e, _ in _merge_spans([(s, e, 0.0) for s, e in marked])]
 
     def highlight_units(self, text: str) -> tuple[np.ndarray, list[Unit]]:
-        """Probabilities and the text's words (original span, form, toxic contribution in
-        calibrated log-odds)."""
-        probabilities = self.predict_one(text)
+        """Probabilities and the text's words (``words``)."""
+        return self.predict_one(text), self.words(text)
+
+    def words(self, text: str) -> list[Unit]:
+        """The text's words: original span, form, toxic contribution in calibrated log-odds."""
         normalised = normalise_text(text)
         spans, contributions = self._word_contributions(normalised)
         column = self.labels.index("toxic") if "toxic" in self.labels else 0
@@ -325,7 +327,7 @@ class Classifier:
             if original is not None:
                 form = word_form(normalised.text[start:end])
                 units.append((original, form, slope * float(contributions[index, column])))
-        return probabilities, units
+        return units
 
     def highlight_gate(self, probabilities: np.ndarray) -> bool:
         """Whether a text scored high enough, on any highlighted label, to show highlights."""
@@ -360,7 +362,7 @@ class Classifier:
             return []
         flagged = self.flagged(probabilities)
         if self.span_model is not None:
-            _, units = self.highlight_units(text)
+            units = self.words(text)  # the caller's probabilities: the text is scored once
             word_probabilities = self.span_model.word_probabilities(text, units, probabilities)
             chosen = self.span_model.choose(word_probabilities, flagged)
             return join_spaced(text, marked_units(units, chosen, flagged))

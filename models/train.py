@@ -132,9 +132,7 @@ def identity_words() -> list[str]:
     return sorted(words())
 
 
-def _clip_identity_weights(
-    word: TfidfVectorizer, char: TfidfVectorizer, coef: np.ndarray, seed: int
-) -> int:
+def _clip_identity_weights(word: TfidfVectorizer, char: TfidfVectorizer, coef: np.ndarray) -> int:
     """Mitigation: identity words, and char n-grams lying inside them, may lower but never raise
     the toxic, identity_hate and threat margins (their positive weights are set to 0)."""
     words = identity_words()
@@ -386,7 +384,7 @@ def train(
         intercept[column] = model.intercept_[0]
         lap(f"fit {label}")
 
-    clipped = _clip_identity_weights(word, char, coef, config.seed)
+    clipped = _clip_identity_weights(word, char, coef)
     classifier = _build_classifier(word, char, coef, intercept, model_version(frame, config))
     log.info("identity mitigation: %d features no longer push toxic labels up", clipped)
     lap("prune")
@@ -492,7 +490,7 @@ def _unseen_span_scores(
         coef, intercept = linear[0].copy(), linear[1].copy()
         coef[:, column] = model.coef_[0]
         intercept[column] = model.intercept_[0]
-        _clip_identity_weights(*vectorizers, coef, config.seed)
+        _clip_identity_weights(*vectorizers, coef)
         peer = _build_classifier(*vectorizers, coef, intercept, classifier.version)
         peer.calib_slope, peer.calib_offset = classifier.calib_slope, classifier.calib_offset
         peer.thresholds = classifier.thresholds
@@ -588,8 +586,8 @@ def fit_highlights(
             ]
         )
         for gate in SPAN_GATES:
-            shown = (top >= gate)[:, None]
-            curve = np.where(shown, per_post, gated_score[:, None]).mean(axis=0)
+            shown = np.where((top >= gate)[:, None], per_post, gated_score[:, None])
+            curve = shown.mean(axis=0)
             smooth = _smoothed(curve)
             k = int(np.argmax(smooth))
             if smooth[k] > best["smoothed"] + 1e-9:
@@ -600,14 +598,7 @@ def fit_highlights(
                     "threshold": float(SPAN_THRESHOLDS[k]),
                     "at_least_one": at_least_one,
                     "calibration_posts": (
-                        round(
-                            float(
-                                np.where(shown, per_post, gated_score[:, None])[is_cal, k].mean()
-                            ),
-                            4,
-                        )
-                        if is_cal.any()
-                        else None
+                        round(float(shown[is_cal, k].mean()), 4) if is_cal.any() else None
                     ),
                 }
 
