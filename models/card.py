@@ -136,6 +136,15 @@ def write_card(
         f"({_c_choice(manifest)}) is the one of {_c_grid(manifest)} with the best mean per-set",
         "ROC-AUC on the calibration split. Features no label weighs are pruned; each label's",
         "margin is then Platt-calibrated on that calibration split.",
+        *(
+            [
+                "The span-labelled news comments are all toxic; with only them, a news",
+                "comment's topic and length read as toxicity. So toxic also learns from each of",
+                "those fit-part posts with its marked spans cut out, as a negative of its set.",
+            ]
+            if manifest["config"].get("span_cut_weight")
+            else []
+        ),
         f"Seed {manifest['seed']}; artifact {manifest['size_bytes'] / 1e6:.1f} MB; "
         f"training took {manifest['training_seconds']:.0f} s on this machine.",
         "",
@@ -174,6 +183,7 @@ def write_card(
         "## Out-of-domain evaluation (restricted sets, never trained on)",
     ]
     ood = metrics.get("out_of_domain") or []
+    thresholds = manifest["thresholds"]
     if not ood:
         lines.append("No restricted set was available (or all were trained on) for this build.")
     else:
@@ -186,6 +196,18 @@ def write_card(
             "calibration split.",
             "",
             *comparison_table(ood),
+            "",
+            "At the shipped flag thresholds, the share of each set's comments that no rater found",
+            "toxic which are flagged anyway (reviews a moderator spends for nothing), and of its",
+            "toxic ones (recall):",
+            "",
+            "| set | label | threshold | clean comments flagged | recall |",
+            "| --- | --- | ---: | ---: | ---: |",
+            *(
+                f"| `{row['set']}` | {row['label']} | {thresholds[row['label']]:.2f} | "
+                f"{_percent(row.get('clean_flagged'))} | {_percent(row.get('recall'))} |"
+                for row in ood
+            ),
         ]
     lines += [
         "",
@@ -238,9 +260,8 @@ def write_card(
             else "."
         ),
         "Marked words separated only by spaces are shown as one span, as the gold spans are.",
-        "On a comment no label flags, a word is",
-        "marked only if it is no identity term and alone raises the calibrated toxic log-odds by",
-        "at least 1 (so a neutral sentence naming an identity marks nothing). A second stage",
+        *_unflagged_rule(rule, metrics.get("highlight_clean")),
+        "A second stage",
         "(boosted trees over each word's first-stage probability in its post's context, its",
         "neighbours', and a word prior from the toxic labels of the classification sets)",
         "re-scores each word. Gate, threshold and at-least-one rule were picked by grouped",
@@ -302,6 +323,29 @@ def write_card(
     path = directory / CARD_FILE
     path.write_text("\n".join(lines))
     return path
+
+
+def _unflagged_rule(rule: dict[str, Any], clean: dict[str, Any] | None) -> list[str]:
+    """The sentences on what a comment no label flags may show."""
+    lines = [
+        "On a comment no label flags, a word is marked only if it is no identity term (so a",
+        "neutral sentence naming an identity marks nothing), raises the toxic score, and the",
+        f"span model gives it at least {_f(rule.get('unflagged_word_threshold'))}: the lowest",
+        f"probability at which at most {100 * rule.get('unflagged_mark_budget', 0):.0f}% of the",
+        "calibration split's clean comments that no label flags show a mark",
+        f"({_percent(rule.get('unflagged_clean_marked_calibration'))} there).",
+    ]
+    if clean and clean.get("comments"):
+        lines += [
+            f"Of the held-out split's {clean['comments']} comments no rater found toxic,",
+            f"{_percent(clean['marked'])} show a highlight ({_percent(clean['unflagged_marked'])}",
+            f"of the {clean['unflagged']} that no label flags).",
+        ]
+    return lines
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.1f}%"
 
 
 SPEED_HEADING = "## Speed and size"

@@ -31,10 +31,6 @@ from models.pieces import PieceIndex
 from models.textnorm import NormalisedText, normalise_text, normalised_text
 
 _WORD_CHAR = re.compile(r"\w", re.UNICODE)
-# On a comment no label flags, a highlighted word must raise the calibrated toxic log-odds by
-# this much on its own (one logit: the word alone multiplies the odds by e), so that words the
-# span model likes in toxic posts ("family", "housing") are not marked on a neutral comment.
-UNFLAGGED_MIN_CONTRIBUTION = 1.0
 
 
 @dataclass(frozen=True)
@@ -318,8 +314,8 @@ class Classifier:
         normalised = normalise_text(text)
         spans, contributions = self._word_contributions(normalised)
         column = self.labels.index("toxic") if "toxic" in self.labels else 0
-        # In calibrated log-odds (the Platt slope applied): the unit the flag threshold and
-        # UNFLAGGED_MIN_CONTRIBUTION speak in, whatever regularisation training chose.
+        # In calibrated log-odds (the Platt slope applied): the unit the flag threshold speaks
+        # in, whatever regularisation training chose.
         slope = float(self.calib_slope[column])
         units: list[Unit] = []
         for index, (start, end) in enumerate(spans):
@@ -350,11 +346,12 @@ class Classifier:
         (``probabilities``, if the caller has them already, saves scoring the text twice).
 
         The gate: nothing is marked below the tuned highlight gate (``self.highlight.gate``);
-        between it and the flag thresholds a word is marked only when it is clearly offensive on
-        its own: not an identity term, and raising the toxic log-odds by at least
-        UNFLAGGED_MIN_CONTRIBUTION by itself. So a neutral "I am a gay Muslim woman" marks
-        nothing, while a borderline insult below the threshold keeps its insult marked. Marked
-        words separated only by spaces are one span, as in the gold spans the model learnt from.
+        between it and the flag thresholds a word is marked only when the span model is surer of
+        it (``SpanModel.unflagged_threshold``, set so that few clean comments show any mark), it
+        raises the toxic score and it is no identity term. So a neutral "I am a gay Muslim
+        woman" marks nothing, while a borderline insult below the threshold keeps its insult
+        marked. Marked words separated only by spaces are one span, as in the gold spans the
+        model learnt from.
         """
         if probabilities is None:
             probabilities = self.predict_one(text)
@@ -376,16 +373,13 @@ class Classifier:
 
 def eligible_units(units: Sequence[Unit], flagged: bool) -> np.ndarray:
     """Which words highlights() may mark: all of them on a flagged comment, otherwise only those
-    that are no identity term and alone raise the toxic log-odds by at least
-    UNFLAGGED_MIN_CONTRIBUTION (training tunes the span model with this same rule)."""
+    that are no identity term and raise the toxic score (training tunes the span model with this
+    same rule; SpanModel.choose adds the surer threshold of unflagged comments)."""
     if flagged:
         return np.ones(len(units), dtype=bool)
     identity = identity_words()
     return np.array(
-        [
-            form not in identity and contribution >= UNFLAGGED_MIN_CONTRIBUTION
-            for _, form, contribution in units
-        ],
+        [form not in identity and contribution > 0 for _, form, contribution in units],
         dtype=bool,
     )
 

@@ -65,6 +65,10 @@ class SpanModel:
     # The second stage (models.span_stage) and its word prior; models saved before had neither.
     stage: TreeStage | None = None
     prior: dict[str, float] | None = None
+    # On a comment no label flags, a word is marked only from this probability up: training sets
+    # it from clean comments (models.train.UNFLAGGED_MARK_BUDGET). Models saved before it
+    # existed mark nothing there.
+    unflagged_threshold: float = 1.0
 
     def __init__(
         self,
@@ -110,10 +114,14 @@ class SpanModel:
         features = dense_features(text, units, first, scores, self.prior or {})
         return self.stage.probabilities(features)
 
+    def word_threshold(self, flagged: bool) -> float:
+        """The probability from which a word is marked: surer on a comment no label flags."""
+        return self.threshold if flagged else max(self.threshold, self.unflagged_threshold)
+
     def choose(self, probabilities: np.ndarray, flagged: bool) -> np.ndarray:
-        """Which words to mark: those at or above the threshold, or on a flagged comment with
+        """Which words to mark: those at or above word_threshold, or on a flagged comment with
         none there (and at_least_one), the likeliest."""
-        chosen = probabilities >= self.threshold
+        chosen = probabilities >= self.word_threshold(flagged)
         if self.at_least_one and flagged and len(chosen) and not chosen.any():
             chosen[int(np.argmax(probabilities))] = True
         return chosen
@@ -183,12 +191,16 @@ def f1_by_threshold(
     gold: Sequence[tuple[int, int]],
     thresholds: np.ndarray,
     at_least_one: bool,
+    unflagged_threshold: float,
 ) -> np.ndarray:
     """SemEval-2021 Task 5 F1 of one post at each threshold, for tuning: the marks of
-    SpanModel.choose, then marked_units (the ``eligible`` words) and join_spaced, counted from
-    each word's and each gap's characters rather than built as spans once per threshold."""
+    SpanModel.choose (``unflagged_threshold`` as its own), then marked_units (the ``eligible``
+    words) and join_spaced, counted from each word's and each gap's characters rather than built
+    as spans once per threshold."""
     spans = [span for span, _, _ in units]
     gold_chars = {i for start, end in gold for i in range(start, end)}
+    if not flagged:
+        thresholds = np.maximum(thresholds, unflagged_threshold)
     chosen = (probabilities[None, :] >= thresholds[:, None]) & eligible[None, :]
     if at_least_one and flagged and len(spans):
         # On a flagged comment every word is eligible (marked_units), as in SpanModel.choose.

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from models.classifier import Classifier, HighlightRule, eligible_units
 from models.evaluate import mean_set_roc_auc
 from models.features import char_features, word_features
-from models.highlight import Unit
+from models.highlight import SpanModel, Unit
 from models.splits import CALIBRATION, FIT, assign_parts
 from models.textnorm import normalised_text
 
@@ -57,6 +57,9 @@ class TrainConfig:
     c_grid: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     # Weight of identity-audit augmentation sentences added as negatives (0 = none).
     augmentation_weight: float = 10.0
+    # Weight, against their set's balanced weights, of the toxic negatives made from
+    # span-labelled posts with their gold spans cut out (span_cut_rows; 0 = none).
+    span_cut_weight: float = 0.5
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +70,7 @@ class TrainConfig:
             "char_max_features": self.char_max_features,
             "c_grid": list(self.c_grid),
             "augmentation_weight": self.augmentation_weight,
+            "span_cut_weight": self.span_cut_weight,
         }
 
 
@@ -107,6 +111,11 @@ def _fit_vectorizers(
     )
     matrix = sp.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
     return word, char, matrix
+
+
+def _vectorise(word: TfidfVectorizer, char: TfidfVectorizer, texts: Sequence[str]) -> sp.csr_matrix:
+    """Feature rows of normalised texts under the fitted vectorizers."""
+    return sp.hstack([word.transform(texts), char.transform(texts)]).tocsr()
 
 
 def _augmentation(seed: int) -> list[str]:
@@ -242,23 +251,72 @@ def _fit_label(
     return best[2], {"c": best[1], "calibration_roc_auc": scores}
 
 
+# A post whose toxic spans are cut out must keep this many words to serve as a negative.
+SPAN_CUT_MIN_WORDS = 3
+
+
+def span_cut_rows(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Toxic negatives from posts with gold toxic spans: each post with its spans cut out, and
+    the position in ``rows`` of the post it came from.
+
+    The span-labelled news comments are all toxic, so on their own they teach that a news
+    comment's topic and style (its "Canada", "Trump", "tax", its length) are evidence of
+    toxicity: a quarter of the SFU Globe and Mail comments no rater found toxic were flagged.
+    The same posts without the words raters marked are what those words' absence looks like,
+    in the same domain; a post marked as a whole (no spans) gives nothing."""
+    positions: list[int] = []
+    texts: list[str] = []
+    for position, (text, spans) in enumerate(zip(rows["text"], rows["spans"], strict=True)):
+        if not isinstance(spans, list | tuple) or not spans:
+            continue
+        kept, start = [], 0
+        for span_start, span_end in sorted(spans):
+            kept.append(text[start:span_start])
+            start = max(start, span_end)
+        kept.append(text[start:])
+        remainder = " ".join(piece.strip() for piece in kept if piece.strip())
+        if len(remainder.split()) >= SPAN_CUT_MIN_WORDS:
+            positions.append(position)
+            texts.append(remainder)
+    return np.asarray(positions, dtype=np.int64), texts
+
+
+@dataclass(frozen=True)
+class SpanCuts:
+    """span_cut_rows of the fit rows, vectorised: the fit-row position each one came from."""
+
+    positions: np.ndarray
+    matrix: sp.csr_matrix
+
+
 def _label_rows(
     label: str,
     fit_rows: pd.DataFrame,
     matrix: sp.csr_matrix,
     config: TrainConfig,
     leave_out: np.ndarray | None = None,
+    cuts: SpanCuts | None = None,
 ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """One label's training rows: the fit rows that carry it (less ``leave_out``, a mask over
-    fit_rows), then the identity augmentation sentences (the rows of ``matrix`` after the fit
-    rows) as negatives for every label but spam; with their weights."""
+    fit_rows), for toxic the span cuts of the posts kept (in their post's set, so its classes
+    balance like any other set's), then the identity augmentation sentences (the rows of
+    ``matrix`` after the fit rows) as negatives for every label but spam; with their weights."""
     n_fit = len(fit_rows)
     known = fit_rows[label].notna().to_numpy()
     if leave_out is not None:
         known = known & ~leave_out
     y = fit_rows[label].to_numpy()[known].astype(int)
     x = matrix[:n_fit][known]
-    weights = set_balanced_weights(fit_rows["set"].to_numpy()[known], y)
+    sets = fit_rows["set"].to_numpy()[known]
+    n_cuts = 0
+    if label == "toxic" and cuts is not None:
+        kept = known[cuts.positions]  # a left-out post takes its cut with it
+        n_cuts = int(kept.sum())
+        x = sp.vstack([x, cuts.matrix[kept]]).tocsr()
+        y = np.concatenate([y, np.zeros(n_cuts, dtype=int)])
+        sets = np.concatenate([sets, fit_rows["set"].to_numpy()[cuts.positions[kept]]])
+    weights = set_balanced_weights(sets, y)
+    weights[len(weights) - n_cuts :] *= config.span_cut_weight
     n_extra = matrix.shape[0] - n_fit
     if n_extra and label != "spam":
         # Neutral sentences naming identities: never toxic, hateful or threatening.
@@ -357,16 +415,20 @@ def train(
     extra_norm = normalise_all(extra)
     fit_texts = list(fit_rows["normalised"]) + extra_norm
     word, char, matrix = _fit_vectorizers(fit_texts, config)
-    cal_matrix = sp.hstack(
-        [word.transform(cal_rows["normalised"]), char.transform(cal_rows["normalised"])]
-    ).tocsr()
+    cal_matrix = _vectorise(word, char, list(cal_rows["normalised"]))
+    positions, cut_texts = span_cut_rows(fit_rows) if config.span_cut_weight > 0 else ([], [])
+    cuts = (
+        SpanCuts(np.asarray(positions), _vectorise(word, char, normalise_all(cut_texts)))
+        if cut_texts
+        else None
+    )
     lap("features")
 
     coef = np.zeros((matrix.shape[1], len(LABELS)))
     intercept = np.zeros(len(LABELS))
     regularisation: dict[str, dict[str, Any]] = {}
     for column, label in enumerate(LABELS):
-        x, y, weights = _label_rows(label, fit_rows, matrix, config)
+        x, y, weights = _label_rows(label, fit_rows, matrix, config, cuts=cuts)
         if len(np.unique(y)) < 2:
             log.warning("label %s has one class in the fit rows: constant score", label)
             continue
@@ -406,7 +468,7 @@ def train(
     toxic_c = regularisation.get("toxic", {}).get("c")
     unseen = (
         _unseen_span_scores(
-            classifier, fit_rows, matrix, (word, char), (coef, intercept), toxic_c, config
+            classifier, fit_rows, matrix, cuts, (word, char), (coef, intercept), toxic_c, config
         )
         if toxic_c is not None
         else {}
@@ -465,6 +527,7 @@ def _unseen_span_scores(
     classifier: Classifier,
     fit_rows: pd.DataFrame,
     matrix: sp.csr_matrix,
+    cuts: SpanCuts | None,
     vectorizers: tuple[TfidfVectorizer, TfidfVectorizer],
     linear: tuple[np.ndarray, np.ndarray],
     c: float,
@@ -485,7 +548,7 @@ def _unseen_span_scores(
     for test in folds:
         leave_out = np.zeros(len(fit_rows), dtype=bool)
         leave_out[positions[test]] = True
-        x, y, weights = _label_rows("toxic", fit_rows, matrix, config, leave_out)
+        x, y, weights = _label_rows("toxic", fit_rows, matrix, config, leave_out, cuts)
         model = _logistic(c, config.seed).fit(x, y, sample_weight=weights)
         coef, intercept = linear[0].copy(), linear[1].copy()
         coef[:, column] = model.coef_[0]
@@ -500,6 +563,43 @@ def _unseen_span_scores(
     return scores
 
 
+# On comments no label flags and no rater found toxic, at most this share may show a highlighted
+# word. The rule it replaced (a word must raise the toxic log-odds by 1 on its own) marked 8.4%
+# of the calibration split's clean comments; the span model's own surety does better at that rate.
+UNFLAGGED_MARK_BUDGET = 0.08
+UNFLAGGED_THRESHOLDS = np.round(np.arange(0.35, 1.0001, 0.025), 3)
+
+
+def _unflagged_threshold(
+    classifier: Classifier, span_model: SpanModel, frame: pd.DataFrame
+) -> tuple[float, float | None]:
+    """The lowest word probability (of UNFLAGGED_THRESHOLDS) at which at most
+    UNFLAGGED_MARK_BUDGET of the calibration split's clean comments that no label flags show a
+    mark, and the share they show there. Chosen from clean comments alone, never from gold spans:
+    it says how sure the span model must be before it marks a comment nobody flagged."""
+    clean = frame[(frame["part"] == CALIBRATION).to_numpy() & (frame["toxic"] == 0).to_numpy()]
+    surest: list[float] = []
+    for text in clean["text"]:
+        probabilities = classifier.predict_one(text)
+        if classifier.flagged(probabilities):
+            continue
+        units = classifier.words(text)
+        allowed = eligible_units(units, flagged=False)
+        if not allowed.any():
+            surest.append(0.0)
+            continue
+        word = span_model.word_probabilities(text, units, probabilities)
+        surest.append(float(word[allowed].max()))
+    if not surest:
+        return float(UNFLAGGED_THRESHOLDS[-1]), None
+    top = np.asarray(surest)
+    for threshold in UNFLAGGED_THRESHOLDS:
+        marked = float((top >= threshold).mean())
+        if marked <= UNFLAGGED_MARK_BUDGET:
+            return float(threshold), round(marked, 4)
+    return 1.0, 0.0
+
+
 def fit_highlights(
     classifier: Classifier,
     frame: pd.DataFrame,
@@ -507,8 +607,9 @@ def fit_highlights(
     unseen: dict[int, tuple[np.ndarray, list[Unit]]] | None = None,
 ) -> dict[str, Any]:
     """Fits the two-stage span model on the fit and calibration parts of the sets with gold
-    spans, after choosing its threshold, at-least-one rule and score gate by grouped
-    cross-validation over those same posts (never on held-out rows).
+    spans, sets its unflagged-comment threshold from clean comments (_unflagged_threshold), then
+    chooses its threshold, at-least-one rule and score gate by grouped cross-validation over
+    those same posts (never on held-out rows).
 
     The second stage learns from out-of-fold first-stage probabilities, as it will see them on
     new comments; both stages are then refitted on every fit and calibration post (6.9k instead
@@ -567,11 +668,16 @@ def fit_highlights(
         lambda stage, i: stage.probabilities(features[i]) if len(units[i]) else np.zeros(0),
     )
 
+    final = fit_span_model(units, gold, c=SPAN_C, seed=seed)
+    final.stage = fit_tree_stage(np.vstack(features), np.concatenate(labels), seed)
+    final.prior = prior
+    final.unflagged_threshold, clean_marked = _unflagged_threshold(classifier, final, frame)
+
     columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
     top = np.array([max(probabilities[c] for c in columns) for probabilities, _ in scored])
     # A gated post marks nothing: F1 1 if its gold is empty too, else 0.
     gated_score = np.array([0.0 if spans else 1.0 for spans in gold])
-    # Tuned with the rule highlights() applies: an unflagged comment marks only clear words.
+    # Tuned with the rules highlights() applies to a comment no label flags.
     flags = [classifier.flagged(probabilities) for probabilities, _ in scored]
     eligible = [eligible_units(u, f) for u, f in zip(units, flags, strict=True)]
     is_cal = (rows["part"] == CALIBRATION).to_numpy()
@@ -579,7 +685,17 @@ def fit_highlights(
     for at_least_one in (False, True):
         per_post = np.vstack(
             [
-                f1_by_threshold(text, u, p, ok, f, spans, SPAN_THRESHOLDS, at_least_one)
+                f1_by_threshold(
+                    text,
+                    u,
+                    p,
+                    ok,
+                    f,
+                    spans,
+                    SPAN_THRESHOLDS,
+                    at_least_one,
+                    final.unflagged_threshold,
+                )
                 for text, u, p, ok, f, spans in zip(
                     texts, units, final_oof, eligible, flags, gold, strict=True
                 )
@@ -602,9 +718,6 @@ def fit_highlights(
                     ),
                 }
 
-    final = fit_span_model(units, gold, c=SPAN_C, seed=seed)
-    final.stage = fit_tree_stage(np.vstack(features), np.concatenate(labels), seed)
-    final.prior = prior
     final.threshold = best["threshold"]
     final.at_least_one = best["at_least_one"]
     classifier.span_model = final
@@ -626,6 +739,9 @@ def fit_highlights(
         "second_stage_trees": len(final.stage.roots),
         "prior_words": len(prior),
         "at_least_one_on_flagged": best["at_least_one"],
+        "unflagged_word_threshold": final.unflagged_threshold,
+        "unflagged_mark_budget": UNFLAGGED_MARK_BUDGET,
+        "unflagged_clean_marked_calibration": clean_marked,
         "regularisation_c": SPAN_C,
         "fit_posts": len(rows),
         "tuning_posts": len(rows),

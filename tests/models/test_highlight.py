@@ -41,6 +41,13 @@ class TestSpanModel:
         model.at_least_one = False
         assert not model.choose(probabilities, flagged=True).any()
 
+    def test_choose_wants_a_surer_word_on_an_unflagged_comment(self) -> None:
+        model = SpanModel({}, 0.0, threshold=0.3)
+        model.unflagged_threshold = 0.7
+        probabilities = np.array([0.5, 0.8])
+        assert model.choose(probabilities, flagged=True).tolist() == [True, True]
+        assert model.choose(probabilities, flagged=False).tolist() == [False, True]
+
 
 class TestJoinSpaced:
     def test_words_parted_by_spaces_become_one_span(self) -> None:
@@ -71,10 +78,13 @@ class TestF1ByThreshold:
         flagged = bool(seed % 2)
         eligible = eligible_units(units, flagged)
         thresholds = np.array([0.2, 0.5, 0.8, 0.99])
+        # Unflagged comments need a surer word: above some grid thresholds, below others.
+        unflagged = 0.6
         fast = f1_by_threshold(
-            text, units, probabilities, eligible, flagged, gold, thresholds, at_least_one
+            text, units, probabilities, eligible, flagged, gold, thresholds, at_least_one, unflagged
         )
         model = SpanModel({}, 0.0, at_least_one=at_least_one)
+        model.unflagged_threshold = unflagged
         for threshold, score in zip(thresholds, fast, strict=True):
             model.threshold = float(threshold)
             chosen = model.choose(probabilities, flagged)

@@ -15,17 +15,22 @@ from models.artifact import MANIFEST_FILE, verify
 from models.datasets import DEFAULT_DATA_DIR
 from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
 from models.train import (
+    UNFLAGGED_MARK_BUDGET,
+    SpanCuts,
     TrainConfig,
     TrainingDataError,
     _fit_label,
+    _label_rows,
+    _unflagged_threshold,
     choose_sets,
     learned_version,
     model_version,
     set_balanced_weights,
+    span_cut_rows,
     train,
 )
+from tests.models.tiny_model import INSULTS, tiny_frame
 from tests.models.tiny_model import NEUTRAL as NEUTRAL_WORDS
-from tests.models.tiny_model import tiny_frame
 
 needs_data = pytest.mark.skipif(
     not DEFAULT_DATA_DIR.is_dir(), reason=f"training data not found at {DEFAULT_DATA_DIR}"
@@ -239,6 +244,116 @@ def test_span_model_learns_from_contributions_the_classifier_never_saw(
     trained = contribution(classifier.highlight_units(frame.at[index, "text"])[1])
     assert trained > 0.1
     assert contribution(unseen[index][1]) < trained / 2
+
+
+class TestSpanCuts:
+    def test_span_cut_rows_cut_the_gold_spans_out(self) -> None:
+        rows = pd.DataFrame(
+            {
+                "text": [
+                    "you are a total idiot and a liar",
+                    "idiot",
+                    "the whole post is toxic",
+                    "a row of another set",
+                ],
+                "spans": [[(10, 21), (28, 32)], [(0, 5)], [], None],
+            }
+        )
+        positions, texts = span_cut_rows(rows)
+        assert positions.tolist() == [0]
+        assert texts == ["you are a and a"]
+
+    def test_label_rows_add_the_cuts_of_kept_posts_as_toxic_negatives(self) -> None:
+        fit_rows = pd.DataFrame(
+            {
+                "toxic": [1.0, 1.0, 1.0, 0.0, 1.0],
+                "identity_hate": [np.nan, np.nan, np.nan, 0.0, 1.0],
+                "set": ["spans", "spans", "spans", "wiki", "wiki"],
+            }
+        )
+        matrix = sp.csr_matrix(np.eye(5))
+        cut_rows = sp.csr_matrix(np.array([[0, 0, 0, 5.0, 0], [0, 0, 0, 0, 7.0]]))
+        cuts = SpanCuts(np.array([0, 1]), cut_rows)
+        leave_out = np.array([True, False, False, False, False])
+        config = TrainConfig(span_cut_weight=1.0)
+        x, y, weights = _label_rows("toxic", fit_rows, matrix, config, leave_out, cuts)
+        # Post 0 is left out and takes its cut with it; post 1's cut is a negative of its set,
+        # which now balances its two positives against that one negative.
+        assert y.tolist() == [1, 1, 0, 1, 0]
+        assert x.toarray()[-1].tolist() == [0, 0, 0, 0, 7.0]
+        assert weights[-1] == pytest.approx(2 * weights[0])
+        half = TrainConfig(span_cut_weight=0.5)
+        _, _, halved = _label_rows("toxic", fit_rows, matrix, half, leave_out, cuts)
+        np.testing.assert_allclose(halved, np.concatenate([weights[:-1], [weights[-1] / 2]]))
+        x, y, _ = _label_rows("identity_hate", fit_rows, matrix, config, leave_out, cuts)
+        assert y.tolist() == [0, 1]
+
+    def test_a_topic_word_of_span_posts_is_no_evidence_of_toxicity(self) -> None:
+        """Span posts all toxic, all about "canada": only the cuts keep the word neutral."""
+        frame = tiny_frame()
+        posts = pd.DataFrame(
+            {
+                "text": [
+                    f"canada {topic} is run by a {insult}"
+                    for insult in INSULTS
+                    for topic in ("budget", "housing", "transit")
+                ],
+                "toxic": 1.0,
+                "set": "spans",
+            }
+        )
+        posts["group"] = [f"span-{i}" for i in range(len(posts))]
+        posts["spans"] = [
+            [(len(text) - len(text.split()[-1]), len(text))] for text in posts["text"]
+        ]
+        frame = pd.concat([frame, posts], ignore_index=True)
+
+        def canada(span_cut_weight: float) -> float:
+            config = TrainConfig(
+                word_min_df=1,
+                char_min_df=1,
+                augmentation_weight=0.0,
+                span_cut_weight=span_cut_weight,
+            )
+            words = train(frame, config).classifier.words("canada news")
+            return next(c for _, form, c in words if form == "canada")
+
+        assert canada(0.0) > 0.5
+        assert canada(1.0) <= 0.1
+
+
+class _OneWordClassifier:
+    """Scores nothing as flagged; each text is one word that raises the toxic score."""
+
+    def predict_one(self, text: str) -> np.ndarray:
+        return np.array([0.1])
+
+    def flagged(self, probabilities: np.ndarray) -> bool:
+        return False
+
+    def words(self, text: str) -> list:  # type: ignore[type-arg]
+        return [((0, len(text)), text, 1.0)]
+
+
+class _TextIsProbability:
+    """A span model whose word probability is written in the text."""
+
+    def word_probabilities(self, text: str, units: list, scores: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+        return np.array([float(text)])
+
+
+def test_unflagged_threshold_is_the_lowest_that_keeps_clean_comments_within_budget() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": [f"{p / 100:.2f}" for p in range(100)] + ["0.99", "0.99"],
+            "toxic": [0.0] * 100 + [1.0, 0.0],
+            "part": [CALIBRATION] * 101 + [FIT],
+        }
+    )
+    threshold, marked = _unflagged_threshold(_OneWordClassifier(), _TextIsProbability(), frame)
+    # 0.93 ... 0.99 are the 7% at or above 0.925; at 0.9, 10% would be marked.
+    assert UNFLAGGED_MARK_BUDGET == 0.08
+    assert (threshold, marked) == (0.925, 0.07)
 
 
 class TestSetBalancedWeights:
