@@ -18,6 +18,7 @@ from models.artifact import SHIPPED_DIR, save
 from models.classifier import Classifier
 from models.evaluate import (
     heldout_table,
+    json_number,
     profanity_check_scores,
     span_f1,
     threshold_metrics,
@@ -246,15 +247,15 @@ def out_of_domain(run: TrainingRun, trained: Sequence[str], root: Path) -> list[
 def _flagging(
     classifier: Classifier, frame: pd.DataFrame, scores: np.ndarray, set_name: str, label: str
 ) -> dict[str, float | None]:
-    """What the shipped threshold does on one set: the share of its clean rows flagged (a
-    moderator's wasted reviews) and of its positive rows (recall)."""
+    """What the shipped threshold does on one set: the share of its clean rows flagged and of
+    its positive rows (recall)."""
     rows = (frame["set"] == set_name).to_numpy() & frame[label].notna().to_numpy()
-    y = frame[label].to_numpy()[rows].astype(int)
-    flagged = scores[rows, classifier.labels.index(label)] >= classifier.thresholds[label]
-    return {
-        "clean_flagged": float(flagged[y == 0].mean()) if (y == 0).any() else None,
-        "recall": float(flagged[y == 1].mean()) if (y == 1).any() else None,
-    }
+    metrics = threshold_metrics(
+        frame[label].to_numpy()[rows],
+        scores[rows, classifier.labels.index(label)],
+        classifier.thresholds[label],
+    )
+    return {key: json_number(metrics[key]) for key in ("clean_flagged", "recall")}
 
 
 def _calibrated(classifier: Classifier, normalised: list[str]) -> np.ndarray:

@@ -94,15 +94,18 @@ def auc_difference_interval(
 
 
 def threshold_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision, recall and flag rate when flagging at ``threshold``."""
+    """Precision, recall, flag rate and the share of clean (0) rows flagged (the reviews a
+    moderator spends for nothing) when flagging at ``threshold``."""
     y = np.asarray(y).astype(int)
     flagged = np.asarray(scores) >= threshold
     tp = float(np.sum(flagged & (y == 1)))
+    clean = y == 0
     return {
         "threshold": float(threshold),
         "precision": tp / float(flagged.sum()) if flagged.any() else float("nan"),
         "recall": tp / float(y.sum()) if y.any() else float("nan"),
         "flag_rate": float(flagged.mean()) if len(y) else float("nan"),
+        "clean_flagged": float(flagged[clean].mean()) if clean.any() else float("nan"),
     }
 
 
@@ -131,7 +134,7 @@ class HeldoutRow:
     difference_high: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: _json_number(v) for k, v in self.__dict__.items()}
+        return {k: json_number(v) for k, v in self.__dict__.items()}
 
 
 # alt-profanity-check was trained on these (so beating it there is not the target).
@@ -180,7 +183,8 @@ def heldout_table(
     return rows
 
 
-def _json_number(value: Any) -> Any:
+def json_number(value: Any) -> Any:
+    """NaN (a metric that is not defined) as JSON's null."""
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
@@ -229,7 +233,7 @@ def evaluate_frame(
         s = scores[known, column]
         metrics: dict[str, Any] = ranking_metrics(y, s, min_per_class=1)
         metrics.update(threshold_metrics(y, s, thresholds.get(label, 0.5)))
-        report[label] = {k: _json_number(v) for k, v in metrics.items()}
+        report[label] = {k: json_number(v) for k, v in metrics.items()}
     return report
 
 

@@ -17,6 +17,7 @@ from models.evaluate import (
     mean_set_roc_auc,
     read_labelled_file,
     span_f1,
+    threshold_metrics,
 )
 
 LABELS = ["toxic", "identity_hate", "threat", "spam"]
@@ -29,6 +30,17 @@ def fixed_scores(toxic: Sequence[float]) -> object:
         return scores
 
     return predict
+
+
+class TestThresholdMetrics:
+    def test_threshold_metrics_count_the_clean_rows_flagged(self) -> None:
+        y = np.array([1, 1, 0, 0, 0, 0])
+        scores = np.array([0.9, 0.2, 0.8, 0.1, 0.1, 0.6])
+        metrics = threshold_metrics(y, scores, 0.5)
+        assert metrics["clean_flagged"] == pytest.approx(2 / 4)
+        assert metrics["recall"] == pytest.approx(1 / 2)
+        assert metrics["precision"] == pytest.approx(1 / 3)
+        assert metrics["flag_rate"] == pytest.approx(3 / 6)
 
 
 class TestMeanSetRocAuc:
