@@ -192,17 +192,20 @@ def measure(run: TrainingRun) -> dict[str, Any]:
         "thresholds": per_label,
         "highlight_char_f1": None if highlight_f1 is None else round(highlight_f1, 4),
         "highlight_posts": int(len(spans)),
-        "highlight_clean": clean_highlights(classifier, heldout),
+        "highlight_clean": clean_highlights(classifier, heldout, ours),
     }
 
 
-def clean_highlights(classifier: Classifier, rows: pd.DataFrame) -> dict[str, Any]:
+def clean_highlights(
+    classifier: Classifier, rows: pd.DataFrame, scores: np.ndarray
+) -> dict[str, Any]:
     """How often comments no rater found toxic show a highlight: of all of them, and of those
-    no label flags (where only the span model's surer words may be marked)."""
-    clean = rows[(rows["toxic"] == 0).to_numpy()]
+    no label flags (where only the span model's surer words may be marked). ``scores``: the
+    rows' probabilities, already computed."""
+    is_clean = (rows["toxic"] == 0).to_numpy()
+    clean = rows[is_clean]
     marked = unflagged = unflagged_marked = 0
-    for text in clean["text"]:
-        probabilities = classifier.predict_one(text)
+    for text, probabilities in zip(clean["text"], scores[is_clean], strict=True):
         shown = bool(classifier.highlights(text, probabilities))
         marked += shown
         if not classifier.flagged(probabilities):

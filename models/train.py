@@ -593,11 +593,9 @@ def _unflagged_threshold(
     if not surest:
         return float(UNFLAGGED_THRESHOLDS[-1]), None
     top = np.asarray(surest)
-    for threshold in UNFLAGGED_THRESHOLDS:
-        marked = float((top >= threshold).mean())
-        if marked <= UNFLAGGED_MARK_BUDGET:
-            return float(threshold), round(marked, 4)
-    return 1.0, 0.0
+    shares = [(float(t), float((top >= t).mean())) for t in UNFLAGGED_THRESHOLDS]
+    threshold, marked = next((s for s in shares if s[1] <= UNFLAGGED_MARK_BUDGET), shares[-1])
+    return threshold, round(marked, 4)
 
 
 def fit_highlights(
