@@ -260,7 +260,7 @@ def write_card(
             else "."
         ),
         "Marked words separated only by spaces are shown as one span, as the gold spans are.",
-        *_unflagged_rule(rule, metrics.get("highlight_clean")),
+        *unflagged_rule(rule, metrics.get("highlight_clean")),
         "A second stage",
         "(boosted trees over each word's first-stage probability in its post's context, its",
         "neighbours', and a word prior from the toxic labels of the classification sets)",
@@ -325,16 +325,39 @@ def write_card(
     return path
 
 
-def _unflagged_rule(rule: dict[str, Any], clean: dict[str, Any] | None) -> list[str]:
+def unflagged_rule(rule: dict[str, Any], clean: dict[str, Any] | None) -> list[str]:
     """The sentences on what a comment no label flags may show."""
+    slope = rule.get("unflagged_slope") or 0.0
+    threshold = _f(rule.get("unflagged_word_threshold"))
     lines = [
         "On a comment no label flags, a word is marked only if it is no identity term (so a",
         "neutral sentence naming an identity marks nothing), raises the toxic score, and the",
-        f"span model gives it at least {_f(rule.get('unflagged_word_threshold'))}: the lowest",
-        f"probability at which at most {100 * rule.get('unflagged_mark_budget', 0):.0f}% of the",
-        "calibration split's clean comments that no label flags show a mark",
+        f"span model gives it at least {threshold}"
+        + (f" less {slope:g} x the comment's score." if slope else "."),
+    ]
+    if slope:
+        lines += [
+            "(The score of its likeliest highlighted label: a comment just below the flag",
+            "threshold needs less surety than one nobody would suspect.)",
+        ]
+    lines += [
+        f"{threshold} is the lowest value at which at most",
+        f"{100 * rule.get('unflagged_mark_budget', 0):.0f}% of the calibration split's clean",
+        "comments that no label flags show a mark",
         f"({_percent(rule.get('unflagged_clean_marked_calibration'))} there).",
     ]
+    tried = rule.get("unflagged_rules") or []
+    if len(tried) > 1:
+        lines += [
+            "Tuning chose the slope by the span posts' cross-validated char F1; each slope",
+            "tried has its own threshold from that budget: "
+            + "; ".join(
+                f"slope {r['slope']:g}, threshold {r['threshold']:.3f}, "
+                f"F1 {r['tuning_char_f1_smoothed']:.3f}"
+                for r in tried
+            )
+            + ".",
+        ]
     if clean and clean.get("comments"):
         lines += [
             f"Of the held-out split's {clean['comments']} comments no rater found toxic,",

@@ -325,11 +325,19 @@ class Classifier:
                 units.append((original, form, slope * float(contributions[index, column])))
         return units
 
+    def highlight_score(self, probabilities: np.ndarray) -> float:
+        """A text's likeliest highlighted label: what the gate and the span model's surety on
+        unflagged comments go by."""
+        return max(
+            (float(probabilities[self.labels.index(label)]) for label in self.highlight_labels),
+            default=0.0,
+        )
+
     def highlight_gate(self, probabilities: np.ndarray) -> bool:
         """Whether a text scored high enough, on any highlighted label, to show highlights."""
-        return any(
-            probabilities[self.labels.index(label)] >= self.highlight.gate
-            for label in self.highlight_labels
+        return (
+            bool(self.highlight_labels)
+            and self.highlight_score(probabilities) >= self.highlight.gate
         )
 
     def flagged(self, probabilities: np.ndarray) -> bool:
@@ -347,7 +355,7 @@ class Classifier:
 
         The gate: nothing is marked below the tuned highlight gate (``self.highlight.gate``);
         between it and the flag thresholds a word is marked only when the span model is surer of
-        it (``SpanModel.unflagged_threshold``, set so that few clean comments show any mark), it
+        it (``SpanModel.word_threshold``, set so that few clean comments show any mark), it
         raises the toxic score and it is no identity term. So a neutral "I am a gay Muslim
         woman" marks nothing, while a borderline insult below the threshold keeps its insult
         marked. Marked words separated only by spaces are one span, as in the gold spans the
@@ -361,7 +369,9 @@ class Classifier:
         if self.span_model is not None:
             units = self.words(text)  # the caller's probabilities: the text is scored once
             word_probabilities = self.span_model.word_probabilities(text, units, probabilities)
-            chosen = self.span_model.choose(word_probabilities, flagged)
+            chosen = self.span_model.choose(
+                word_probabilities, flagged, self.highlight_score(probabilities)
+            )
             return join_spaced(text, marked_units(units, chosen, flagged))
         _, originals, contributions = self.highlight_candidates(text)
         marked = self.apply_highlight_rule(self.highlight, probabilities, originals, contributions)

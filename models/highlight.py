@@ -69,6 +69,10 @@ class SpanModel:
     # it from clean comments (models.train.UNFLAGGED_MARK_BUDGET). Models saved before it
     # existed mark nothing there.
     unflagged_threshold: float = 1.0
+    # ... less this much per unit of the comment's score (its likeliest highlighted label): a
+    # comment just below the flag threshold needs less surety than one nobody would suspect.
+    # Models saved before it existed use one threshold for every unflagged comment.
+    unflagged_slope: float = 0.0
 
     def __init__(
         self,
@@ -114,14 +118,17 @@ class SpanModel:
         features = dense_features(text, units, first, scores, self.prior or {})
         return self.stage.probabilities(features)
 
-    def word_threshold(self, flagged: bool) -> float:
-        """The probability from which a word is marked: surer on a comment no label flags."""
-        return self.threshold if flagged else max(self.threshold, self.unflagged_threshold)
+    def word_threshold(self, flagged: bool, score: float = 0.0) -> float:
+        """The probability from which a word is marked: surer on a comment no label flags, the
+        more so the lower that comment's ``score`` (its likeliest highlighted label)."""
+        if flagged:
+            return self.threshold
+        return max(self.threshold, self.unflagged_threshold - self.unflagged_slope * score)
 
-    def choose(self, probabilities: np.ndarray, flagged: bool) -> np.ndarray:
+    def choose(self, probabilities: np.ndarray, flagged: bool, score: float = 0.0) -> np.ndarray:
         """Which words to mark: those at or above word_threshold, or on a flagged comment with
         none there (and at_least_one), the likeliest."""
-        chosen = probabilities >= self.word_threshold(flagged)
+        chosen = probabilities >= self.word_threshold(flagged, score)
         if self.at_least_one and flagged and len(chosen) and not chosen.any():
             chosen[int(np.argmax(probabilities))] = True
         return chosen

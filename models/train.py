@@ -9,6 +9,7 @@ never used for fitting, calibrating or tuning.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -567,35 +568,62 @@ def _unseen_span_scores(
 # word. The rule it replaced (a word must raise the toxic log-odds by 1 on its own) marked 8.4%
 # of the calibration split's clean comments; the span model's own surety does better at that rate.
 UNFLAGGED_MARK_BUDGET = 0.08
-UNFLAGGED_THRESHOLDS = np.round(np.arange(0.35, 1.0001, 0.025), 3)
+UNFLAGGED_THRESHOLDS = np.round(np.arange(0.35, 2.0001, 0.0125), 4)
+# How much less surety a word needs per unit of its comment's score; tuning picks one.
+UNFLAGGED_SLOPES = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
-def _unflagged_threshold(
+@dataclass(frozen=True)
+class UnflaggedRule:
+    """On a comment no label flags, a word is marked from probability threshold - slope x the
+    comment's score (SpanModel.word_threshold); ``marked``: the share of the calibration split's
+    clean unflagged comments that then show a mark."""
+
+    threshold: float
+    slope: float
+    marked: float | None
+
+    def word_thresholds(self, scores: np.ndarray) -> np.ndarray:
+        return self.threshold - self.slope * np.asarray(scores, dtype=np.float64)
+
+
+def _clean_unflagged(
     classifier: Classifier, span_model: SpanModel, frame: pd.DataFrame
-) -> tuple[float, float | None]:
-    """The lowest word probability (of UNFLAGGED_THRESHOLDS) at which at most
-    UNFLAGGED_MARK_BUDGET of the calibration split's clean comments that no label flags show a
-    mark, and the share they show there. Chosen from clean comments alone, never from gold spans:
-    it says how sure the span model must be before it marks a comment nobody flagged."""
+) -> np.ndarray:
+    """(comments x 2): score and likeliest markable word of each calibration-split comment that
+    no rater found toxic and no label flags."""
     clean = frame[(frame["part"] == CALIBRATION).to_numpy() & (frame["toxic"] == 0).to_numpy()]
-    surest: list[float] = []
+    rows: list[tuple[float, float]] = []
     for text in clean["text"]:
         probabilities = classifier.predict_one(text)
         if classifier.flagged(probabilities):
             continue
+        score = classifier.highlight_score(probabilities)
         units = classifier.words(text)
         allowed = eligible_units(units, flagged=False)
         if not allowed.any():
-            surest.append(0.0)
+            rows.append((score, 0.0))
             continue
         word = span_model.word_probabilities(text, units, probabilities)
-        surest.append(float(word[allowed].max()))
-    if not surest:
-        return float(UNFLAGGED_THRESHOLDS[-1]), None
-    top = np.asarray(surest)
-    shares = [(float(t), float((top >= t).mean())) for t in UNFLAGGED_THRESHOLDS]
-    threshold, marked = next((s for s in shares if s[1] <= UNFLAGGED_MARK_BUDGET), shares[-1])
-    return threshold, round(marked, 4)
+        rows.append((score, float(word[allowed].max())))
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def _unflagged_rules(clean: np.ndarray) -> list[UnflaggedRule]:
+    """Per slope of UNFLAGGED_SLOPES, the lowest threshold of UNFLAGGED_THRESHOLDS at which at
+    most UNFLAGGED_MARK_BUDGET of the clean unflagged comments (_clean_unflagged) show a mark.
+    Chosen from clean comments alone, never from gold spans: they say how sure the span model
+    must be before it marks a comment nobody flagged; tuning on the span posts then picks the
+    slope."""
+    if not len(clean):
+        return [UnflaggedRule(float(UNFLAGGED_THRESHOLDS[-1]), 0.0, None)]
+    rules = []
+    for slope in UNFLAGGED_SLOPES:
+        reach = clean[:, 1] + slope * clean[:, 0]  # marked where reach >= threshold
+        shares = [(float(t), float((reach >= t).mean())) for t in UNFLAGGED_THRESHOLDS]
+        threshold, marked = next(s for s in shares if s[1] <= UNFLAGGED_MARK_BUDGET)
+        rules.append(UnflaggedRule(threshold, slope, round(marked, 4)))
+    return rules
 
 
 def fit_highlights(
@@ -605,9 +633,9 @@ def fit_highlights(
     unseen: dict[int, tuple[np.ndarray, list[Unit]]] | None = None,
 ) -> dict[str, Any]:
     """Fits the two-stage span model on the fit and calibration parts of the sets with gold
-    spans, sets its unflagged-comment threshold from clean comments (_unflagged_threshold), then
-    chooses its threshold, at-least-one rule and score gate by grouped cross-validation over
-    those same posts (never on held-out rows).
+    spans, derives from clean comments one unflagged-comment rule per slope (_unflagged_rules),
+    then chooses that rule, its word threshold, at-least-one rule and score gate by grouped
+    cross-validation over those same posts (never on held-out rows).
 
     The second stage learns from out-of-fold first-stage probabilities, as it will see them on
     new comments; both stages are then refitted on every fit and calibration post (6.9k instead
@@ -669,10 +697,9 @@ def fit_highlights(
     final = fit_span_model(units, gold, c=SPAN_C, seed=seed)
     final.stage = fit_tree_stage(np.vstack(features), np.concatenate(labels), seed)
     final.prior = prior
-    final.unflagged_threshold, clean_marked = _unflagged_threshold(classifier, final, frame)
+    rules = _unflagged_rules(_clean_unflagged(classifier, final, frame))
 
-    columns = [classifier.labels.index(label) for label in classifier.highlight_labels]
-    top = np.array([max(probabilities[c] for c in columns) for probabilities, _ in scored])
+    top = np.array([classifier.highlight_score(probabilities) for probabilities, _ in scored])
     # A gated post marks nothing: F1 1 if its gold is empty too, else 0.
     gated_score = np.array([0.0 if spans else 1.0 for spans in gold])
     # Tuned with the rules highlights() applies to a comment no label flags.
@@ -680,22 +707,20 @@ def fit_highlights(
     eligible = [eligible_units(u, f) for u, f in zip(units, flags, strict=True)]
     is_cal = (rows["part"] == CALIBRATION).to_numpy()
     best: dict[str, Any] = {"smoothed": -1.0}
-    for at_least_one in (False, True):
+    by_slope: dict[float, float] = {}
+    for rule, at_least_one in itertools.product(rules, (False, True)):
         per_post = np.vstack(
             [
-                f1_by_threshold(
-                    text,
-                    u,
-                    p,
-                    ok,
-                    f,
-                    spans,
-                    SPAN_THRESHOLDS,
-                    at_least_one,
-                    final.unflagged_threshold,
-                )
-                for text, u, p, ok, f, spans in zip(
-                    texts, units, final_oof, eligible, flags, gold, strict=True
+                f1_by_threshold(text, u, p, ok, f, spans, SPAN_THRESHOLDS, at_least_one, reach)
+                for text, u, p, ok, f, spans, reach in zip(
+                    texts,
+                    units,
+                    final_oof,
+                    eligible,
+                    flags,
+                    gold,
+                    rule.word_thresholds(top),
+                    strict=True,
                 )
             ]
         )
@@ -704,6 +729,7 @@ def fit_highlights(
             curve = shown.mean(axis=0)
             smooth = _smoothed(curve)
             k = int(np.argmax(smooth))
+            by_slope[rule.slope] = max(by_slope.get(rule.slope, 0.0), float(smooth[k]))
             if smooth[k] > best["smoothed"] + 1e-9:
                 best = {
                     "smoothed": float(smooth[k]),
@@ -711,6 +737,7 @@ def fit_highlights(
                     "gate": gate,
                     "threshold": float(SPAN_THRESHOLDS[k]),
                     "at_least_one": at_least_one,
+                    "rule": rule,
                     "calibration_posts": (
                         round(float(shown[is_cal, k].mean()), 4) if is_cal.any() else None
                     ),
@@ -718,6 +745,8 @@ def fit_highlights(
 
     final.threshold = best["threshold"]
     final.at_least_one = best["at_least_one"]
+    final.unflagged_threshold = best["rule"].threshold
+    final.unflagged_slope = best["rule"].slope
     classifier.span_model = final
     classifier.highlight = HighlightRule(gate=best["gate"])
     log.info(
@@ -738,8 +767,18 @@ def fit_highlights(
         "prior_words": len(prior),
         "at_least_one_on_flagged": best["at_least_one"],
         "unflagged_word_threshold": final.unflagged_threshold,
+        "unflagged_slope": final.unflagged_slope,
         "unflagged_mark_budget": UNFLAGGED_MARK_BUDGET,
-        "unflagged_clean_marked_calibration": clean_marked,
+        "unflagged_clean_marked_calibration": best["rule"].marked,
+        "unflagged_rules": [
+            {
+                "slope": rule.slope,
+                "threshold": rule.threshold,
+                "clean_marked": rule.marked,
+                "tuning_char_f1_smoothed": round(by_slope[rule.slope], 4),
+            }
+            for rule in rules
+        ],
         "regularisation_c": SPAN_C,
         "fit_posts": len(rows),
         "tuning_posts": len(rows),

@@ -1,8 +1,15 @@
-"""The model card: peer comparison tables, and the speed section the benchmark fills in."""
+"""The model card: peer comparison tables, the unflagged highlight rule, and the speed section the
+benchmark fills in."""
 
 from __future__ import annotations
 
-from models.card import SPEED_HEADING, comparison_table, speed_section, with_speed_section
+from models.card import (
+    SPEED_HEADING,
+    comparison_table,
+    speed_section,
+    unflagged_rule,
+    with_speed_section,
+)
 
 CARD = "# Model card\n\n## Highlights\ntext\n\n## Known biases and limits\n- English only\n"
 
@@ -42,3 +49,31 @@ class TestComparisonTable:
         )
         assert "| -0.060 (-0.150, +0.030) |" in lines[3] and lines[3].endswith("| **no** |")
         assert lines[4].endswith("| - | 0.600 | 0.500 | - |")
+
+
+class TestUnflaggedRule:
+    RULE = {
+        "unflagged_word_threshold": 1.0,
+        "unflagged_slope": 1.5,
+        "unflagged_mark_budget": 0.08,
+        "unflagged_clean_marked_calibration": 0.077,
+        "unflagged_rules": [
+            {"slope": 0.0, "threshold": 0.7, "tuning_char_f1_smoothed": 0.6379},
+            {"slope": 1.5, "threshold": 1.0, "tuning_char_f1_smoothed": 0.6442},
+        ],
+    }
+
+    def test_a_sloped_rule_states_the_slope_and_every_slope_tried(self) -> None:
+        clean = {"comments": 200, "marked": 0.155, "unflagged": 180, "unflagged_marked": 0.073}
+        text = " ".join(unflagged_rule(self.RULE, clean))
+        assert "at least 1.000 less 1.5 x the comment's score." in text
+        assert "at most 8% of the calibration split's clean comments" in text
+        assert "slope 0, threshold 0.700, F1 0.638; slope 1.5, threshold 1.000, F1 0.644." in text
+        assert "Of the held-out split's 200 comments" in text
+
+    def test_a_flat_rule_reads_as_one_threshold(self) -> None:
+        flat = {**self.RULE, "unflagged_slope": 0.0, "unflagged_word_threshold": 0.7}
+        del flat["unflagged_rules"]
+        text = " ".join(unflagged_rule(flat, None))
+        assert "span model gives it at least 0.700." in text
+        assert "slope" not in text and "held-out" not in text

@@ -48,6 +48,20 @@ class TestSpanModel:
         assert model.choose(probabilities, flagged=True).tolist() == [True, True]
         assert model.choose(probabilities, flagged=False).tolist() == [False, True]
 
+    def test_a_higher_scored_unflagged_comment_needs_less_surety(self) -> None:
+        model = SpanModel({}, 0.0, threshold=0.3)
+        model.unflagged_threshold, model.unflagged_slope = 0.9, 1.0
+        probabilities = np.array([0.2, 0.55, 0.8])
+        assert model.choose(probabilities, flagged=False, score=0.0).tolist() == [False] * 3
+        assert model.choose(probabilities, flagged=False, score=0.2).tolist() == [
+            False,
+            False,
+            True,
+        ]
+        # Never below the flagged comments' own threshold.
+        assert model.word_threshold(flagged=False, score=0.9) == 0.3
+        assert model.word_threshold(flagged=True, score=0.0) == 0.3
+
 
 class TestJoinSpaced:
     def test_words_parted_by_spaces_become_one_span(self) -> None:
@@ -78,15 +92,24 @@ class TestF1ByThreshold:
         flagged = bool(seed % 2)
         eligible = eligible_units(units, flagged)
         thresholds = np.array([0.2, 0.5, 0.8, 0.99])
-        # Unflagged comments need a surer word: above some grid thresholds, below others.
-        unflagged = 0.6
+        # Unflagged comments need a surer word, the less so the higher the comment's score:
+        # above some grid thresholds, below others.
+        unflagged, slope, post_score = 0.8, 0.5, float(rng.random() * 0.4)
         fast = f1_by_threshold(
-            text, units, probabilities, eligible, flagged, gold, thresholds, at_least_one, unflagged
+            text,
+            units,
+            probabilities,
+            eligible,
+            flagged,
+            gold,
+            thresholds,
+            at_least_one,
+            unflagged - slope * post_score,
         )
         model = SpanModel({}, 0.0, at_least_one=at_least_one)
-        model.unflagged_threshold = unflagged
+        model.unflagged_threshold, model.unflagged_slope = unflagged, slope
         for threshold, score in zip(thresholds, fast, strict=True):
             model.threshold = float(threshold)
-            chosen = model.choose(probabilities, flagged)
+            chosen = model.choose(probabilities, flagged, post_score)
             marked = join_spaced(text, marked_units(units, chosen, flagged))
             assert score == pytest.approx(span_f1([marked], [gold]))
