@@ -66,7 +66,7 @@ class SpanModel:
     stage: TreeStage | None = None
     prior: dict[str, float] | None = None
     # On a comment no label flags, a word is marked only from this probability up: training sets
-    # it from clean comments (models.train.UNFLAGGED_MARK_BUDGET). Models saved before it
+    # it from clean comments (models.highlight_tuning.UNFLAGGED_MARK_BUDGET). Models saved before it
     # existed mark nothing there.
     unflagged_threshold: float = 1.0
     # ... less this much per unit of the comment's score (its likeliest highlighted label): a

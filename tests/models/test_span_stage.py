@@ -79,8 +79,8 @@ def test_fit_highlights_fits_both_stages_on_fit_and_calibration_posts() -> None:
 
     import pandas as pd
 
+    from models.highlight_tuning import fit_highlights
     from models.splits import CALIBRATION, FIT, HELDOUT
-    from models.train import fit_highlights
     from tests.models.tiny_model import INSULTS, NEUTRAL, TARGETS, tiny_classifier
 
     classifier = tiny_classifier()
