@@ -65,9 +65,9 @@ class SpanModel:
     # The second stage (models.span_stage) and its word prior; models saved before had neither.
     stage: TreeStage | None = None
     prior: dict[str, float] | None = None
-    # On a comment no label flags, a word is marked only from this probability up: training sets
-    # it from clean comments (models.highlight_tuning.UNFLAGGED_MARK_BUDGET). Models saved before it
-    # existed mark nothing there.
+    # On a comment no label flags, a word is marked only from this probability up: training
+    # sets it from clean comments (models.highlight_tuning.UNFLAGGED_MARK_BUDGET). Models saved
+    # before it existed mark nothing there.
     unflagged_threshold: float = 1.0
     # ... less this much per unit of the comment's score (its likeliest highlighted label): a
     # comment just below the flag threshold needs less surety than one nobody would suspect.

@@ -53,6 +53,7 @@ def _prior_rows(frame: pd.DataFrame, has_spans: np.ndarray) -> tuple[list[str], 
 
 
 def has_gold_spans(rows: pd.DataFrame) -> np.ndarray:
+    """Which rows carry gold toxic spans (an empty list counts: raters marked no single span)."""
     return rows["spans"].map(lambda s: isinstance(s, list | tuple)).to_numpy()
 
 
@@ -60,9 +61,11 @@ def has_gold_spans(rows: pd.DataFrame) -> np.ndarray:
 # word. The rule it replaced (a word must raise the toxic log-odds by 1 on its own) marked 8.4%
 # of the calibration split's clean comments; the span model's own surety does better at that rate.
 UNFLAGGED_MARK_BUDGET = 0.08
-UNFLAGGED_THRESHOLDS = np.round(np.arange(0.35, 2.0001, 0.0125), 4)
 # How much less surety a word needs per unit of its comment's score; tuning picks one.
 UNFLAGGED_SLOPES = (0.0, 0.5, 1.0, 1.5, 2.0)
+# Up to 3: a word probability (< 1) plus 2 x an unflagged comment's score (< 1) stays below it,
+# so every slope finds a threshold within the budget.
+UNFLAGGED_THRESHOLDS = np.round(np.arange(0.35, 3.0001, 0.0125), 4)
 
 
 @dataclass(frozen=True)

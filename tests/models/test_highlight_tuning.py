@@ -72,3 +72,13 @@ class TestUnflaggedRules:
         assert (steep.threshold, steep.marked) == (1.275, 0.08)
         thresholds = steep.word_thresholds(np.array([0.0, 0.4]))
         assert thresholds.tolist() == pytest.approx([1.275, 0.875])
+
+    def test_every_slope_finds_a_threshold_even_when_all_clean_comments_look_toxic(self) -> None:
+        # Scored just below a 0.9 flag threshold, a sure word each: no threshold but the top of
+        # the grid keeps them unmarked.
+        clean = np.array([[0.89, 0.99]] * 10)
+        rules = _unflagged_rules(clean)
+        assert [rule.slope for rule in rules] == [0.0, 0.5, 1.0, 1.5, 2.0]
+        for rule in rules:
+            assert rule.marked == 0.0
+            assert rule.threshold > 0.99 + rule.slope * 0.89
