@@ -45,7 +45,8 @@ def file_sha256(path: Path) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions that decide whether a pickled model can be trusted to behave the same."""
+    """Versions that decide whether a pickled model can be trusted to behave the same, and the
+    BLAS kernels that decide whether a rebuild gives the same bytes."""
     import scipy
     import sklearn
 
@@ -55,7 +56,18 @@ def library_versions() -> dict[str, str]:
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "joblib": joblib.__version__,
+        **_openblas(),
     }
+
+
+def _openblas() -> dict[str, str]:
+    """The OpenBLAS build and the kernels it runs (models.reproducible says why they matter)."""
+    from threadpoolctl import threadpool_info
+
+    for library in threadpool_info():
+        if library.get("internal_api") == "openblas":
+            return {"openblas": f"{library.get('version')} {library.get('architecture')}"}
+    return {}
 
 
 def save(classifier: Classifier, directory: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -314,10 +314,11 @@ def write_card(
         "```",
         "",
         f"Libraries: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}.",
-        "With these libraries on the same kind of CPU the rebuild gives the same bytes. Another",
-        "CPU can round a few span-model split points differently in the last bit: the sha256",
-        "then differs (seen once: 3 of 4,350 split points, 1e-16 apart), while the classifier's",
-        "weights stay the same and every figure of this card came out the same.",
+        "With these libraries the rebuild gives the same bytes on any x86-64 CPU with AVX2:",
+        "`moderation train` asks OpenBLAS for its Haswell kernels there",
+        "(`models/reproducible.py`). Left to choose, an AVX-512 CPU rounds differently in the",
+        "last bits, which moved the weights by about 1e-7 and flipped a near-tie in highlight",
+        "tuning. On other CPUs the bytes may differ.",
         "",
     ]
     path = directory / CARD_FILE

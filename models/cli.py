@@ -62,6 +62,9 @@ def train(
     sample: float | None,
 ) -> None:
     """Train the classifier and write the artifact directory (model, manifest, card, plots)."""
+    from models.reproducible import pin_blas_kernel
+
+    pin_blas_kernel()  # before anything loads numpy: the same bytes on every x86-64 CPU
     from models.build import build_artifact
     from models.train import TrainingDataError
 
