@@ -66,7 +66,10 @@ def _openblas() -> dict[str, str]:
 
     for library in threadpool_info():
         if library.get("internal_api") == "openblas":
-            return {"openblas": f"{library.get('version')} {library.get('architecture')}"}
+            return {
+                "openblas": f"{library.get('version')} {library.get('architecture')}, "
+                f"{library.get('num_threads')} threads"
+            }
     return {}
 
 

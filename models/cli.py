@@ -62,9 +62,9 @@ def train(
     sample: float | None,
 ) -> None:
     """Train the classifier and write the artifact directory (model, manifest, card, plots)."""
-    from models.reproducible import pin_blas_kernel
+    from models.reproducible import pin_blas
 
-    pin_blas_kernel()  # before anything loads numpy: the same bytes on every x86-64 CPU
+    pin_blas()  # before anything loads numpy: the same weights on every x86-64 CPU with AVX2
     from models.build import build_artifact
     from models.train import TrainingDataError
 
