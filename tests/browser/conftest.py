@@ -1,21 +1,20 @@
-"""Browser fixtures: the app on 127.0.0.1 (werkzeug in a thread), driven by Debian's Chromium.
+"""Browser fixtures: the app on 127.0.0.1 (tests.live_server), driven by Debian's Chromium.
 
 Playwright never downloads a browser here: it launches /usr/bin/chromium by path.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from core.settings import Settings
 from service import create_app
+from tests.live_server import serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -43,14 +42,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
     """The whole app on a free port of 127.0.0.1, on the test's database and queue."""
-    app = create_app({"TESTING": True}, settings=settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(create_app({"TESTING": True}, settings=settings)) as url:
+        yield url
     client = redis.Redis.from_url(settings.redis_client_url)
     client.delete(settings.queue_name, settings.delivery_queue_name)
     client.close()

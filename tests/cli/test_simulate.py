@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,6 @@ import redis
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 from standardwebhooks import Webhook
-from werkzeug.serving import make_server
 
 from cli.main import cli
 from cli.simulate import (
@@ -37,6 +35,7 @@ from tests.integration.workers import (
     forget_queues,
     worker_starter,
 )
+from tests.live_server import serving
 from tests.receiver import Reply, running_receiver
 
 SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -49,12 +48,8 @@ def run(*args: str) -> Result:
 @pytest.fixture
 def service_url(settings: Settings) -> Iterator[str]:
     """The real Flask app served over HTTP on 127.0.0.1 from a thread."""
-    server = make_server("127.0.0.1", 0, create_app(settings=settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(create_app(settings=settings)) as url:
+        yield url
 
 
 @pytest.fixture
