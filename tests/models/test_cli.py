@@ -11,7 +11,6 @@ from click.testing import CliRunner, Result
 import models
 from cli.main import cli
 from models.artifact import save
-from models.reproducible import THREADS_VARIABLE, VARIABLE
 from tests.models.tiny_model import tiny_classifier
 
 
@@ -106,12 +105,6 @@ class TestEvaluateCommand:
 
 
 class TestTrainCommand:
-    @pytest.fixture(autouse=True)
-    def _blas_settings_restored(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """`train` pins OpenBLAS in os.environ (models.reproducible); undone after each test."""
-        for name in (VARIABLE, THREADS_VARIABLE):
-            monkeypatch.delenv(name, raising=False)
-
     def test_train_refuses_restricted_set_without_opt_in(self, tmp_path: Path) -> None:
         from models.datasets import ADAPTERS
 

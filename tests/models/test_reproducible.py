@@ -64,11 +64,8 @@ class TestInAFreshProcess:
         )
         assert json.loads(out.stdout)["openblas"].endswith(" Haswell, 2 threads")
 
-    def test_moderation_train_pins_before_it_trains(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-    ) -> None:
-        monkeypatch.delenv(VARIABLE, raising=False)
-        monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    def test_moderation_train_pins_before_it_trains(self, tmp_path: Path) -> None:
+        # tests/models/conftest.py starts this test without the settings and undoes them after.
         # Refused before any training (an unknown set), after the pin.
         result = CliRunner().invoke(cli, ["train", "--out", str(tmp_path), "--sets", "nope"])
         assert result.exit_code == 1
