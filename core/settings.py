@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, alias="LOG_JSON")
     # Public base URL used in links (self links, moderator page address).
     public_url: str = Field(default="", alias="PUBLIC_URL")
+    # Set by `moderation up` for its API: the file where it says which children run (/readyz).
+    up_status_file: str = Field(default="", alias="MODERATION_UP_STATUS")
 
     @property
     def delivery_queue_name(self) -> str:
