@@ -4,6 +4,7 @@ or decided twice, and `up` starts both again by itself (the standing test of iss
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import time
@@ -170,6 +171,10 @@ class TestUpChildrenKilled:
         ], events
 
         wait_until_settled(up_settings, receiver, traffic.ledger.accepted, timeout=RECOVERY_TIMEOUT)
+        # Comments taken while Redis was down were never queued: the sweeper queued them.
+        logs = up_run.var_dir / "log"
+        assert "scoring not queued: broker unavailable" in (logs / "api.log").read_text()
+        assert re.search(r"sweep: queued [1-9]\d* comments", (logs / "worker.log").read_text())
         counts = assert_nothing_lost_nothing_twice(
             up_settings, source, receiver, traffic.ledger.accepted, redelivery_allowed=True
         )
