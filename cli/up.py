@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cli.embedded import EmbeddedRedis, EmbeddedRedisError
 from cli.supervise import child_process, holding_stop_signals, stop_process_group
 from core.migrate import upgrade
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, secret_key_problem
 
 HEALTH_TIMEOUT_SECONDS = 60.0
 READY_TIMEOUT_SECONDS = 120.0
@@ -117,6 +117,10 @@ def up(host: str, port: int) -> None:
 
 def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
     """Start everything and print the banner; returns the API's base URL."""
+    # A key the user set is used as is; only an unset one is replaced by var/secret_key.
+    problem = secret_key_problem(settings.secret_key) if settings.secret_key else None
+    if problem is not None:
+        raise UpError(problem)
     _check_port_free(host, port)
     var_dir = _writable_var_dir(settings.var_dir)
     log_dir = var_dir / "log"

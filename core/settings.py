@@ -103,3 +103,30 @@ def configure(**overrides: Any) -> Settings:
     global _current
     _current = Settings(**overrides)
     return _current
+
+
+# The key create_app used when SECRET_KEY was unset; it is published, so sessions signed with it
+# can be forged by anyone.
+PUBLISHED_SECRET_KEYS = frozenset({"dev-only-not-secret"})
+MIN_SECRET_KEY_CHARS = 32
+# A long key made of a few characters repeated ("aaaa...", "abab...") is a guess away.
+MIN_SECRET_KEY_DISTINCT_CHARS = 8
+SECRET_KEY_HINT = (
+    "set it to a long random value, e.g. from "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why key cannot sign moderator sessions, or None when it is long and varied enough."""
+    hint = SECRET_KEY_HINT
+    if not key:
+        return f"SECRET_KEY is not set: {hint}"
+    if key in PUBLISHED_SECRET_KEYS:
+        return f"SECRET_KEY is a published default: {hint}"
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        return f"SECRET_KEY is {len(key)} characters, fewer than {MIN_SECRET_KEY_CHARS}: {hint}"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARS:
+        distinct = MIN_SECRET_KEY_DISTINCT_CHARS
+        return f"SECRET_KEY uses fewer than {distinct} distinct characters: {hint}"
+    return None

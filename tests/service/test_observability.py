@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cli.up import _child_environment
 from core.settings import Settings
 from service import create_app
+from tests.conftest import TEST_SECRET_KEY
 from tests.service.conftest import SignedPost, comment_payload
 from worker.metrics import observe_callback, observe_decision, observe_scoring
 
@@ -104,7 +105,7 @@ class TestWorkerMetrics:
         api_code = (
             "from service.app import create_app; from core.settings import Settings; "
             "app = create_app(settings=Settings(database_url='sqlite://', "
-            "redis_url='redis://127.0.0.1:1/0')); "
+            f"redis_url='redis://127.0.0.1:1/0', secret_key={TEST_SECRET_KEY!r})); "
             "print(app.test_client().get('/metrics').get_data(as_text=True))"
         )
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
