@@ -35,8 +35,14 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024, alias="MAX_REQUEST_BYTES")
     # Standard Webhooks timestamp tolerance, in seconds.
     signature_tolerance_seconds: int = Field(default=300, alias="SIGNATURE_TOLERANCE_SECONDS")
-    # Intake requests allowed per source (Flask-Limiter notation, counted in Redis).
+    # Intake requests allowed per source (Flask-Limiter notation, counted in Redis); only
+    # requests whose signature verified count.
     intake_rate_limit: str = Field(default="600/minute", alias="INTAKE_RATE_LIMIT")
+    # Refused intake requests (unknown source, bad signature, replay) allowed per client
+    # address before the intake answers 429 instead.
+    intake_refused_rate_limit: str = Field(default="60/minute", alias="INTAKE_REFUSED_RATE_LIMIT")
+    # When set, /metrics answers only requests with Authorization: Bearer <this token>.
+    metrics_token: str = Field(default="", alias="METRICS_TOKEN")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_json: bool = Field(default=True, alias="LOG_JSON")
     # Public base URL used in links (self links, moderator page address).

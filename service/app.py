@@ -44,16 +44,16 @@ def create_app(
     app.register_blueprint(intake.bp)
     app.register_blueprint(metrics.bp)
 
-    from service import limits
-
-    limits.init_limits(app)
-
     from service import admin, auth, pages, review
 
     auth.init_auth(app)
     pages.init_pages(app)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
+
+    from service import limits
+
+    limits.init_limits(app)
 
     from service import security
 
