@@ -50,7 +50,7 @@ from cli.supervise import (
 )
 from core.logging import configure_logging
 from core.migrate import upgrade
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, secret_key_problem
 from worker.heartbeat import KEY_PREFIX as HEARTBEAT_PREFIX
 
 log = structlog.stdlib.get_logger(__name__)
@@ -205,6 +205,10 @@ def up(host: str, port: int) -> None:
 
 def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
     """Start everything and print the banner; returns the API's base URL."""
+    # A key the user set is used as is; only an unset one is replaced by var/secret_key.
+    problem = secret_key_problem(settings.secret_key) if settings.secret_key else None
+    if problem is not None:
+        raise UpError(problem)
     _check_port_free(host, port)
     var_dir = tree.var_dir = _writable_var_dir(settings.var_dir)
     log_dir = var_dir / "log"

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.settings import Settings
 from core.store import NewSource
 from service import create_app
+from tests.conftest import TEST_SECRET_KEY
 from tests.service.conftest import SignedPost, comment_payload
 
 HEARTBEAT = "moderation:worker:test-host:4242"
@@ -217,7 +218,8 @@ class TestMetrics:
             "from service.app import create_app; from service.metrics import observe_intake; "
             "from core.settings import Settings; "
             "observe_intake('accepted', 0.01); "
-            "app = create_app(settings=Settings(database_url='sqlite://')); "
+            "app = create_app(settings=Settings(database_url='sqlite://', "
+            f"secret_key={TEST_SECRET_KEY!r})); "
             "print(app.test_client().get('/metrics').get_data(as_text=True))"
         )
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
