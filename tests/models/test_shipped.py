@@ -108,3 +108,24 @@ class TestShippedScorerAndHighlighter:
             expected[0].tolist(),
             expected[1],
         )
+
+    def test_shipped_right_to_left_override_insult_scored_as_displayed(
+        self, shipped: Classifier
+    ) -> None:
+        """A right-to-left override shows "toidi uoy" as "you idiot": the model must read it so,
+        and highlight the characters the reader sees as "idiot"."""
+        text = "nice \u202etoidi uoy\u202c article"
+        probabilities, spans = shipped.assess(text)
+        toxic = float(probabilities[shipped.labels.index("toxic")])
+        assert (toxic >= shipped.thresholds["toxic"], [text[s:e] for s, e in spans]) == (
+            True,
+            ["toidi"],
+        )
+
+    def test_shipped_plain_text_scores_as_without_bidi_folding(self, shipped: Classifier) -> None:
+        """Text without an override reads in logical order: the same scores as its plain form."""
+        plain = "you idiot, nice article"
+        marked = "\u200fyou\u200e idiot,\u061c nice \u2066article\u2069"
+        assert shipped.predict_proba([marked])[0].tolist() == (
+            shipped.predict_proba([plain])[0].tolist()
+        )
