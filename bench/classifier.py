@@ -88,9 +88,11 @@ def main() -> int:
     from profanity_check import predict_prob
 
     import models
-    from models.artifact import MANIFEST_FILE
+    from core.settings import get_settings
+    from models.artifact import MANIFEST_FILE, SHIPPED_DIR
 
-    classifier = models.load(args.model)
+    directory = Path(args.model or get_settings().model_dir or SHIPPED_DIR)
+    classifier = models.load(directory)
     warm, measured = comments(args.n)
     mean_chars = sum(map(len, measured)) / len(measured)
     classifier.predict_proba(warm)
@@ -116,10 +118,9 @@ def main() -> int:
     batch_ratio = theirs_b[0] / ours_b[0]
     single_wall = theirs_s[1] / ours_s[1]
     batch_wall = theirs_b[1] / ours_b[1]
-    directory = Path(args.model) if args.model else models.default_model_dir()
     manifest = json.loads((directory / MANIFEST_FILE).read_text())
     size_mb = (directory / manifest["model_file"]).stat().st_size / 1e6
-    rss = peak_rss_mb(args.model, measured)
+    rss = peak_rss_mb(str(directory), measured)
 
     def verdict(ok: bool) -> str:
         return "ok" if ok else "BELOW TARGET"

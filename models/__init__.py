@@ -1,4 +1,8 @@
-"""The classifier package; ``models.load()`` is the API the worker, the CLI and benchmarks use."""
+"""The classifier package; ``models.load()`` is the API the worker, the CLI and benchmarks use.
+
+It imports nothing of ours outside models/: the caller says which artifact to load (the worker
+and the CLI from MODEL_DIR), so the package runs with scikit-learn and numpy alone.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +13,11 @@ if TYPE_CHECKING:
     from models.classifier import Classifier
 
 
-def default_model_dir() -> Path:
-    """MODEL_DIR when set, else the artifact shipped in models/artifacts/."""
-    from core.settings import get_settings
-
-    configured = get_settings().model_dir
-    if configured:
-        return Path(configured)
-    from models.artifact import SHIPPED_DIR
-
-    return SHIPPED_DIR
-
-
 def load(path: str | Path | None = None) -> Classifier:
-    """The classifier in ``path`` (default: MODEL_DIR or the shipped one), sha256-verified."""
-    from models.artifact import load_verified
+    """The classifier in ``path`` (default: the shipped one), sha256-verified."""
+    from models.artifact import SHIPPED_DIR, load_verified
 
-    directory = Path(path) if path is not None else default_model_dir()
-    return load_verified(directory)
+    return load_verified(Path(path) if path is not None else SHIPPED_DIR)
 
 
-__all__ = ["load", "default_model_dir"]
+__all__ = ["load"]

@@ -102,6 +102,7 @@ def train(
     "model_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
+    envvar="MODEL_DIR",
     help="Artifact directory (default: MODEL_DIR or the shipped model).",
 )
 @click.option("--data", "data", type=click.Path(path_type=Path), required=True)
@@ -185,6 +186,7 @@ def _result(classifier: Any, text: str, probabilities: Any, explain: bool) -> di
     "model_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
+    envvar="MODEL_DIR",
     help="Artifact directory (default: MODEL_DIR or the shipped model).",
 )
 def score(text: str | None, jsonl: IO[str] | None, explain: bool, model_dir: Path | None) -> None:

@@ -5,6 +5,9 @@ computed on the normalised text can be shown on the comment the reader wrote.
 
 Steps, in order (each is a no-op on text it has nothing to do on, which keeps the common case fast):
 
+0. Display order: where a directional override (U+202D, U+202E) reverses what a reader sees
+   ("nice \u202etoidi uoy\u202c" shows as "nice you idiot"), the characters are put in the
+   order shown (_display_order); elsewhere the logical order stays.
 1. Unicode: NFKC and casefold per grapheme cluster (a base character with its combining marks);
    marks on a Latin base are dropped ("fück" -> "fuck"); control, format (zero-width, bidi
    overrides such as U+202E), lone surrogate, private-use and unassigned characters are
@@ -55,11 +58,16 @@ class Normalised:
     text: str
     starts: tuple[int, ...]
     ends: tuple[int, ...]
+    # Whether a bidi override put characters in display order (step 0): the map then runs
+    # backwards in places, so a span's ends are the least start and the greatest end.
+    reordered: bool = False
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map the normalised span [start, end) to the original span it was made from."""
         if not 0 <= start < end <= len(self.text):
             raise ValueError(f"span [{start}, {end}) is not inside 0..{len(self.text)}")
+        if self.reordered:
+            return min(self.starts[start:end]), max(self.ends[start:end])
         return self.starts[start], self.ends[end - 1]
 
 
@@ -195,6 +203,92 @@ def _fold_unicode(text: str) -> tuple[str, Offsets, Offsets]:
         starts.extend(range(position, len(text)))
         ends.extend(range(position + 1, len(text) + 1))
     return "".join(parts), starts, ends
+
+
+# --- step 0: display order where a bidi override reverses the text ------------------------------
+
+_LRE, _RLE, _PDF, _LRO, _RLO = "\u202a", "\u202b", "\u202c", "\u202d", "\u202e"
+_ISOLATES = frozenset("\u2066\u2067\u2068")  # LRI, RLI, FSI
+_PDI = "\u2069"
+_PARAGRAPH = frozenset("\n\r\u2029\x1c\x1d\x1e\x85")
+_RTL_CLASSES = frozenset({"R", "AL"})
+
+
+def _may_override(text: str) -> bool:
+    return _RLO in text or _LRO in text
+
+
+def _display_order(text: str) -> list[int]:
+    """Indices of ``text``'s characters in the order a reader sees them, where a directional
+    override (U+202D LRO, U+202E RLO, closed by U+202C PDF, a paragraph end or the text's end)
+    forces them; bidi controls themselves are left out.
+
+    The Unicode Bidirectional Algorithm (UAX #9) restricted to what an override changes:
+    outside every override each character keeps its place (right-to-left scripts stay in the
+    logical order the model reads them in); inside one, levels follow rules X2-X5 (embeddings
+    and isolates nest and suspend the override), characters not overridden take the even or odd
+    level of their own direction (I1-I2), and rule L2 reverses each run from the highest level
+    down to 1. So "nice \u202etoidi uoy\u202c article" reads "nice you idiot article".
+    """
+    order: list[int] = []
+    levels: list[int] = []
+    stack: list[tuple[str, int]] = []  # (kind, level): kind R/L override, E embedding, I isolate
+    for index, char in enumerate(text):
+        level = stack[-1][1] if stack else 0
+        if char in (_RLO, _RLE) or char == "\u2067":
+            kind = "R" if char == _RLO else ("E" if char == _RLE else "I")
+            stack.append((kind, level + 1 if level % 2 == 0 else level + 2))
+            continue
+        if char in (_LRO, _LRE) or char in _ISOLATES:
+            kind = "L" if char == _LRO else ("E" if char == _LRE else "I")
+            stack.append((kind, level + 2 if level % 2 == 0 else level + 1))
+            continue
+        if char == _PDF:
+            if stack and stack[-1][0] != "I":
+                stack.pop()
+            continue
+        if char == _PDI:
+            while stack and stack.pop()[0] != "I":
+                pass
+            continue
+        if char in _PARAGRAPH:
+            stack.clear()
+        order.append(index)
+        if not any(kind in "RL" for kind, _ in stack):
+            levels.append(0)  # no override around it: logical order kept
+        elif stack[-1][0] in "RL":
+            levels.append(stack[-1][1])  # overridden: the override's level
+        else:
+            rtl = unicodedata.bidirectional(char) in _RTL_CLASSES
+            levels.append(level + (level % 2 == 0) if rtl else level + level % 2)
+    for top in range(max(levels, default=0), 0, -1):
+        at = 0
+        while at < len(order):
+            if levels[at] < top:
+                at += 1
+                continue
+            end = at
+            while end < len(order) and levels[end] >= top:
+                end += 1
+            order[at:end] = order[at:end][::-1]
+            levels[at:end] = levels[at:end][::-1]
+            at = end
+    return order
+
+
+def _in_display_order(text: str) -> Normalised:
+    """Step 0: normalise() of ``text`` in display order (_display_order), each normalised
+    character mapped to the characters of ``text`` it came from (which may lie in reverse
+    order there)."""
+    order = _display_order(text)
+    inner = normalise("".join(text[i] for i in order))  # no override left: no step 0 again
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in zip(inner.starts, inner.ends, strict=True):
+        sources = order[start:end]
+        starts.append(min(sources))
+        ends.append(max(sources) + 1)
+    return Normalised(inner.text, tuple(starts), tuple(ends), reordered=True)
 
 
 # --- the rewriting helper ---------------------------------------------------------------------
@@ -549,6 +643,8 @@ def normalise(text: str) -> Normalised:
         starts: Offsets
         ends: Offsets
         starts, ends = _identity(len(folded))
+    elif _may_override(text):
+        return _in_display_order(text)
     else:
         folded, starts, ends = _fold_unicode(text)
 
@@ -580,7 +676,7 @@ def normalised_text(text: str) -> str:
     if ascii:
         folded = text.lower()
     else:
-        regular = _fold_regular(text)
+        regular = None if _may_override(text) else _fold_regular(text)
         if regular is None:
             return normalise(text).text
         folded = regular  # after step 1 the only whitespace and controls left are ASCII ones

@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 import models
-from models.artifact import MANIFEST_FILE, MODEL_FILE, ModelError, ModelIntegrityError, save
+from models.artifact import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SHIPPED_DIR,
+    ModelError,
+    ModelIntegrityError,
+    read_manifest,
+    save,
+)
 from models.classifier import Classifier
 from tests.models.tiny_model import tiny_classifier
 
@@ -62,16 +70,5 @@ class TestArtifact:
         with pytest.raises(ModelError, match="no model manifest"):
             models.load(tmp_path)
 
-    def test_load_without_path_follows_model_dir_setting(
-        self, artifact_dir: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        from core.settings import configure
-
-        monkeypatch.setenv("MODEL_DIR", str(artifact_dir))
-        configure()
-        try:
-            assert models.default_model_dir() == artifact_dir
-            assert models.load().labels == ("toxic", "identity_hate", "threat", "spam")
-        finally:
-            monkeypatch.delenv("MODEL_DIR")
-            configure()
+    def test_load_without_path_gives_the_shipped_model(self) -> None:
+        assert models.load().version == read_manifest(SHIPPED_DIR)["version"]

@@ -3,6 +3,9 @@ benchmark fills in."""
 
 from __future__ import annotations
 
+import re
+
+from models.artifact import CARD_FILE, SHIPPED_DIR
 from models.card import (
     SPEED_HEADING,
     comparison_table,
@@ -42,13 +45,22 @@ class TestComparisonTable:
         ahead.update(difference_low=0.02, difference_high=0.08, peer_trained_on_set=True)
         behind.update(difference_low=-0.15, difference_high=0.03)
         undefined = {**behind, "set": "spans", "roc_auc": None, "peer_roc_auc": None}
-        lines = comparison_table([ahead, behind, undefined])
+        clearly_behind = {**behind, "difference_low": -0.15, "difference_high": -0.01}
+        lines = comparison_table([ahead, behind, undefined, clearly_behind])
         assert lines[2] == (
             "| `olid` † | toxic | 100 (30) | 0.800 | 0.750 | +0.050 (+0.020, +0.080) | 0.600 "
             "| 0.500 | yes |"
         )
-        assert "| -0.060 (-0.150, +0.030) |" in lines[3] and lines[3].endswith("| **no** |")
+        assert "| -0.060 (-0.150, +0.030) |" in lines[3] and lines[3].endswith("| tie |")
         assert lines[4].endswith("| - | 0.600 | 0.500 | - |")
+        assert lines[5].endswith("| -0.060 (-0.150, -0.010) | 0.600 | 0.500 | **no** |")
+
+    def test_shipped_card_says_tie_wherever_the_interval_spans_zero(self) -> None:
+        card = (SHIPPED_DIR / CARD_FILE).read_text()
+        rows = re.findall(r"\| [+-][\d.]+ \(([+-][\d.]+), ([+-][\d.]+)\) \|.*\| ([^|]+) \|\n", card)
+        assert rows and all(
+            (mark == "tie") == (float(low) <= 0 <= float(high)) for low, high, mark in rows
+        )
 
 
 class TestUnflaggedRule:

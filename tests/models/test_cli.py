@@ -26,6 +26,13 @@ def run(*args: str, input: str | None = None) -> Result:
 
 
 class TestScoreCommand:
+    def test_score_without_model_option_follows_model_dir(self, model_dir: Path) -> None:
+        result = CliRunner(env={"MODEL_DIR": str(model_dir)}).invoke(
+            cli, ["score", "you are an idiot"], catch_exceptions=False
+        )
+        expected = models.load(model_dir).scores("you are an idiot")
+        assert json.loads(result.output)["scores"] == pytest.approx(expected, abs=1e-6)
+
     def test_score_text_prints_scores_and_highlights(self, model_dir: Path) -> None:
         result = run("score", "you are an idiot", "--model", str(model_dir))
         assert result.exit_code == 0, result.output

@@ -49,7 +49,7 @@ class TestNormaliseInvisibleCharacters:
         [
             ("f\u200bu\u200cc\u200dk", "fuck"),  # zero-width space, non-joiner, joiner
             ("id\u2060iot\ufeff", "idiot"),  # word joiner, byte-order mark
-            ("\u202eidiot\u202c", "idiot"),  # right-to-left override and pop
+            ("\u202etoidi\u202c", "idiot"),  # right-to-left override: shown as "idiot"
             ("stu\u00adpid", "stupid"),  # soft hyphen
             ("a\x00b\x07c", "abc"),  # NUL and bell
         ],
@@ -61,6 +61,37 @@ class TestNormaliseInvisibleCharacters:
 
     def test_normalise_keeps_hidden_characters_inside_the_word_span(self) -> None:
         assert _original("you f\u200bu\u200bc\u200bk", "fuck") == "f\u200bu\u200bc\u200bk"
+
+
+class TestNormaliseBidiControls:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("nice \u202etoidi uoy\u202c article", "nice you idiot article"),  # RLO ... PDF
+            ("\u202ekcuf", "fuck"),  # an override left open runs to the text's end
+            ("a \u202eb \u202dcd\u202c e\u202c f", "a e cd b f"),  # LRO nested in RLO
+            ("\u202etoidi\nuoy", "idiot uoy"),  # a paragraph ends it
+            ("\u202e\u2066you\u2069 toidi\u202c", "idiot you"),  # an isolate suspends it
+            ("you \u202bidiot\u202c", "you idiot"),  # an embedding alone reorders no letters
+            ("you\u200e \u200fidiot\u061c \u2067x\u2069", "you idiot x"),  # marks, isolates
+            ("שלום \u202aworld\u202c", "שלום world"),  # right-to-left script: logical order
+        ],
+    )
+    def test_normalise_reads_bidi_overrides_in_display_order(
+        self, text: str, expected: str
+    ) -> None:
+        assert (normalise(text).text, normalised_text(text)) == (expected, expected)
+
+    def test_normalise_maps_reversed_word_to_its_original_characters(self) -> None:
+        text = "nice \u202etoidi uoy\u202c article"
+        assert (_original(text, "idiot"), _original(text, "you")) == ("toidi", "uoy")
+
+    @given(st.text(alphabet="ab \u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2069\n", max_size=30))
+    def test_normalise_reordered_text_is_idempotent_with_a_map_inside_it(self, text: str) -> None:
+        result = normalise(text)
+        spans = [result.to_original(i, i + 1) for i in range(len(result.text))]
+        assert (normalise(result.text).text, normalised_text(text)) == (result.text, result.text)
+        assert all(0 <= start < end <= len(text) for start, end in spans)
 
 
 class TestNormaliseWhitespace:
@@ -222,7 +253,10 @@ _PATIENT = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 def _check_map(text: str, result: Normalised) -> None:
     assert len(result.starts) == len(result.ends) == len(result.text)
-    assert all(a <= b for a, b in zip(result.starts, result.starts[1:], strict=False))
+    # In order, except where a bidi override put characters in display order.
+    assert result.reordered or all(
+        a <= b for a, b in zip(result.starts, result.starts[1:], strict=False)
+    )
     assert all(0 <= s < e <= len(text) for s, e in zip(result.starts, result.ends, strict=True))
 
 

@@ -71,3 +71,61 @@ class TestShippedModel:
         batch = shipped.predict_proba(texts)
         single = np.vstack([shipped.predict_proba([text]) for text in texts])
         np.testing.assert_allclose(single, batch, rtol=1e-10, atol=1e-12)
+
+
+COUNTED_MODULES = ("models.classifier", "models.highlighter", "models.scorer")
+
+
+def count_normalisations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every normalisation of the scoring and highlighting modules, recorded by text."""
+    import importlib
+
+    seen: list[str] = []
+    for name in COUNTED_MODULES:
+        module = importlib.import_module(name)
+        for function in ("normalise_text", "normalised_text"):
+            original = getattr(module, function, None)
+            if original is not None:
+
+                def counted(text: str, _original=original):  # type: ignore[no-untyped-def]
+                    seen.append(text)
+                    return _original(text)
+
+                monkeypatch.setattr(module, function, counted)
+    return seen
+
+
+class TestShippedScorerAndHighlighter:
+    def test_shipped_assess_normalises_a_comment_once(
+        self, shipped: Classifier, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        text = "You are a pathetic idiot, f u c k off."
+        expected = (shipped.predict_proba([text])[0], shipped.highlights(text))
+        seen = count_normalisations(monkeypatch)
+        probabilities, spans = shipped.assess(text)
+        assert (seen, probabilities.tolist(), spans) == (
+            [text],
+            expected[0].tolist(),
+            expected[1],
+        )
+
+    def test_shipped_right_to_left_override_insult_scored_as_displayed(
+        self, shipped: Classifier
+    ) -> None:
+        """A right-to-left override shows "toidi uoy" as "you idiot": the model must read it so,
+        and highlight the characters the reader sees as "idiot"."""
+        text = "nice \u202etoidi uoy\u202c article"
+        probabilities, spans = shipped.assess(text)
+        toxic = float(probabilities[shipped.labels.index("toxic")])
+        assert (toxic >= shipped.thresholds["toxic"], [text[s:e] for s, e in spans]) == (
+            True,
+            ["toidi"],
+        )
+
+    def test_shipped_plain_text_scores_as_without_bidi_folding(self, shipped: Classifier) -> None:
+        """Text without an override reads in logical order: the same scores as its plain form."""
+        plain = "you idiot, nice article"
+        marked = "\u200fyou\u200e idiot,\u061c nice \u2066article\u2069"
+        assert shipped.predict_proba([marked])[0].tolist() == (
+            shipped.predict_proba([plain])[0].tolist()
+        )

@@ -1,0 +1,77 @@
+"""The import graph the README promises: models/ imports nothing of ours outside models/, and
+no two modules of models/ import each other (a cycle), counting imports inside functions too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+OURS = ("cli", "core", "service", "worker", "bench", "scripts", "tests")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules ``path`` imports when it runs (imports under ``if TYPE_CHECKING:`` left out)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    skipped = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _is_type_checking(node)
+        for statement in node.body
+        for child in ast.walk(statement)
+    }
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+GRAPH = {_module_name(path): _imports(path) for path in sorted(MODELS.rglob("*.py"))}
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_models_module_imports_nothing_of_ours_outside_models(module: str) -> None:
+    outside = sorted(name for name in GRAPH[module] if name.split(".")[0] in OURS)
+    assert outside == []
+
+
+def test_models_modules_import_no_cycle() -> None:
+    edges = {
+        module: {name for name in names if name in GRAPH and name != module}
+        for module, names in GRAPH.items()
+    }
+    # A package's __init__ is run by importing any of its modules: not a cycle of ours.
+    edges = {m: {n for n in targets if not m.startswith(f"{n}.")} for m, targets in edges.items()}
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        for target in sorted(edges[module]):
+            if target in path:
+                cycles.append(path[path.index(target) :] + [target])
+            elif len(path) < len(edges):
+                visit(target, [*path, target])
+
+    for start in sorted(edges):
+        visit(start, [start])
+    assert cycles == []
