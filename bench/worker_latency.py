@@ -38,7 +38,8 @@ from core.moderation import moderate_comment  # noqa: E402
 from core.settings import Settings, configure  # noqa: E402
 from core.store import IncomingComment, create_source, receive_comment  # noqa: E402
 from core.tables import Comment, Source  # noqa: E402
-from service.queue import SCORE_COMMENT, create_client  # noqa: E402
+from core.tasks import SCORE_COMMENT  # noqa: E402
+from service.queue import create_client  # noqa: E402
 from tests.integration.workers import (  # noqa: E402
     REPO_ROOT,
     WorkerProcess,

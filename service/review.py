@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from core import review
 from core.db import session_scope
 from core.domain import LABELS, Status
-from core.logging import request_id_headers
 from core.review import AuditFilters, QueueFilters, Sort
 from core.settings import Settings
 from core.tables import Comment, Decision, Event
+from core.tasks import DELIVER_EVENT, queue_task
 from service.auth import current_moderator, moderator_token_or_session_required
 from service.errors import (
     ApiError,
@@ -31,9 +31,7 @@ from service.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from service.intake import BROKER_UNAVAILABLE
 from service.openapi import documented
-from service.queue import DELIVER_EVENT
 from service.review_schemas import (
     AuditResponse,
     Author,
@@ -174,21 +172,8 @@ def decision_out(
 
 def queue_deliveries(event_ids: Iterable[str]) -> None:
     """After commit: ask a worker to deliver each event; if Redis is down the sweeper will."""
-    client = current_app.extensions["celery"]
     for event_id in event_ids:
-        try:
-            client.send_task(
-                DELIVER_EVENT,
-                args=[event_id],
-                headers=request_id_headers(),
-            )
-        except BROKER_UNAVAILABLE as exc:
-            # The outbox row stays pending; the sweeper queues it when the broker is back.
-            log.warning(
-                "delivery not queued: broker unavailable; the sweeper will queue it",
-                event_id=event_id,
-                error=type(exc).__name__,
-            )
+        queue_task(current_app.extensions["celery"], DELIVER_EVENT, event_id)
 
 
 def parse_body(model: type[M]) -> M:

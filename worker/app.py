@@ -22,7 +22,7 @@ from core.logging import (
     request_id_of_task,
 )
 from core.settings import Settings, get_settings
-from worker import DELIVER_EVENT, SWEEP
+from core.tasks import SWEEP, task_routes
 from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat, stop_heartbeat
 from worker.scorer import get_scorer
@@ -42,8 +42,7 @@ def create_celery(settings: Settings) -> Celery:
     )
     app.conf.update(
         task_default_queue=settings.queue_name,
-        # Every sender of worker.deliver_event relies on this route to the delivery queue.
-        task_routes={DELIVER_EVENT: {"queue": settings.delivery_queue_name}},
+        task_routes=task_routes(settings),
         task_ignore_result=True,
         # A message is acknowledged only after its task ran, and given back if the process
         # running it dies: with idempotent tasks a crash repeats work instead of losing it.

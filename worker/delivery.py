@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 from celery import Task, shared_task
-from kombu.exceptions import KombuError
 from sqlalchemy.exc import OperationalError
 from standardwebhooks import Webhook
 
@@ -34,7 +33,7 @@ from core.deliveries import (
     record_outcome,
 )
 from core.settings import Settings, get_settings
-from worker import DELIVER_EVENT
+from core.tasks import DELIVER_EVENT, queue_task
 from worker.metrics import observe_callback
 
 log = logging.getLogger(__name__)
@@ -214,17 +213,8 @@ def deliver_event(self: Task[Any, Any], event_id: str) -> str:
     next_at = run.recorded.next_attempt_at
     if next_at is not None and next_at - datetime.now(UTC) <= COUNTDOWN_MAX:
         follow_ups.append((event_id, max((next_at - datetime.now(UTC)).total_seconds(), 0.0)))
+    # The outcome is recorded and the event stays pending: if the broker is away, the sweeper
+    # sends it when due.
     for follow_up, countdown in follow_ups:
-        try:
-            self.app.send_task(
-                DELIVER_EVENT,
-                args=[follow_up],
-                countdown=countdown or None,
-            )
-        except KombuError as exc:
-            # The outcome is recorded and the event stays pending: the sweeper sends it when due.
-            log.warning(
-                "delivery follow-up not queued; the sweeper will",
-                extra={"event_id": follow_up, "error": type(exc).__name__},
-            )
+        queue_task(self.app, DELIVER_EVENT, follow_up, countdown=countdown)
     return run.recorded.verdict.value

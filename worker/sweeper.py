@@ -9,12 +9,11 @@ from datetime import timedelta
 
 import redis
 from celery import Celery
-from kombu.exceptions import OperationalError as BrokerError
 
 from core.db import session_scope
 from core.settings import Settings
 from core.sweep import StaleWork, collect_stale_work, mark_requeued
-from worker import DELIVER_EVENT, SCORE_COMMENT
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,15 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
             limit=SWEEP_BATCH,
         )
     queued: list[str] = []
-    try:
-        for comment_id in work.comment_ids:
-            sender.send_task(SCORE_COMMENT, args=[comment_id])
-            queued.append(comment_id)
+    # The first send the broker refuses ends the sweep's sending; the next sweep retries.
+    for comment_id in work.comment_ids:
+        if not queue_task(sender, SCORE_COMMENT, comment_id):
+            break
+        queued.append(comment_id)
+    else:
         for event_id in work.event_ids:
-            sender.send_task(DELIVER_EVENT, args=[event_id])
-    except BrokerError as exc:
-        log.warning("sweep: broker unavailable (%s); the next sweep retries", type(exc).__name__)
+            if not queue_task(sender, DELIVER_EVENT, event_id):
+                break
     with session_scope(settings) as session:
         mark_requeued(session, queued)
     log.info(

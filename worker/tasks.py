@@ -7,15 +7,13 @@ import time
 
 import redis
 from celery import current_app, shared_task
-from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from core.db import session_scope
-from core.logging import request_id_headers
 from core.moderation import moderate_comment
 from core.settings import get_settings
-from worker import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP, queue_task
 from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat
 from worker.metrics import observe_decision, observe_scoring
@@ -58,19 +56,7 @@ def score_comment(comment_id: str) -> None:
     observe_decision(decision.status, event.source_id)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
-    try:
-        current_app.send_task(
-            DELIVER_EVENT,
-            args=[event.id],
-            headers=request_id_headers(),
-        )
-    except BrokerError as exc:
-        log.warning(
-            "score_comment: comment %s: could not queue event %s (%s); the sweeper will",
-            comment_id,
-            event.id,
-            type(exc).__name__,
-        )
+    queue_task(current_app, DELIVER_EVENT, event.id)
 
 
 @shared_task(name=SWEEP, acks_late=False)

@@ -8,7 +8,8 @@ from core.db import session_scope
 from core.settings import Settings
 from core.store import create_source, receive_comment
 from core.tables import Comment, Decision, Event
-from service.queue import SCORE_COMMENT, create_client
+from core.tasks import SCORE_COMMENT
+from service.queue import create_client
 from tests.comments import incoming
 
 BENIGN = "Thanks for the clear reporting on the council budget."

@@ -15,9 +15,9 @@ from core.domain import Status
 from core.settings import Settings
 from core.store import create_source, receive_comment, record_decision
 from core.tables import Comment, SeenWebhook
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT
 from tests.comments import incoming
 from tests.integration.workers import forget_queues
-from worker import DELIVER_EVENT, SCORE_COMMENT
 from worker.app import create_celery
 from worker.sweeper import lease_key, sweep_once
 
