@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.domain import EventType, Status
 from core.policy import Policy
+from core.reasons import Reason
 from core.tables import Comment, Decision, Event, Revision, SeenWebhook, Source, utcnow
 
 
@@ -306,7 +307,7 @@ def record_decision(
     status: Status,
     *,
     actor: str,
-    reasons: Sequence[Mapping[str, Any]],
+    reasons: Sequence[Reason],
     scores: Mapping[str, float] | None = None,
     model_version: str | None = None,
     policy: Mapping[str, Any] | None = None,
@@ -330,7 +331,7 @@ def record_decision(
         moderator_id=moderator_id,
         scores=dict(scores) if scores is not None else None,
         policy=dict(policy) if policy is not None else None,
-        reasons=[dict(r) for r in reasons],
+        reasons=[r.to_json() for r in reasons],
         reason_code=reason_code,
         note=note,
         created_at=now,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from core import review
 from core.db import session_scope
 from core.domain import LABELS, Status
+from core.reasons import describe_reasons
 from core.review import AuditFilters, QueueFilters, Sort
 from core.settings import Settings
 from core.tables import Comment, Decision, Event
@@ -561,28 +562,6 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
-def _describe_reasons(reasons: Sequence[Mapping[str, Any]]) -> str:
-    parts = []
-    for reason in reasons:
-        kind = reason.get("kind")
-        if kind == "score":
-            label, score, threshold = (
-                reason.get("label"),
-                reason.get("score"),
-                reason.get("threshold"),
-            )
-            parts.append(f"{label} {score} >= {threshold}")
-        elif kind == "blocklist":
-            parts.append(f"blocklist: {reason.get('term')}")
-        elif kind == "links":
-            parts.append(f"links {reason.get('count')} > {reason.get('limit')}")
-        elif kind == "undo":
-            parts.append(f"undo of decision {reason.get('undoes')}")
-        else:
-            parts.append(str(kind))
-    return "; ".join(parts)
-
-
 def audit_csv_lines(filters: AuditFilters, settings: Settings) -> Iterator[str]:
     """The audit log as CSV lines, streamed in batches."""
     buffer = io.StringIO()
@@ -608,7 +587,7 @@ def audit_csv_lines(filters: AuditFilters, settings: Settings) -> Iterator[str]:
                         row.moderator_email,
                         d.reason_code,
                         d.note,
-                        _describe_reasons(d.reasons),
+                        "; ".join(describe_reasons(d.reasons)),
                     )
                 ]
             )

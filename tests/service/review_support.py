@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from core.accounts import create_user, mint_token
 from core.db import session_scope
 from core.domain import Status
+from core.reasons import Reason, ScoreReason
 from core.settings import Settings
 from core.store import IncomingComment, receive_comment, record_decision
 from core.tables import Source
@@ -71,6 +72,7 @@ def add_comment(
     thread_url: str | None = "https://news.example.org/a/7",
     parent: str | None = None,
     external_id: str | None = None,
+    reasons: list[Reason] | None = None,
     **fields: Any,
 ) -> str:
     """A comment received from the CMS and decided by the model; returns its id."""
@@ -101,14 +103,14 @@ def add_comment(
                 comment,
                 status,
                 actor="model",
-                reasons=[
-                    {
-                        "kind": "score",
-                        "label": max(scores, key=lambda k: scores[k]),
-                        "score": max(scores.values()),
-                        "threshold": 0.5,
-                        "outcome": status.value,
-                    }
+                reasons=reasons
+                or [
+                    ScoreReason(
+                        label=max(scores, key=lambda k: scores[k]),
+                        score=max(scores.values()),
+                        threshold=0.5,
+                        outcome=status.value,
+                    )
                 ],
                 scores=scores,
                 model_version="test-model-1",

@@ -34,6 +34,7 @@ from core.deliveries import (
     retry_delay,
 )
 from core.domain import Status
+from core.reasons import ScoreReason
 from core.settings import Settings
 from core.sources import SourceChanges, rotate_secret, update_source
 from core.store import NewSource, create_source, receive_comment, record_decision
@@ -68,7 +69,7 @@ def decide(
         comment,
         status,
         actor="moderator" if moderator_id is not None else "model",
-        reasons=[{"kind": "score", "label": "toxic", "score": 0.7, "threshold": 0.5}],
+        reasons=[ScoreReason(label="toxic", score=0.7, threshold=0.5, outcome=status.value)],
         scores={"toxic": 0.7, "identity_hate": 0.01, "threat": 0.01, "spam": 0.02},
         model_version=None if moderator_id is not None else "test-model-1",
         moderator_id=moderator_id,
