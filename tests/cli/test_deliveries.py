@@ -14,8 +14,9 @@ from cli.main import cli
 from core.db import session_scope
 from core.domain import Status
 from core.settings import Settings
-from core.store import IncomingComment, create_source, receive_comment, record_decision
+from core.store import IncomingComment, create_source, record_decision
 from core.tables import Event
+from tests.comments import receive
 from tests.receiver import Reply, running_receiver
 from worker.delivery import run_delivery
 
@@ -35,9 +36,9 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
 def dead_event(settings: Settings, session: Session) -> str:
     with running_receiver([Reply(410)]) as receiver:
         source = create_source(session, "Bugle", callback_url=receiver.url).source
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             IncomingComment("cms-1", "article-1", "Reader", "r@example.org", "Nice piece."),
         )
         _, event = record_decision(session, comment, Status.APPROVED, actor="model", reasons=[])

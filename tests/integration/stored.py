@@ -6,11 +6,11 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.settings import Settings
-from core.store import create_source, receive_comment
+from core.store import create_source
 from core.tables import Comment, Decision, Event
 from core.tasks import SCORE_COMMENT
 from service.queue import create_client
-from tests.comments import incoming
+from tests.comments import incoming, receive
 
 BENIGN = "Thanks for the clear reporting on the council budget."
 TOXIC = "You are a pathetic idiot, shut up and die"
@@ -20,9 +20,9 @@ def store_comment(settings: Settings, body: str, external_id: str = "cms-1") -> 
     """A committed pending comment (what intake does before queueing); returns its id."""
     with session_scope(settings) as session:
         source = create_source(session, "Daily Planet").source
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             incoming(body, external_id),
         )
         return comment.id

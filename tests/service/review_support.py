@@ -14,8 +14,9 @@ from core.db import session_scope
 from core.domain import Status
 from core.reasons import Reason, ScoreReason
 from core.settings import Settings
-from core.store import IncomingComment, receive_comment, record_decision
+from core.store import IncomingComment, record_decision
 from core.tables import Source
+from tests.comments import receive
 
 PASSWORD = "correct horse battery staple"
 XSS_BODY = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -79,9 +80,9 @@ def add_comment(
     with session_scope(settings) as session:
         source = session.get(Source, source_id)
         assert source is not None
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             IncomingComment(
                 external_id=external_id or f"cms-{uuid.uuid4().hex[:8]}",
                 thread_id=thread,

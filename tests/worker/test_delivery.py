@@ -37,9 +37,9 @@ from core.domain import Status
 from core.reasons import ScoreReason
 from core.settings import Settings
 from core.sources import SourceChanges, rotate_secret, update_source
-from core.store import NewSource, create_source, receive_comment, record_decision
+from core.store import NewSource, create_source, record_decision
 from core.tables import DeliveryAttempt, Event, Source, User
-from tests.comments import incoming
+from tests.comments import incoming, receive
 from tests.receiver import Reply, running_receiver
 from worker.delivery import budgeted_timeouts, post_event, run_delivery
 
@@ -59,9 +59,9 @@ def decide(
     status: Status = Status.FLAGGED,
     moderator_id: int | None = None,
 ) -> Event:
-    comment, _ = receive_comment(
+    comment = receive(
         session,
-        source,
+        source.id,
         incoming("The council should publish the budget before the vote.", external_id),
     )
     _, event = record_decision(
