@@ -1,4 +1,4 @@
-"""Source management use cases (creation is core.store.sources.create_source): list, update, rotate."""
+"""Source management use cases (creation is core.store.create_source): list, update, rotate."""
 
 from __future__ import annotations
 
