@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from celery import Celery, Task
 from celery.signals import (
     setup_logging,
@@ -27,7 +27,7 @@ from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat, stop_heartbeat
 from worker.scorer import get_scorer
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 # Longest a new pool process may take to load the model and start.
 MODEL_LOAD_TIMEOUT_SECONDS = 300.0

@@ -9,7 +9,6 @@ next_attempt_at is stored and the sweeper re-sends due events; only short waits 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import structlog
 from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 from standardwebhooks import Webhook
@@ -36,7 +36,7 @@ from core.settings import Settings, get_settings
 from core.tasks import DELIVER_EVENT, queue_task
 from worker.metrics import observe_callback
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 TOTAL_TIMEOUT_SECONDS = 10.0
@@ -165,7 +165,7 @@ def run_delivery(
     with session_scope(settings) as session:
         claim = claim_delivery(session, event_id, now)
     if isinstance(claim, Skip):
-        log.info("delivery skipped", extra={"event_id": event_id, "reason": claim.value})
+        log.info("delivery skipped", event_id=event_id, reason=claim.value)
         return DeliveryRun(event_id=event_id, skipped=claim)
     outcome = post_event(claim, client)
     with session_scope(settings) as session:
@@ -173,15 +173,13 @@ def run_delivery(
     observe_callback(claim.source_id, outcome.status_code, failed=not outcome.succeeded)
     log.info(
         "delivery attempt",
-        extra={
-            "event_id": event_id,
-            "comment_id": claim.comment_id,
-            "source_id": claim.source_id,
-            "attempt": claim.number,
-            "status_code": outcome.status_code,
-            "latency_ms": round(outcome.latency_ms, 1),
-            "verdict": recorded.verdict.value,
-        },
+        event_id=event_id,
+        comment_id=claim.comment_id,
+        source_id=claim.source_id,
+        attempt=claim.number,
+        status_code=outcome.status_code,
+        latency_ms=round(outcome.latency_ms, 1),
+        verdict=recorded.verdict.value,
     )
     return DeliveryRun(
         event_id=event_id,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from datetime import timedelta
 
 import redis
+import structlog
 from celery import Celery
 
 from core.db import session_scope
@@ -15,7 +15,7 @@ from core.settings import Settings
 from core.sweep import StaleWork, collect_stale_work, mark_requeued
 from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 # Most ids queued per sweep and kind; the next sweep takes the rest.
 SWEEP_BATCH = 500
@@ -64,9 +64,9 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
     with session_scope(settings) as session:
         mark_requeued(session, queued)
     log.info(
-        "sweep: queued %d comments, %d events; forgot %d webhook ids",
-        len(queued),
-        len(work.event_ids),
-        work.webhooks_forgotten,
+        "sweep: queued stale work",
+        comments=len(queued),
+        events=len(work.event_ids),
+        webhook_ids_forgotten=work.webhooks_forgotten,
     )
     return work

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import redis
+import structlog
 from celery import current_app, shared_task
 from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseError
@@ -20,7 +20,7 @@ from worker.metrics import observe_decision, observe_scoring
 from worker.scorer import get_scorer
 from worker.sweeper import sweep_once
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 # Worth retrying: the database or Redis was briefly unreachable, locked or restarting.
 TRANSIENT_ERRORS = (
@@ -43,6 +43,8 @@ TRANSIENT_ERRORS = (
 )
 def score_comment(comment_id: str) -> None:
     """Decide one pending comment with the model, then queue its decision event for delivery."""
+    # Every line logged while this task runs (core's and the queueing's too) names the comment.
+    structlog.contextvars.bind_contextvars(comment_id=comment_id)
     settings = get_settings()
     scorer = get_scorer(settings)
     ensure_heartbeat(get_redis(settings), scorer.version)
@@ -53,6 +55,7 @@ def score_comment(comment_id: str) -> None:
     if result is None:
         return
     decision, event = result
+    structlog.contextvars.bind_contextvars(source_id=event.source_id, event_id=event.id)
     observe_decision(decision.status, event.source_id)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
@@ -67,4 +70,4 @@ def sweep() -> None:
         sweep_once(settings, current_app, get_redis(settings))
     except TRANSIENT_ERRORS as exc:
         # The next scheduled sweep is the retry; a backlog of sweeps would only storm.
-        log.warning("sweep: skipped, %s", type(exc).__name__)
+        log.warning("sweep: skipped", error=type(exc).__name__)
