@@ -24,6 +24,20 @@ from core.settings import Settings, configure
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 RUN_ID = uuid.uuid4().hex[:10]
+BROWSER_TESTS = Path(__file__).parent / "browser"
+# Fixtures that reach a PostgreSQL server (the shared one, or the faults tests' own).
+POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what needs PostgreSQL or Chromium, so `-m "not browser and not postgres"` skips it."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if params.get("backend") == "postgresql" or fixtures & POSTGRES_FIXTURES:
+            item.add_marker(pytest.mark.postgres)
+        if item.path.is_relative_to(BROWSER_TESTS):
+            item.add_marker(pytest.mark.browser)
 
 
 def _pg_admin_url() -> str:
