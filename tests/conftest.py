@@ -25,6 +25,8 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 RUN_ID = uuid.uuid4().hex[:10]
 BROWSER_TESTS = Path(__file__).parent / "browser"
+# The benchmarks' smoke runs use the local PostgreSQL server (bench/_load.py).
+BENCH_TESTS = Path(__file__).parent / "bench"
 # Fixtures that reach a PostgreSQL server (the shared one, or the faults tests' own).
 POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_server"})
 
@@ -34,7 +36,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         fixtures = set(getattr(item, "fixturenames", ()))
-        if params.get("backend") == "postgresql" or fixtures & POSTGRES_FIXTURES:
+        on_postgres = params.get("backend") == "postgresql" or fixtures & POSTGRES_FIXTURES
+        if on_postgres or item.path.is_relative_to(BENCH_TESTS):
             item.add_marker(pytest.mark.postgres)
         if item.path.is_relative_to(BROWSER_TESTS):
             item.add_marker(pytest.mark.browser)
