@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -95,3 +96,12 @@ def session(settings: Settings) -> Iterator[Session]:
     """A session on the test database; committed work stays for the test's other fixtures."""
     with session_scope(settings) as s:
         yield s
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[redis.Redis]:
+    """The real Redis the test queues to; the test's queues are deleted afterwards."""
+    client = redis.Redis.from_url(settings.redis_client_url)
+    yield client
+    client.delete(settings.queue_name, settings.delivery_queue_name)
+    client.close()

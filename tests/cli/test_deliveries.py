@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 import redis
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
@@ -23,14 +21,6 @@ from worker.delivery import run_delivery
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-@pytest.fixture
-def broker(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.redis_client_url)
-    yield client
-    client.delete(settings.queue_name, settings.delivery_queue_name)
-    client.close()
 
 
 def dead_event(settings: Settings, session: Session) -> str:

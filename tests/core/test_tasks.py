@@ -14,18 +14,9 @@ from core.logging import bind_request_id, clear_log_context
 from core.settings import Settings
 from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
 from service.queue import create_client
-from tests.integration.workers import forget_queues
 
 # Nothing listens on port 1: a broker that is away.
 ABSENT_BROKER = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def broker(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.broker_url)
-    yield client
-    forget_queues(client, settings)
-    client.close()
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ import pytest
 from flask.testing import FlaskClient
 from standardwebhooks import Webhook
 
-from core.db import session_scope
 from core.settings import Settings
-from core.sources import SourceChanges, update_source
 from core.store import NewSource
+from tests.integration.stored import point_callbacks_at
 from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for
 from tests.receiver import running_receiver
 
@@ -77,8 +76,7 @@ class TestRequestIdTrace:
     ) -> None:
         request_id = f"trace-{uuid.uuid4().hex[:12]}"
         with running_receiver() as receiver:
-            with session_scope(settings) as session:
-                update_source(session, source.source.id, SourceChanges(callback_url=receiver.url))
+            point_callbacks_at(settings, source, receiver)
             worker = start_worker(WORDLIST_APP, LOG_JSON="true")
             with caplog.at_level(logging.INFO):
                 comment_id = post_traced(client, source, request_id)
@@ -122,8 +120,7 @@ class TestRequestIdTrace:
         marker = f"zqxmarker{uuid.uuid4().hex[:8]}"
         body = f"You are a pathetic idiot, {marker}, shut up"
         with running_receiver() as receiver:
-            with session_scope(settings) as session:
-                update_source(session, source.source.id, SourceChanges(callback_url=receiver.url))
+            point_callbacks_at(settings, source, receiver)
             worker = start_worker(WORDLIST_APP, LOG_JSON="true")
             comment_id = post_traced(client, source, request_id, body)
             wait_for(lambda: len(receiver.requests) >= 1, timeout=60)

@@ -60,7 +60,6 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
     ),
 ]
 KINDS = [json["kind"] for _, json, _ in EXAMPLES]
-BY_KIND = pytest.mark.parametrize(("reason", "as_json", "words"), EXAMPLES, ids=KINDS)
 
 
 def test_reason_examples_cover_every_kind() -> None:
@@ -72,55 +71,47 @@ def moderator(settings: Settings) -> Account:
     return make_account(settings, "moderator")
 
 
-@BY_KIND
+Example = tuple[Reason, dict[str, Any], str]
+
+
+@pytest.fixture(params=EXAMPLES, ids=KINDS)
+def example(request: pytest.FixtureRequest) -> Example:
+    """One kind of reason, its contract JSON and its words."""
+    value: Example = request.param
+    return value
+
+
+@pytest.fixture
+def decided(settings: Settings, source: NewSource, example: Example) -> str:
+    """A comment decided for this example's reason alone; its id."""
+    return add_comment(settings, source.source.id, reasons=[example[0]])
+
+
 class TestReasonRendering:
     def test_reason_reaches_the_callback_in_its_contract_shape(
-        self,
-        settings: Settings,
-        source: NewSource,
-        reason: Reason,
-        as_json: dict[str, Any],
-        words: str,
+        self, settings: Settings, decided: str, example: Example
     ) -> None:
-        comment_id = add_comment(settings, source.source.id, reasons=[reason])
         with session_scope(settings) as session:
-            event = session.query(Event).filter_by(comment_id=comment_id).one()
-            assert event.payload["data"]["reasons"] == [as_json]
+            event = session.query(Event).filter_by(comment_id=decided).one()
+            assert event.payload["data"]["reasons"] == [example[1]]
 
-    def test_reason_reads_back_as_the_same_words(
-        self, reason: Reason, as_json: dict[str, Any], words: str
-    ) -> None:
+    def test_reason_reads_back_as_the_same_words(self, example: Example) -> None:
+        reason, as_json, words = example
         assert reason.describe() == describe_reason(as_json) == words
 
     def test_reason_in_words_on_the_queue_page(
-        self,
-        client: FlaskClient,
-        moderator: Account,
-        settings: Settings,
-        source: NewSource,
-        reason: Reason,
-        as_json: dict[str, Any],
-        words: str,
+        self, client: FlaskClient, moderator: Account, decided: str, example: Example
     ) -> None:
-        add_comment(settings, source.source.id, reasons=[reason])
         sign_in(client, moderator)
         page = client.get("/moderate").get_data(as_text=True)
-        assert f"<li>{words}</li>" in page
+        assert f"<li>{example[2]}</li>" in page
 
     def test_reason_in_words_in_the_audit_csv(
-        self,
-        client: FlaskClient,
-        moderator: Account,
-        settings: Settings,
-        source: NewSource,
-        reason: Reason,
-        as_json: dict[str, Any],
-        words: str,
+        self, client: FlaskClient, moderator: Account, decided: str, example: Example
     ) -> None:
-        add_comment(settings, source.source.id, reasons=[reason])
         response = client.get("/v1/review/audit.csv", headers=bearer(moderator))
         (row,) = csv.DictReader(io.StringIO(response.get_data(as_text=True)))
-        assert row["reasons"] == words
+        assert row["reasons"] == example[2]
 
 
 def test_reason_of_an_unknown_kind_is_shown_by_its_name() -> None:
