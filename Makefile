@@ -5,7 +5,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench lint
+.PHONY: up test quick bench lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,6 +19,11 @@ up: $(STAMP)
 test: $(STAMP)
 	bash scripts/test-prerequisites
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The edit-test loop (docs/testing.md): every test but those needing PostgreSQL or Chromium.
+# Needs only Redis on 127.0.0.1:6379; `make test` stays the full run.
+quick: $(STAMP)
+	$(VENV)/bin/python -m pytest -m "not browser and not postgres" $(PYTEST_ARGS)
 
 # `make bench` runs the service benchmarks in turn (minutes each); `make bench BENCH=intake` one.
 BENCH ?= intake e2e soak

@@ -36,9 +36,11 @@ from core.db import dispose_engines, session_scope  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 from core.moderation import moderate_comment  # noqa: E402
 from core.settings import Settings, configure  # noqa: E402
-from core.store import IncomingComment, create_source, receive_comment  # noqa: E402
+from core.store import IncomingComment, create_source  # noqa: E402
 from core.tables import Comment, Source  # noqa: E402
-from service.queue import SCORE_COMMENT, create_client  # noqa: E402
+from core.tasks import SCORE_COMMENT  # noqa: E402
+from service.queue import create_client  # noqa: E402
+from tests.comments import receive  # noqa: E402
 from tests.integration.workers import (  # noqa: E402
     REPO_ROOT,
     WorkerProcess,
@@ -62,9 +64,9 @@ def store(settings: Settings, source_id: str, n: int) -> list[str]:
     with session_scope(settings) as session:
         source = session.get_one(Source, source_id)
         for i in range(n):
-            comment, _ = receive_comment(
+            comment = receive(
                 session,
-                source,
+                source.id,
                 IncomingComment(
                     external_id=f"bench-{uuid.uuid4().hex}",
                     thread_id="t",

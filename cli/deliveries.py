@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from kombu.exceptions import OperationalError as BrokerError
 
 from cli.database import cli_session
 from core.deliveries import (
@@ -92,9 +91,10 @@ def redeliver_command(event_id: str) -> None:
         redeliver(session, event_id)
     click.echo(f"{event_id} is pending again.")
     # Queue it now; if Redis is down the sweeper sends it once it is due (it is due now).
-    from service.queue import DELIVER_EVENT, create_client
+    from core.logging import configure_logging
+    from core.tasks import DELIVER_EVENT, queue_task
+    from service.queue import create_client
 
-    try:
-        create_client(settings).send_task(DELIVER_EVENT, args=[event_id])
-    except BrokerError:
+    configure_logging(settings)  # the queueing warning goes to stderr, the line below to stdout
+    if not queue_task(create_client(settings), DELIVER_EVENT, event_id):
         click.echo("Redis is unreachable: the sweeper will send it when the worker runs.")

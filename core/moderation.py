@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from core.domain import Actor, Status
 from core.store import record_decision, source_policy
 from core.tables import Comment, Decision, Event, Source
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 
 class Scorer(Protocol):
@@ -83,11 +83,16 @@ def moderate_comment(
         .where(Comment.id == comment_id)
     ).one_or_none()
     if row is None:
-        log.warning("moderate_comment: comment %s not found; nothing to do", comment_id)
+        log.warning("moderate_comment: comment not found; nothing to do", comment_id=comment_id)
         return None
     comment, source = row
     if comment.status != Status.PENDING.value:
-        log.info("moderate_comment: comment %s already %s; skipped", comment_id, comment.status)
+        log.info(
+            "moderate_comment: comment already decided; skipped",
+            comment_id=comment_id,
+            source_id=source.id,
+            status=comment.status,
+        )
         return None
 
     # Scoring runs before the claim so no write lock is held while the model works.
@@ -98,7 +103,11 @@ def moderate_comment(
     outcome = policy_v1.decide(scores, comment.body, policy)
 
     if not _claim(session, comment):
-        log.info("moderate_comment: comment %s changed while scoring; skipped", comment_id)
+        log.info(
+            "moderate_comment: comment changed while scoring; skipped",
+            comment_id=comment_id,
+            source_id=source.id,
+        )
         return None
     comment.highlights = highlights
     decision, event = record_decision(
@@ -112,10 +121,12 @@ def moderate_comment(
         policy=policy.describe(),
     )
     log.info(
-        "moderate_comment: comment %s revision %d -> %s (model %s)",
-        comment_id,
-        comment.revision,
-        outcome.status.value,
-        scorer.version,
+        "moderate_comment: comment decided",
+        comment_id=comment_id,
+        source_id=source.id,
+        event_id=event.id,
+        revision=comment.revision,
+        status=outcome.status.value,
+        model_version=scorer.version,
     )
     return decision, event

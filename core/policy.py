@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain import LABELS, Status
+from core.reasons import BelowThresholdsReason, BlocklistReason, LinksReason, Reason, ScoreReason
 
 DEFAULT_FLAG_THRESHOLD = 0.5
 DEFAULT_MAX_LINKS = 2
@@ -63,7 +64,7 @@ class Policy:
 @dataclass(frozen=True)
 class Outcome:
     status: Status
-    reasons: list[dict[str, Any]]
+    reasons: list[Reason]
 
 
 def count_links(text: str) -> int:
@@ -78,7 +79,7 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
     """The strictest outcome any score or rule calls for; every contributing reason is kept."""
     rank = {Status.APPROVED: 0, Status.FLAGGED: 1, Status.REJECTED: 2}
     status = Status.APPROVED
-    reasons: list[dict[str, Any]] = []
+    reasons: list[Reason] = []
 
     for label, score in scores.items():
         limits = policy.for_label(label)
@@ -89,29 +90,28 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
         else:
             continue
         reasons.append(
-            {
-                "kind": "score",
-                "label": label,
-                "score": round(float(score), 4),
-                "threshold": threshold,
-                "outcome": verdict.value,
-            }
+            ScoreReason(
+                label=label,
+                score=round(float(score), 4),
+                threshold=threshold,
+                outcome=verdict.value,
+            )
         )
         status = max(status, verdict, key=rank.__getitem__)
 
     for term, action in policy.blocklist:
         if _term_pattern(term).search(text):
             verdict = Status.REJECTED if action == "reject" else Status.FLAGGED
-            reasons.append({"kind": "blocklist", "term": term, "outcome": verdict.value})
+            reasons.append(BlocklistReason(term=term, outcome=verdict.value))
             status = max(status, verdict, key=rank.__getitem__)
 
     links = count_links(text)
     if links > policy.max_links:
         reasons.append(
-            {"kind": "links", "count": links, "limit": policy.max_links, "outcome": "flagged"}
+            LinksReason(count=links, limit=policy.max_links, outcome=Status.FLAGGED.value)
         )
         status = max(status, Status.FLAGGED, key=rank.__getitem__)
 
     if not reasons:
-        reasons.append({"kind": "below_thresholds", "outcome": "approved"})
+        reasons.append(BelowThresholdsReason(outcome=Status.APPROVED.value))
     return Outcome(status=status, reasons=reasons)

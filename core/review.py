@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.domain import LABELS, Actor, Status
+from core.reasons import APPROVE_REASONS, REJECT_REASONS, ModeratorReason, UndoReason
 from core.store import record_decision
 from core.tables import Comment, Decision, Event, User
 
@@ -25,22 +26,6 @@ MAX_PER_PAGE = 100
 MAX_BULK = 100
 MAX_NOTE_CHARS = 1000
 
-# Why a moderator rejected (or approved) a comment: code -> words shown in the page.
-REJECT_REASONS: dict[str, str] = {
-    "toxic": "Rude or abusive",
-    "hate": "Attacks a group (identity hate)",
-    "threat": "Threat of violence",
-    "spam": "Spam or scam",
-    "harassment": "Harassment of a person",
-    "personal_info": "Shares personal information",
-    "off_topic": "Off topic",
-    "other": "Other (see note)",
-}
-APPROVE_REASONS: dict[str, str] = {
-    "ok": "Acceptable",
-    "false_positive": "Model was wrong",
-    "context": "Fine in context",
-}
 UNDO_REASON_CODE = "undo"
 # The reject reason a page suggests for a comment's highest-scoring label.
 SUGGESTED_REJECT_REASON: dict[str, str] = {
@@ -363,7 +348,7 @@ def _decide_locked(
         comment,
         status,
         actor=Actor.MODERATOR.value,
-        reasons=[{"kind": "moderator", "reason_code": reason_code, "outcome": status.value}],
+        reasons=[ModeratorReason(reason_code=reason_code, outcome=status.value)],
         moderator_id=user_id,
         reason_code=reason_code,
         note=note or None,
@@ -491,9 +476,7 @@ def undo(
                 comment,
                 Status(decision.previous_status),
                 actor=Actor.MODERATOR.value,
-                reasons=[
-                    {"kind": "undo", "undoes": decision.id, "outcome": decision.previous_status}
-                ],
+                reasons=[UndoReason(undoes=decision.id, outcome=decision.previous_status)],
                 moderator_id=user_id,
                 reason_code=UNDO_REASON_CODE,
             )

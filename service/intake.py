@@ -15,13 +15,10 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from kombu.exceptions import KombuError
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 from sqlalchemy import exc as sa_exc
 
 from core.db import session_scope
-from core.logging import request_id_headers
 from core.settings import Settings
 from core.store import (
     Accepted,
@@ -34,6 +31,7 @@ from core.store import (
 )
 from core.store import IncomingComment as StoredIncoming
 from core.tables import Comment, Decision
+from core.tasks import SCORE_COMMENT, queue_task
 from service import limits, signing
 from service.errors import (
     ApiError,
@@ -47,7 +45,6 @@ from service.errors import (
 )
 from service.metrics import observe_intake
 from service.openapi import documented
-from service.queue import SCORE_COMMENT
 from service.schemas import (
     MAX_BODY_CHARS,
     AcceptedComment,
@@ -66,8 +63,6 @@ log = structlog.stdlib.get_logger(__name__)
 JSON_MEDIA_TYPE = "application/json"
 # Errors meaning "the database is unreachable or overloaded", answered 503 + Retry-After.
 DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-# Errors of a broker that is down; the comment is stored and the sweeper queues it later.
-BROKER_UNAVAILABLE = (KombuError, RedisError, OSError)
 RETRY_AFTER_SECONDS = 5
 
 WEBHOOK_HEADERS = [
@@ -241,27 +236,6 @@ def _to_store(incoming: IncomingComment) -> StoredIncoming:
     )
 
 
-def queue_scoring(settings: Settings, comment_id: str) -> bool:
-    """Queue worker.score_comment; a broker outage is logged, the sweeper queues it later."""
-    started = time.perf_counter()
-    try:
-        current_app.extensions["celery"].send_task(
-            SCORE_COMMENT,
-            args=[comment_id],
-            queue=settings.queue_name,
-            headers=request_id_headers(),
-        )
-    except BROKER_UNAVAILABLE as exc:
-        log.warning(
-            "scoring not queued: broker unavailable; the sweeper will queue it",
-            comment_id=comment_id,
-            error=type(exc).__name__,
-            seconds=round(time.perf_counter() - started, 3),
-        )
-        return False
-    return True
-
-
 def _accepted(stored: Accepted) -> Response:
     link = comment_link(stored.comment_id)
     body = AcceptedComment(
@@ -357,7 +331,7 @@ def post_comment(source_id: str) -> tuple[Response, str]:
     if stored.receipt is Receipt.DUPLICATE:
         assert duplicate is not None
         return jsonify(duplicate.model_dump(mode="json")), "duplicate"
-    queue_scoring(settings, stored.comment_id)
+    queue_task(current_app.extensions["celery"], SCORE_COMMENT, stored.comment_id)
     outcome = "accepted" if stored.receipt is Receipt.CREATED else "edited"
     return _accepted(stored), outcome
 

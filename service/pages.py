@@ -6,7 +6,7 @@ static/review.js adds the keyboard, claims, bulk actions and undo on top, throug
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from core import review
 from core.accounts import AccountError, create_user, generate_password
 from core.db import session_scope
 from core.domain import LABELS, Role, Status
+from core.reasons import describe_reason, describe_reasons
 from core.settings import Settings
 from core.tables import Source, User
 from service.auth import admin_required, current_moderator, login_required
@@ -67,29 +68,6 @@ class NewUserForm(FlaskForm):  # type: ignore[misc]
 def _settings() -> Settings:
     settings: Settings = current_app.config["MODERATION_SETTINGS"]
     return settings
-
-
-def describe_reason(reason: Mapping[str, Any]) -> str:
-    """A reason recorded with a decision, in words."""
-    kind = reason.get("kind")
-    if kind == "score":
-        return (
-            f"{reason.get('label')} scored {float(reason.get('score', 0)):.2f} "
-            f"(threshold {reason.get('threshold')})"
-        )
-    if kind == "blocklist":
-        return f"blocked term: {reason.get('term')}"
-    if kind == "links":
-        return f"{reason.get('count')} links (limit {reason.get('limit')})"
-    if kind == "below_thresholds":
-        return "every score below its threshold"
-    if kind == "moderator":
-        code = reason.get("reason_code")
-        words = review.REJECT_REASONS.get(code or "") or review.APPROVE_REASONS.get(code or "")
-        return f"moderator: {words or code or reason.get('outcome')}"
-    if kind == "undo":
-        return f"undo of decision {reason.get('undoes')}"
-    return str(kind)
 
 
 def _format_time(value: datetime | None) -> str:
@@ -133,7 +111,7 @@ def queue() -> Any:
                 "comment": c,
                 "parent": parents.get(c.id),
                 "segments": review.highlight_segments(c.body, c.highlights),
-                "reasons": [describe_reason(r) for r in latest_reasons(c)],
+                "reasons": describe_reasons(latest_reasons(c)),
                 "risk": review.risk_of(c),
                 "thread_url": safe_http_url(c.thread_url),
                 "suggested": review.suggested_reject_reason(c.scores),
@@ -243,7 +221,7 @@ def author(comment_id: str) -> Any:
         rows = [
             {
                 "comment": c,
-                "reasons": [describe_reason(r) for r in latest_reasons(c)],
+                "reasons": describe_reasons(latest_reasons(c)),
                 "risk": review.risk_of(c),
                 "thread_url": safe_http_url(c.thread_url),
             }

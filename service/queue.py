@@ -5,9 +5,7 @@ from __future__ import annotations
 from celery import Celery
 
 from core.settings import Settings
-
-SCORE_COMMENT = "worker.score_comment"
-DELIVER_EVENT = "worker.deliver_event"
+from core.tasks import task_routes
 
 
 def create_client(settings: Settings) -> Celery:
@@ -15,8 +13,7 @@ def create_client(settings: Settings) -> Celery:
     client = Celery("moderation-client", broker=settings.broker_url, set_as_current=False)
     client.conf.update(
         task_default_queue=settings.queue_name,
-        # Every sender of worker.deliver_event relies on this route to the delivery queue.
-        task_routes={DELIVER_EVENT: {"queue": settings.delivery_queue_name}},
+        task_routes=task_routes(settings),
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=0,
         task_publish_retry=False,

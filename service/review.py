@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from core import review
 from core.db import session_scope
 from core.domain import LABELS, Status
-from core.logging import request_id_headers
+from core.reasons import describe_reasons
 from core.review import AuditFilters, QueueFilters, Sort
 from core.settings import Settings
 from core.tables import Comment, Decision, Event
+from core.tasks import DELIVER_EVENT, queue_task
 from service.auth import current_moderator, moderator_token_or_session_required
 from service.errors import (
     ApiError,
@@ -31,9 +32,7 @@ from service.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from service.intake import BROKER_UNAVAILABLE
 from service.openapi import documented
-from service.queue import DELIVER_EVENT
 from service.review_schemas import (
     AuditResponse,
     Author,
@@ -174,21 +173,8 @@ def decision_out(
 
 def queue_deliveries(event_ids: Iterable[str]) -> None:
     """After commit: ask a worker to deliver each event; if Redis is down the sweeper will."""
-    client = current_app.extensions["celery"]
     for event_id in event_ids:
-        try:
-            client.send_task(
-                DELIVER_EVENT,
-                args=[event_id],
-                headers=request_id_headers(),
-            )
-        except BROKER_UNAVAILABLE as exc:
-            # The outbox row stays pending; the sweeper queues it when the broker is back.
-            log.warning(
-                "delivery not queued: broker unavailable; the sweeper will queue it",
-                event_id=event_id,
-                error=type(exc).__name__,
-            )
+        queue_task(current_app.extensions["celery"], DELIVER_EVENT, event_id)
 
 
 def parse_body(model: type[M]) -> M:
@@ -591,28 +577,6 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
-def _describe_reasons(reasons: Sequence[Mapping[str, Any]]) -> str:
-    parts = []
-    for reason in reasons:
-        kind = reason.get("kind")
-        if kind == "score":
-            label, score, threshold = (
-                reason.get("label"),
-                reason.get("score"),
-                reason.get("threshold"),
-            )
-            parts.append(f"{label} {score} >= {threshold}")
-        elif kind == "blocklist":
-            parts.append(f"blocklist: {reason.get('term')}")
-        elif kind == "links":
-            parts.append(f"links {reason.get('count')} > {reason.get('limit')}")
-        elif kind == "undo":
-            parts.append(f"undo of decision {reason.get('undoes')}")
-        else:
-            parts.append(str(kind))
-    return "; ".join(parts)
-
-
 def audit_csv_lines(filters: AuditFilters, settings: Settings) -> Iterator[str]:
     """The audit log as CSV lines, streamed in batches."""
     buffer = io.StringIO()
@@ -638,7 +602,7 @@ def audit_csv_lines(filters: AuditFilters, settings: Settings) -> Iterator[str]:
                         row.moderator_email,
                         d.reason_code,
                         d.note,
-                        _describe_reasons(d.reasons),
+                        "; ".join(describe_reasons(d.reasons)),
                     )
                 ]
             )

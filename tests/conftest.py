@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,23 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 RUN_ID = uuid.uuid4().hex[:10]
 # Long and varied enough for create_app, which refuses short or published keys.
 TEST_SECRET_KEY = f"test-secret-key-{uuid.uuid4().hex}"
+BROWSER_TESTS = Path(__file__).parent / "browser"
+# The benchmarks' smoke runs use the local PostgreSQL server (bench/_load.py).
+BENCH_TESTS = Path(__file__).parent / "bench"
+# Fixtures that reach a PostgreSQL server (the shared one, or the faults tests' own).
+POSTGRES_FIXTURES = frozenset({"postgres_url", "postgres_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what needs PostgreSQL or Chromium, so `-m "not browser and not postgres"` skips it."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        fixtures = set(getattr(item, "fixturenames", ()))
+        on_postgres = params.get("backend") == "postgresql" or fixtures & POSTGRES_FIXTURES
+        if on_postgres or item.path.is_relative_to(BENCH_TESTS):
+            item.add_marker(pytest.mark.postgres)
+        if item.path.is_relative_to(BROWSER_TESTS):
+            item.add_marker(pytest.mark.browser)
 
 
 def _pg_admin_url() -> str:
@@ -80,3 +98,12 @@ def session(settings: Settings) -> Iterator[Session]:
     """A session on the test database; committed work stays for the test's other fixtures."""
     with session_scope(settings) as s:
         yield s
+
+
+@pytest.fixture
+def broker(settings: Settings) -> Iterator[redis.Redis]:
+    """The real Redis the test queues to; the test's queues are deleted afterwards."""
+    client = redis.Redis.from_url(settings.redis_client_url)
+    yield client
+    client.delete(settings.queue_name, settings.delivery_queue_name)
+    client.close()

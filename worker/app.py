@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import structlog
 from celery import Celery, Task
 from celery.signals import (
     setup_logging,
@@ -22,12 +22,12 @@ from core.logging import (
     request_id_of_task,
 )
 from core.settings import Settings, get_settings
-from worker import DELIVER_EVENT, SWEEP
+from core.tasks import SWEEP, task_routes
 from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat, stop_heartbeat
 from worker.scorer import get_scorer
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 # Longest a new pool process may take to load the model and start.
 MODEL_LOAD_TIMEOUT_SECONDS = 300.0
@@ -42,8 +42,7 @@ def create_celery(settings: Settings) -> Celery:
     )
     app.conf.update(
         task_default_queue=settings.queue_name,
-        # Every sender of worker.deliver_event relies on this route to the delivery queue.
-        task_routes={DELIVER_EVENT: {"queue": settings.delivery_queue_name}},
+        task_routes=task_routes(settings),
         task_ignore_result=True,
         # A message is acknowledged only after its task ran, and given back if the process
         # running it dies: with idempotent tasks a crash repeats work instead of losing it.

@@ -9,7 +9,6 @@ next_attempt_at is stored and the sweeper re-sends due events; only short waits 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -18,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import structlog
 from celery import Task, shared_task
-from kombu.exceptions import KombuError
 from sqlalchemy.exc import OperationalError
 from standardwebhooks import Webhook
 
@@ -34,10 +33,10 @@ from core.deliveries import (
     record_outcome,
 )
 from core.settings import Settings, get_settings
-from worker import DELIVER_EVENT
+from core.tasks import DELIVER_EVENT, queue_task
 from worker.metrics import observe_callback
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 TOTAL_TIMEOUT_SECONDS = 10.0
@@ -166,7 +165,7 @@ def run_delivery(
     with session_scope(settings) as session:
         claim = claim_delivery(session, event_id, now)
     if isinstance(claim, Skip):
-        log.info("delivery skipped", extra={"event_id": event_id, "reason": claim.value})
+        log.info("delivery skipped", event_id=event_id, reason=claim.value)
         return DeliveryRun(event_id=event_id, skipped=claim)
     outcome = post_event(claim, client)
     with session_scope(settings) as session:
@@ -174,15 +173,13 @@ def run_delivery(
     observe_callback(outcome.status_code, failed=not outcome.succeeded)
     log.info(
         "delivery attempt",
-        extra={
-            "event_id": event_id,
-            "comment_id": claim.comment_id,
-            "source_id": claim.source_id,
-            "attempt": claim.number,
-            "status_code": outcome.status_code,
-            "latency_ms": round(outcome.latency_ms, 1),
-            "verdict": recorded.verdict.value,
-        },
+        event_id=event_id,
+        comment_id=claim.comment_id,
+        source_id=claim.source_id,
+        attempt=claim.number,
+        status_code=outcome.status_code,
+        latency_ms=round(outcome.latency_ms, 1),
+        verdict=recorded.verdict.value,
     )
     return DeliveryRun(
         event_id=event_id,
@@ -214,17 +211,8 @@ def deliver_event(self: Task[Any, Any], event_id: str) -> str:
     next_at = run.recorded.next_attempt_at
     if next_at is not None and next_at - datetime.now(UTC) <= COUNTDOWN_MAX:
         follow_ups.append((event_id, max((next_at - datetime.now(UTC)).total_seconds(), 0.0)))
+    # The outcome is recorded and the event stays pending: if the broker is away, the sweeper
+    # sends it when due.
     for follow_up, countdown in follow_ups:
-        try:
-            self.app.send_task(
-                DELIVER_EVENT,
-                args=[follow_up],
-                countdown=countdown or None,
-            )
-        except KombuError as exc:
-            # The outcome is recorded and the event stays pending: the sweeper sends it when due.
-            log.warning(
-                "delivery follow-up not queued; the sweeper will",
-                extra={"event_id": follow_up, "error": type(exc).__name__},
-            )
+        queue_task(self.app, DELIVER_EVENT, follow_up, countdown=countdown)
     return run.recorded.verdict.value

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import threading
 from datetime import UTC, datetime
 
 import redis
+import structlog
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 KEY_PREFIX = "moderation:worker:"
 TTL_SECONDS = 60
@@ -49,14 +49,14 @@ class Heartbeat:
         try:
             self.client.delete(heartbeat_key())
         except redis.RedisError as exc:
-            log.warning("heartbeat: could not remove key: %s", type(exc).__name__)
+            log.warning("heartbeat: could not remove key", error=type(exc).__name__)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 beat(self.client, self.model_version)
             except redis.RedisError as exc:
-                log.warning("heartbeat: Redis unavailable: %s", type(exc).__name__)
+                log.warning("heartbeat: Redis unavailable", error=type(exc).__name__)
             self._stop.wait(self.every)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import time
+
+import structlog
 
 from core.moderation import Scorer
 from core.settings import Settings
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 _scorer: Scorer | None = None
 
@@ -19,7 +20,11 @@ def load_scorer(settings: Settings) -> Scorer:
 
     started = time.perf_counter()
     scorer: Scorer = models.load(settings.model_dir or None)
-    log.info("model %s loaded in %.2f s", scorer.version, time.perf_counter() - started)
+    log.info(
+        "model loaded",
+        model_version=scorer.version,
+        seconds=round(time.perf_counter() - started, 2),
+    )
     return scorer
 
 

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from datetime import timedelta
 
 import redis
+import structlog
 from celery import Celery
-from kombu.exceptions import OperationalError as BrokerError
 
 from core.db import session_scope
 from core.settings import Settings
 from core.sweep import StaleWork, collect_stale_work, mark_requeued
-from worker import DELIVER_EVENT, SCORE_COMMENT
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 # Most ids queued per sweep and kind; the next sweep takes the rest.
 SWEEP_BATCH = 500
@@ -53,20 +52,21 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
             limit=SWEEP_BATCH,
         )
     queued: list[str] = []
-    try:
-        for comment_id in work.comment_ids:
-            sender.send_task(SCORE_COMMENT, args=[comment_id])
-            queued.append(comment_id)
+    # The first send the broker refuses ends the sweep's sending; the next sweep retries.
+    for comment_id in work.comment_ids:
+        if not queue_task(sender, SCORE_COMMENT, comment_id):
+            break
+        queued.append(comment_id)
+    else:
         for event_id in work.event_ids:
-            sender.send_task(DELIVER_EVENT, args=[event_id])
-    except BrokerError as exc:
-        log.warning("sweep: broker unavailable (%s); the next sweep retries", type(exc).__name__)
+            if not queue_task(sender, DELIVER_EVENT, event_id):
+                break
     with session_scope(settings) as session:
         mark_requeued(session, queued)
     log.info(
-        "sweep: queued %d comments, %d events; forgot %d webhook ids",
-        len(queued),
-        len(work.event_ids),
-        work.webhooks_forgotten,
+        "sweep: queued stale work",
+        comments=len(queued),
+        events=len(work.event_ids),
+        webhook_ids_forgotten=work.webhooks_forgotten,
     )
     return work

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 import redis
+import structlog
 from celery import current_app, shared_task
-from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from core.db import session_scope
-from core.logging import request_id_headers
 from core.moderation import moderate_comment
 from core.settings import get_settings
-from worker import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP, queue_task
 from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat
 from worker.metrics import observe_decision, observe_scoring
 from worker.scorer import get_scorer
 from worker.sweeper import sweep_once
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 # Worth retrying: the database or Redis was briefly unreachable, locked or restarting.
 TRANSIENT_ERRORS = (
@@ -45,6 +43,8 @@ TRANSIENT_ERRORS = (
 )
 def score_comment(comment_id: str) -> None:
     """Decide one pending comment with the model, then queue its decision event for delivery."""
+    # Every line logged while this task runs (core's and the queueing's too) names the comment.
+    structlog.contextvars.bind_contextvars(comment_id=comment_id)
     settings = get_settings()
     scorer = get_scorer(settings)
     ensure_heartbeat(get_redis(settings), scorer.version)
@@ -55,22 +55,11 @@ def score_comment(comment_id: str) -> None:
     if result is None:
         return
     decision, event = result
+    structlog.contextvars.bind_contextvars(source_id=event.source_id, event_id=event.id)
     observe_decision(decision.status)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
-    try:
-        current_app.send_task(
-            DELIVER_EVENT,
-            args=[event.id],
-            headers=request_id_headers(),
-        )
-    except BrokerError as exc:
-        log.warning(
-            "score_comment: comment %s: could not queue event %s (%s); the sweeper will",
-            comment_id,
-            event.id,
-            type(exc).__name__,
-        )
+    queue_task(current_app, DELIVER_EVENT, event.id)
 
 
 @shared_task(name=SWEEP, acks_late=False)
@@ -81,4 +70,4 @@ def sweep() -> None:
         sweep_once(settings, current_app, get_redis(settings))
     except TRANSIENT_ERRORS as exc:
         # The next scheduled sweep is the retry; a backlog of sweeps would only storm.
-        log.warning("sweep: skipped, %s", type(exc).__name__)
+        log.warning("sweep: skipped", error=type(exc).__name__)

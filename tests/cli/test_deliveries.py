@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 import redis
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
@@ -14,8 +12,9 @@ from cli.main import cli
 from core.db import session_scope
 from core.domain import Status
 from core.settings import Settings
-from core.store import IncomingComment, create_source, receive_comment, record_decision
+from core.store import IncomingComment, create_source, record_decision
 from core.tables import Event
+from tests.comments import receive
 from tests.receiver import Reply, running_receiver
 from worker.delivery import run_delivery
 
@@ -24,20 +23,12 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def broker(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.redis_client_url)
-    yield client
-    client.delete(settings.queue_name, settings.delivery_queue_name)
-    client.close()
-
-
 def dead_event(settings: Settings, session: Session) -> str:
     with running_receiver([Reply(410)]) as receiver:
         source = create_source(session, "Bugle", callback_url=receiver.url).source
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             IncomingComment("cms-1", "article-1", "Reader", "r@example.org", "Nice piece."),
         )
         _, event = record_decision(session, comment, Status.APPROVED, actor="model", reasons=[])

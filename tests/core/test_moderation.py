@@ -10,9 +10,9 @@ from core.db import session_scope
 from core.domain import Status
 from core.moderation import moderate_comment, score_text
 from core.settings import Settings
-from core.store import create_source, receive_comment, record_decision
+from core.store import create_source, record_decision
 from core.tables import Comment, Decision, Event, Source
-from tests.comments import incoming
+from tests.comments import incoming, receive
 from tests.wordlist_scorer import WordListScorer
 
 BENIGN = "Thanks for the clear reporting on the council budget."
@@ -27,7 +27,7 @@ def store_comment(
     """A committed source and pending comment; returns (source id, comment id)."""
     with session_scope(settings) as session:
         source = create_source(session, "Daily Planet", **source_fields).source
-        comment, _ = receive_comment(session, source, incoming(body, external_id))
+        comment = receive(session, source.id, incoming(body, external_id))
         return source.id, comment.id
 
 
@@ -127,7 +127,7 @@ class TestModerateComment:
         source_id, comment_id = store_comment(settings, BENIGN)
         moderate(settings, comment_id, WordListScorer())
         with session_scope(settings) as session:
-            receive_comment(session, session.get_one(Source, source_id), incoming(TOXIC))
+            receive(session, source_id, incoming(TOXIC))
         moderate(settings, comment_id, WordListScorer())
         with session_scope(settings) as session:
             decisions = decisions_of(session, comment_id)
@@ -186,5 +186,5 @@ class EditingWhileScoring(WordListScorer):
     def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
         with session_scope(self.settings) as other:
             source = other.get_one(Source, self.source_id)
-            receive_comment(other, source, incoming(self.new_body))
+            receive(other, source.id, incoming(self.new_body))
         return super().predict_proba(texts)

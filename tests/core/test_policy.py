@@ -33,10 +33,11 @@ class TestDecide:
 
     def test_decide_records_every_reason(self) -> None:
         outcome = decide({"toxic": 0.95, "spam": 0.8}, "watchword", POLICY)
-        kinds = sorted((r["kind"], r.get("label") or r.get("term")) for r in outcome.reasons)
+        stored = [r.to_json() for r in outcome.reasons]
+        kinds = sorted((r["kind"], r.get("label") or r.get("term")) for r in stored)
         assert kinds == [("blocklist", "watchword"), ("score", "spam"), ("score", "toxic")]
 
     def test_decide_unset_label_uses_default_flag_threshold(self) -> None:
         outcome = decide({"threat": 0.6}, "x", POLICY)
         assert outcome.status is Status.FLAGGED
-        assert outcome.reasons[0]["threshold"] == 0.5
+        assert outcome.reasons[0].to_json()["threshold"] == 0.5

@@ -6,10 +6,13 @@ from sqlalchemy import select
 
 from core.db import session_scope
 from core.settings import Settings
-from core.store import create_source, receive_comment
+from core.sources import SourceChanges, update_source
+from core.store import NewSource, create_source
 from core.tables import Comment, Decision, Event
-from service.queue import SCORE_COMMENT, create_client
-from tests.comments import incoming
+from core.tasks import SCORE_COMMENT
+from service.queue import create_client
+from tests.comments import incoming, receive
+from tests.receiver import Receiver
 
 BENIGN = "Thanks for the clear reporting on the council budget."
 TOXIC = "You are a pathetic idiot, shut up and die"
@@ -19,9 +22,9 @@ def store_comment(settings: Settings, body: str, external_id: str = "cms-1") -> 
     """A committed pending comment (what intake does before queueing); returns its id."""
     with session_scope(settings) as session:
         source = create_source(session, "Daily Planet").source
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             incoming(body, external_id),
         )
         return comment.id
@@ -51,3 +54,8 @@ def decisions_of(settings: Settings, comment_id: str) -> list[tuple[int, str, st
 def events_of(settings: Settings, comment_id: str) -> list[str]:
     with session_scope(settings) as session:
         return list(session.scalars(select(Event.type).where(Event.comment_id == comment_id)))
+
+
+def point_callbacks_at(settings: Settings, source: NewSource, receiver: Receiver) -> None:
+    with session_scope(settings) as session:
+        update_source(session, source.source.id, SourceChanges(callback_url=receiver.url))

@@ -12,22 +12,18 @@ from standardwebhooks import Webhook
 
 from core.db import session_scope
 from core.settings import Settings
-from core.sources import SourceChanges, rotate_secret, update_source
+from core.sources import rotate_secret
 from core.store import NewSource
 from core.tables import DeliveryAttempt, Event, Source
 from tests.integration.intake import post_comment
+from tests.integration.stored import point_callbacks_at
 from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for
-from tests.receiver import Receiver, Reply, running_receiver
+from tests.receiver import Reply, running_receiver
 
 pytestmark = pytest.mark.integration
 
 BENIGN = "Thanks for the clear reporting on the council budget."
 TOXIC = "You are a pathetic idiot, shut up and die"
-
-
-def point_callbacks_at(settings: Settings, source: NewSource, receiver: Receiver) -> None:
-    with session_scope(settings) as session:
-        update_source(session, source.source.id, SourceChanges(callback_url=receiver.url))
 
 
 def events_of(settings: Settings, comment_id: str) -> list[Event]:

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from core.settings import Settings
-from service.queue import SCORE_COMMENT, create_client
+from core.tasks import SCORE_COMMENT
+from service.queue import create_client
 from tests.integration.stored import TOXIC, decided, decisions_of, store_comment
 from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for
 

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from core.settings import Settings
-from service.queue import DELIVER_EVENT, SCORE_COMMENT, create_client
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT
+from service.queue import create_client
 from tests.integration.stored import (
     BENIGN,
     TOXIC,

@@ -7,7 +7,7 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -179,15 +179,6 @@ def signed_post(client: FlaskClient, source: NewSource) -> SignedPost:
         )
 
     return post
-
-
-@pytest.fixture
-def broker(settings: Settings) -> Iterator[redis.Redis]:
-    """The real Redis the app queues to; the test's queue is deleted afterwards."""
-    client = redis.Redis.from_url(settings.redis_client_url)
-    yield client
-    client.delete(settings.queue_name, settings.delivery_queue_name)
-    client.close()
 
 
 QueuedTask = tuple[str, list[Any], dict[str, Any]]

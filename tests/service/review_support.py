@@ -12,9 +12,11 @@ from flask.testing import FlaskClient
 from core.accounts import create_user, mint_token
 from core.db import session_scope
 from core.domain import Status
+from core.reasons import Reason, ScoreReason
 from core.settings import Settings
-from core.store import IncomingComment, receive_comment, record_decision
+from core.store import IncomingComment, record_decision
 from core.tables import Source
+from tests.comments import receive
 
 PASSWORD = "correct horse battery staple"
 XSS_BODY = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
@@ -71,15 +73,16 @@ def add_comment(
     thread_url: str | None = "https://news.example.org/a/7",
     parent: str | None = None,
     external_id: str | None = None,
+    reasons: list[Reason] | None = None,
     **fields: Any,
 ) -> str:
     """A comment received from the CMS and decided by the model; returns its id."""
     with session_scope(settings) as session:
         source = session.get(Source, source_id)
         assert source is not None
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             IncomingComment(
                 external_id=external_id or f"cms-{uuid.uuid4().hex[:8]}",
                 thread_id=thread,
@@ -101,14 +104,14 @@ def add_comment(
                 comment,
                 status,
                 actor="model",
-                reasons=[
-                    {
-                        "kind": "score",
-                        "label": max(scores, key=lambda k: scores[k]),
-                        "score": max(scores.values()),
-                        "threshold": 0.5,
-                        "outcome": status.value,
-                    }
+                reasons=reasons
+                or [
+                    ScoreReason(
+                        label=max(scores, key=lambda k: scores[k]),
+                        score=max(scores.values()),
+                        threshold=0.5,
+                        outcome=status.value,
+                    )
                 ],
                 scores=scores,
                 model_version="test-model-1",

@@ -12,8 +12,9 @@ from core.db import session_scope
 from core.deliveries import HttpOutcome, claim_delivery, record_outcome
 from core.domain import Status
 from core.settings import Settings
-from core.store import IncomingComment, NewSource, receive_comment, record_decision
+from core.store import IncomingComment, NewSource, record_decision
 from core.tables import Event, Source
+from tests.comments import receive
 from tests.service.conftest import queued_tasks
 from tests.service.review_support import Account, csrf_token, make_account, sign_in
 
@@ -38,9 +39,9 @@ def dead_event(settings: Settings, source_id: str, status_code: int = 410) -> st
     with session_scope(settings) as session:
         source = session.get(Source, source_id)
         assert source is not None
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             IncomingComment("cms-dead", "article-1", "Reader", "r@example.org", "Good read."),
         )
         _, event = record_decision(session, comment, Status.APPROVED, actor="model", reasons=[])

@@ -7,6 +7,7 @@ import redis
 
 from core.db import session_scope
 from core.domain import Actor, Status
+from core.reasons import ScoreReason
 from core.settings import Settings
 from core.store import NewSource, record_decision
 from core.tables import Comment
@@ -34,7 +35,7 @@ def decide(settings: Settings, comment_id: str, status: Status) -> None:
             comment,
             status,
             actor=Actor.MODEL.value,
-            reasons=[{"kind": "score", "label": "toxic", "score": 0.8, "threshold": 0.5}],
+            reasons=[ScoreReason(label="toxic", score=0.8, threshold=0.5, outcome=status.value)],
             scores={"toxic": 0.8, "identity_hate": 0.01, "threat": 0.02, "spam": 0.03},
             model_version="test-model-1",
             policy={"thresholds": {"toxic": {"flag": 0.5, "reject": None}}},

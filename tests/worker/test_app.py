@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 from core.settings import Settings
-from service import queue
-from worker import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from service.queue import create_client
 from worker.app import create_celery
 
 
@@ -36,9 +36,13 @@ class TestCreateCelery:
     def test_create_celery_registers_the_contract_task_names(self, settings: Settings) -> None:
         app = create_celery(settings)
         app.loader.import_default_modules()
-        # The web process sends these names without importing the worker.
-        assert {queue.SCORE_COMMENT, queue.DELIVER_EVENT} == {SCORE_COMMENT, DELIVER_EVENT}
+        # The web process sends these names (from core.tasks) without importing the worker.
         assert {SCORE_COMMENT, DELIVER_EVENT, SWEEP} <= set(app.tasks)
+
+    def test_create_celery_routes_deliveries_like_the_web_client(self, settings: Settings) -> None:
+        worker_routes = create_celery(settings).conf.task_routes
+        assert worker_routes == create_client(settings).conf.task_routes
+        assert worker_routes[DELIVER_EVENT] == {"queue": settings.delivery_queue_name}
 
 
 class TestWorkerImport:

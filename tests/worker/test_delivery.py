@@ -34,11 +34,12 @@ from core.deliveries import (
     retry_delay,
 )
 from core.domain import Status
+from core.reasons import ScoreReason
 from core.settings import Settings
 from core.sources import SourceChanges, rotate_secret, update_source
-from core.store import NewSource, create_source, receive_comment, record_decision
+from core.store import NewSource, create_source, record_decision
 from core.tables import DeliveryAttempt, Event, Source, User
-from tests.comments import incoming
+from tests.comments import incoming, receive
 from tests.receiver import Reply, running_receiver
 from worker.delivery import budgeted_timeouts, post_event, run_delivery
 
@@ -58,9 +59,9 @@ def decide(
     status: Status = Status.FLAGGED,
     moderator_id: int | None = None,
 ) -> Event:
-    comment, _ = receive_comment(
+    comment = receive(
         session,
-        source,
+        source.id,
         incoming("The council should publish the budget before the vote.", external_id),
     )
     _, event = record_decision(
@@ -68,7 +69,7 @@ def decide(
         comment,
         status,
         actor="moderator" if moderator_id is not None else "model",
-        reasons=[{"kind": "score", "label": "toxic", "score": 0.7, "threshold": 0.5}],
+        reasons=[ScoreReason(label="toxic", score=0.7, threshold=0.5, outcome=status.value)],
         scores={"toxic": 0.7, "identity_hate": 0.01, "threat": 0.01, "spam": 0.02},
         model_version=None if moderator_id is not None else "test-model-1",
         moderator_id=moderator_id,

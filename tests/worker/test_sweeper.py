@@ -13,11 +13,11 @@ from sqlalchemy import update
 from core.db import session_scope
 from core.domain import Status
 from core.settings import Settings
-from core.store import create_source, receive_comment, record_decision
+from core.store import create_source, record_decision
 from core.tables import Comment, SeenWebhook
-from tests.comments import incoming
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT
+from tests.comments import incoming, receive
 from tests.integration.workers import forget_queues
-from worker import DELIVER_EVENT, SCORE_COMMENT
 from worker.app import create_celery
 from worker.sweeper import lease_key, sweep_once
 
@@ -49,9 +49,9 @@ def queued(client: redis.Redis, queue: str) -> list[tuple[str, list[str]]]:
 def pending_comment(settings: Settings, external_id: str, updated_at: datetime) -> str:
     with session_scope(settings) as session:
         source = create_source(session, "Daily Planet").source
-        comment, _ = receive_comment(
+        comment = receive(
             session,
-            source,
+            source.id,
             incoming("Hello", external_id),
         )
         session.flush()

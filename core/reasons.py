@@ -1,0 +1,160 @@
+"""Why a comment was decided: one type per kind of reason, each with one way to say itself.
+
+A decision stores its reasons as JSON (`to_json`), and the CMS callback carries that JSON as it
+is (the shapes are documented in docs/cms-integration.md); the moderator pages and the audit CSV
+read it back (`reason_from_json`) and print `describe()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+# Why a moderator rejected (or approved) a comment: code -> words shown in the page.
+REJECT_REASONS: dict[str, str] = {
+    "toxic": "Rude or abusive",
+    "hate": "Attacks a group (identity hate)",
+    "threat": "Threat of violence",
+    "spam": "Spam or scam",
+    "harassment": "Harassment of a person",
+    "personal_info": "Shares personal information",
+    "off_topic": "Off topic",
+    "other": "Other (see note)",
+}
+APPROVE_REASONS: dict[str, str] = {
+    "ok": "Acceptable",
+    "false_positive": "Model was wrong",
+    "context": "Fine in context",
+}
+
+
+class Reason(BaseModel):
+    """One reason of a decision; `kind` names its type in JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored and delivered form: {"kind": ..., fields...}."""
+        return self.model_dump(mode="json")
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+class ScoreReason(Reason):
+    """A label scored at or above its flag or reject threshold."""
+
+    kind: Literal["score"] = "score"
+    label: str
+    score: float
+    threshold: float
+    outcome: str
+
+    def describe(self) -> str:
+        return f"{self.label} scored {self.score:.2f} (threshold {self.threshold})"
+
+
+class BlocklistReason(Reason):
+    """A term of the source's blocklist occurs in the text."""
+
+    kind: Literal["blocklist"] = "blocklist"
+    term: str
+    outcome: str
+
+    def describe(self) -> str:
+        return f"blocked term: {self.term}"
+
+
+class LinksReason(Reason):
+    """More links than the source allows."""
+
+    kind: Literal["links"] = "links"
+    count: int
+    limit: int
+    outcome: str = "flagged"
+
+    def describe(self) -> str:
+        return f"{self.count} links (limit {self.limit})"
+
+
+class BelowThresholdsReason(Reason):
+    """Nothing called for a flag or a rejection."""
+
+    kind: Literal["below_thresholds"] = "below_thresholds"
+    outcome: str = "approved"
+
+    def describe(self) -> str:
+        return "every score below its threshold"
+
+
+class ModeratorReason(Reason):
+    """A moderator decided, with one of the reason codes above (or none)."""
+
+    kind: Literal["moderator"] = "moderator"
+    reason_code: str | None
+    outcome: str
+
+    def describe(self) -> str:
+        code = self.reason_code or ""
+        words = REJECT_REASONS.get(code) or APPROVE_REASONS.get(code)
+        return f"moderator: {words or code or self.outcome}"
+
+
+class UndoReason(Reason):
+    """A moderator took back their own decision `undoes`."""
+
+    kind: Literal["undo"] = "undo"
+    undoes: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"undo of decision {self.undoes}"
+
+
+class UnreadableReason(Reason):
+    """A stored reason none of the types above reads (kept readable rather than failing a page)."""
+
+    kind: str
+
+    def describe(self) -> str:
+        return self.kind
+
+
+_KnownReason = Annotated[
+    ScoreReason
+    | BlocklistReason
+    | LinksReason
+    | BelowThresholdsReason
+    | ModeratorReason
+    | UndoReason,
+    Field(discriminator="kind"),
+]
+REASON_TYPES: tuple[type[Reason], ...] = (
+    ScoreReason,
+    BlocklistReason,
+    LinksReason,
+    BelowThresholdsReason,
+    ModeratorReason,
+    UndoReason,
+)
+_READER: TypeAdapter[_KnownReason] = TypeAdapter(_KnownReason)
+
+
+def reason_from_json(data: Mapping[str, Any]) -> Reason:
+    """The typed reason a stored one stands for."""
+    try:
+        return _READER.validate_python(data)
+    except ValidationError:
+        return UnreadableReason(kind=str(data.get("kind")))
+
+
+def describe_reason(reason: Mapping[str, Any]) -> str:
+    """A stored reason in words, as the moderator pages and the audit CSV print it."""
+    return reason_from_json(reason).describe()
+
+
+def describe_reasons(reasons: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Stored reasons in words, in order."""
+    return [describe_reason(r) for r in reasons]

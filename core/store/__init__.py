@@ -1,0 +1,46 @@
+"""Storage use cases the web process, the worker and the CLI share, one module per thing stored.
+
+`sources` (sources and their credentials), `intake` (webhook ids, comments and revisions) and
+`decisions` (decisions and their CMS events). The names are also importable from `core.store`.
+"""
+
+from core.store.decisions import event_payload, record_decision, stale_pending_ids
+from core.store.ids import new_id, sha256_hex
+from core.store.intake import (
+    Accepted,
+    IncomingComment,
+    IntakeSource,
+    Receipt,
+    WebhookReplayed,
+    accept_comment,
+    forget_webhooks_before,
+    intake_source,
+)
+from core.store.sources import (
+    NewSource,
+    create_source,
+    new_webhook_secret,
+    source_by_token,
+    source_policy,
+)
+
+__all__ = [
+    "Accepted",
+    "IncomingComment",
+    "IntakeSource",
+    "NewSource",
+    "Receipt",
+    "WebhookReplayed",
+    "accept_comment",
+    "create_source",
+    "event_payload",
+    "forget_webhooks_before",
+    "intake_source",
+    "new_id",
+    "new_webhook_secret",
+    "record_decision",
+    "sha256_hex",
+    "source_by_token",
+    "source_policy",
+    "stale_pending_ids",
+]

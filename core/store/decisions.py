@@ -1,0 +1,112 @@
+"""Storage of decisions and the events (the outbox) that tell the CMS about them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.domain import EventType, Status
+from core.reasons import Reason
+from core.store.ids import new_id
+from core.tables import Comment, Decision, Event
+
+
+def record_decision(
+    session: Session,
+    comment: Comment,
+    status: Status,
+    *,
+    actor: str,
+    reasons: Sequence[Reason],
+    scores: Mapping[str, float] | None = None,
+    model_version: str | None = None,
+    policy: Mapping[str, Any] | None = None,
+    moderator_id: int | None = None,
+    reason_code: str | None = None,
+    note: str | None = None,
+) -> tuple[Decision, Event]:
+    """Change a comment's status and write the decision and its CMS event in the same transaction.
+
+    The event row is the outbox: the caller commits, then queues its delivery; the sweeper
+    queues any event left pending, so a crash between commit and queueing loses nothing.
+    """
+    now = datetime.now(UTC)
+    decision = Decision(
+        comment=comment,
+        revision=comment.revision,
+        previous_status=comment.status,
+        status=status.value,
+        actor=actor,
+        model_version=model_version,
+        moderator_id=moderator_id,
+        scores=dict(scores) if scores is not None else None,
+        policy=dict(policy) if policy is not None else None,
+        reasons=[r.to_json() for r in reasons],
+        reason_code=reason_code,
+        note=note,
+        created_at=now,
+    )
+    comment.status = status.value
+    comment.decided_at = now
+    comment.event_seq += 1
+    if scores is not None:
+        comment.scores = dict(scores)
+    session.add(decision)
+    session.flush()
+    event = Event(
+        id=new_id("msg")[:36],
+        source_id=comment.source_id,
+        comment_id=comment.id,
+        decision_id=decision.id,
+        type=EventType.for_status(status).value,
+        seq=comment.event_seq,
+        payload=event_payload(comment, decision),
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return decision, event
+
+
+def event_payload(comment: Comment, decision: Decision) -> dict[str, Any]:
+    """The body POSTed to the CMS (documented in docs/cms-integration.md)."""
+    return {
+        "type": EventType.for_status(Status(decision.status)).value,
+        "timestamp": decision.created_at.isoformat().replace("+00:00", "Z"),
+        "data": {
+            "id": comment.id,
+            "external_id": comment.external_id,
+            "source_id": comment.source_id,
+            "seq": comment.event_seq,
+            "revision": decision.revision,
+            "status": decision.status,
+            "previous_status": decision.previous_status,
+            "scores": decision.scores or comment.scores,
+            "reasons": decision.reasons,
+            "decided_by": {
+                "kind": decision.actor,
+                "model_version": decision.model_version,
+                "moderator_id": decision.moderator_id,
+            },
+            "decided_at": decision.created_at.isoformat().replace("+00:00", "Z"),
+            "reason_code": decision.reason_code,
+            "note": decision.note,
+        },
+    }
+
+
+def stale_pending_ids(session: Session, older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Comments still pending after `older_than`: their scoring task was lost or delayed."""
+    cutoff = datetime.now(UTC) - older_than
+    rows = session.scalars(
+        select(Comment.id)
+        .where(Comment.status == Status.PENDING.value, Comment.updated_at < cutoff)
+        .order_by(Comment.received_at)
+        .limit(limit)
+    )
+    return list(rows)
