@@ -99,8 +99,8 @@ def effective_thresholds(
 
 
 def summary(effective: Mapping[str, Mapping[str, Any]]) -> str:
-    """ "model" when every label follows the model, "custom" when a person set them all, else
-    "mixed"."""
+    """One word for a source: model (every label follows it), custom (a person set them all)
+    or mixed."""
     kinds = {str(value["source"]) for value in effective.values()}
     return kinds.pop() if len(kinds) == 1 else MIXED
 
