@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "score": "models.cli:score",
     "simulate": "cli.simulate:simulate",
     "deliveries": "cli.deliveries:deliveries",
+    "labels": "cli.labels:labels",
 }
 
 

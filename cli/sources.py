@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cli.database import cli_session
+from core.settings import get_settings
 from core.sources import (
     DEFAULT_ROTATION_OVERLAP,
     InvalidSourceChange,
@@ -25,6 +26,7 @@ from core.sources import (
     validate_callback_url,
 )
 from core.store import create_source
+from core.thresholds import live_model_thresholds
 
 
 def _checked(parse: Callable[[str], Any], value: str) -> Any:
@@ -65,22 +67,25 @@ def add(name: str, callback_url: str | None, as_json: bool) -> None:
         )
 
 
-def _threshold_text(thresholds: dict[str, Any]) -> str:
+def _threshold_text(described: dict[str, Any]) -> str:
     parts = []
-    for label, value in thresholds.items():
+    for label, value in described["thresholds"].items():
         text = f"{label}={value['flag']:g}"
         if value.get("reject") is not None:
             text += f":{value['reject']:g}"
+        if value.get("source") == "model":
+            text += "(model)"
         parts.append(text)
-    return " ".join(parts)
+    return f"{' '.join(parts)}  [{described['thresholds_source']}]"
 
 
 @sources.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 def list_command(as_json: bool) -> None:
     """Every source with its callback URL, thresholds, limits and callback health."""
+    model = live_model_thresholds(get_settings())
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
-        described = [describe_source(source) for source in list_sources(session)]
+        described = [describe_source(source, model) for source in list_sources(session)]
     if as_json:
         click.echo(json.dumps(described, indent=2))
         return
@@ -90,7 +95,7 @@ def list_command(as_json: bool) -> None:
     for item in described:
         click.echo(f"{item['id']}  {item['name']}")
         click.echo(f"  callback:   {item['callback_url'] or '(none)'}")
-        click.echo(f"  thresholds: {_threshold_text(item['thresholds'])}")
+        click.echo(f"  thresholds: {_threshold_text(item)}")
         blocklist = ", ".join(f"{b['term']}:{b['action']}" for b in item["blocklist"])
         click.echo(
             f"  limits:     {item['max_links']} links, {item['max_body_chars']} chars; "
@@ -116,7 +121,13 @@ def list_command(as_json: bool) -> None:
     "thresholds",
     multiple=True,
     metavar="LABEL=FLAG[:REJECT]",
-    help="Flag at FLAG, reject at REJECT (e.g. toxic=0.6:0.9). Repeatable.",
+    help="Flag at FLAG, reject at REJECT (e.g. toxic=0.6:0.9); LABEL=model follows the "
+    "model's threshold again. Repeatable.",
+)
+@click.option(
+    "--model-thresholds",
+    is_flag=True,
+    help="Every label follows the live model's tuned thresholds again (before --threshold).",
 )
 @click.option(
     "--blocklist-add",
@@ -134,6 +145,7 @@ def update(
     callback_url: str | None,
     no_callback_url: bool,
     thresholds: tuple[str, ...],
+    model_thresholds: bool,
     blocklist_add: tuple[str, ...],
     blocklist_remove: tuple[str, ...],
     max_links: int | None,
@@ -148,19 +160,22 @@ def update(
         callback_url=callback_url,
         clear_callback_url=no_callback_url,
         thresholds=dict(_checked(parse_threshold, t) for t in thresholds) or None,
+        thresholds_from_model=model_thresholds,
         blocklist_add=[_checked(parse_blocklist_term, term) for term in blocklist_add],
         blocklist_remove=blocklist_remove,
         max_links=max_links,
         max_body_chars=max_body_chars,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
-        described = describe_source(update_source(session, source_id, changes))
+        described = describe_source(
+            update_source(session, source_id, changes), live_model_thresholds(get_settings())
+        )
     if as_json:
         click.echo(json.dumps(described, indent=2))
         return
     click.echo(f"Source {described['id']} updated.")
     click.echo(f"  callback:   {described['callback_url'] or '(none)'}")
-    click.echo(f"  thresholds: {_threshold_text(described['thresholds'])}")
+    click.echo(f"  thresholds: {_threshold_text(described)}")
 
 
 @sources.command(name="rotate-secret")

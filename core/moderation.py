@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from core import policy as policy_v1
 from core.domain import Actor, Status
-from core.store import record_decision, source_policy
+from core.store import record_decision
 from core.tables import Comment, Decision, Event, Source
+from core.thresholds import scorer_thresholds, source_policy
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -99,7 +100,8 @@ def moderate_comment(
     probabilities, spans = scorer.assess(comment.body)
     scores = labelled(scorer, probabilities)
     highlights = [[int(start), int(end)] for start, end in spans]
-    policy = source_policy(source)
+    # Labels nobody tuned for this source follow the thresholds of the model deciding now.
+    policy = source_policy(source, scorer_thresholds(scorer))
     outcome = policy_v1.decide(scores, comment.body, policy)
 
     if not _claim(session, comment):

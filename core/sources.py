@@ -13,9 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.domain import LABELS, DeliveryState
-from core.policy import DEFAULT_FLAG_THRESHOLD
 from core.store import new_webhook_secret
 from core.tables import Event, Source
+from core.thresholds import effective_thresholds
+from core.thresholds import summary as thresholds_summary
 
 BLOCKLIST_ACTIONS = ("flag", "reject")
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)
@@ -66,11 +67,14 @@ def check_name(name: str) -> str:
     return name.strip()
 
 
-def parse_threshold(text: str) -> tuple[str, dict[str, float | None]]:
-    """LABEL=FLAG[:REJECT], e.g. toxic=0.6:0.9 (flag at 0.6, reject at 0.9)."""
+def parse_threshold(text: str) -> tuple[str, dict[str, float | None] | None]:
+    """LABEL=FLAG[:REJECT], e.g. toxic=0.6:0.9 (flag at 0.6, reject at 0.9); LABEL=model goes
+    back to the model's threshold (None)."""
     label, sep, values = text.partition("=")
     if not sep:
         raise InvalidSourceChange(f"threshold must look like LABEL=FLAG[:REJECT]: {text!r}")
+    if values.strip().lower() == "model":
+        return label.strip(), None
     flag_text, _, reject_text = values.partition(":")
     try:
         flag = float(flag_text)
@@ -92,12 +96,16 @@ def parse_blocklist_term(text: str) -> dict[str, str]:
 
 
 def _checked_thresholds(
-    current: Mapping[str, Any], changes: Mapping[str, Mapping[str, float | None]]
+    current: Mapping[str, Any], changes: Mapping[str, Mapping[str, float | None] | None]
 ) -> dict[str, Any]:
     merged = {label: dict(value) for label, value in current.items()}
     for label, value in changes.items():
         if label not in LABELS:
             raise InvalidSourceChange(f"unknown label {label!r}; labels: {', '.join(LABELS)}")
+        if value is None:
+            # Back to the model's threshold for this label (core.thresholds).
+            merged.pop(label, None)
+            continue
         flag = value.get("flag")
         reject = value.get("reject")
         if flag is None or not 0.0 <= float(flag) <= 1.0:
@@ -119,7 +127,10 @@ class SourceChanges:
 
     callback_url: str | None = None
     clear_callback_url: bool = False
-    thresholds: Mapping[str, Mapping[str, float | None]] | None = None
+    # A label mapped to None goes back to the model's threshold; the others become a person's.
+    thresholds: Mapping[str, Mapping[str, float | None] | None] | None = None
+    # Every label back to the model's thresholds (applied before `thresholds`).
+    thresholds_from_model: bool = False
     blocklist_add: Iterable[Mapping[str, str]] = ()
     blocklist_remove: Iterable[str] = ()
     max_links: int | None = None
@@ -156,9 +167,10 @@ def update_source(
     callback_url = (
         validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
     )
+    current = {} if changes.thresholds_from_model else (source.thresholds or {})
     thresholds = (
-        _checked_thresholds(source.thresholds or {}, changes.thresholds)
-        if changes.thresholds
+        _checked_thresholds(current, changes.thresholds or {})
+        if changes.thresholds or changes.thresholds_from_model
         else None
     )
     blocklist = [dict(item) for item in source.blocklist or []]
@@ -236,9 +248,13 @@ def rotate_secret(
     )
 
 
-def describe_source(source: Source, now: datetime | None = None) -> dict[str, Any]:
-    """A source without its credentials, as the CLI and the admin API show it."""
+def describe_source(
+    source: Source, model_thresholds: Mapping[str, float], now: datetime | None = None
+) -> dict[str, Any]:
+    """A source without its credentials, as the CLI and the admin API show it; labels nobody
+    set show the model's thresholds (core.thresholds.live_model_thresholds)."""
     now = now or datetime.now(UTC)
+    effective = effective_thresholds(source.thresholds, model_thresholds)
 
     def iso(value: datetime | None) -> str | None:
         return value.isoformat().replace("+00:00", "Z") if value is not None else None
@@ -251,15 +267,8 @@ def describe_source(source: Source, now: datetime | None = None) -> dict[str, An
         "id": source.id,
         "name": source.name,
         "callback_url": source.callback_url,
-        "thresholds": {
-            label: {
-                "flag": float(
-                    (source.thresholds or {}).get(label, {}).get("flag", DEFAULT_FLAG_THRESHOLD)
-                ),
-                "reject": (source.thresholds or {}).get(label, {}).get("reject"),
-            }
-            for label in LABELS
-        },
+        "thresholds": effective,
+        "thresholds_source": thresholds_summary(effective),
         "blocklist": list(source.blocklist or []),
         "max_links": source.max_links,
         "max_body_chars": source.max_body_chars,

@@ -21,6 +21,7 @@ from core import deliveries, sources
 from core.db import session_scope
 from core.domain import LABELS, DeliveryState
 from core.settings import Settings
+from core.thresholds import live_model_thresholds
 from service.auth import admin_required
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.openapi import documented
@@ -50,6 +51,13 @@ class ThresholdView(BaseModel):
     )
 
 
+class EffectiveThreshold(ThresholdView):
+    source: Literal["model", "custom"] = Field(
+        description="model: the live model's tuned threshold, which follows the model when it "
+        "changes; custom: set by a person, kept"
+    )
+
+
 # Strings stored as sent: bounded and free of what a database cannot hold (NUL...).
 Term = Annotated[str, Field(min_length=1, max_length=200), PlainText]
 
@@ -70,7 +78,11 @@ class SourceView(BaseModel):
     id: str
     name: str
     callback_url: str | None
-    thresholds: dict[str, ThresholdView]
+    thresholds: dict[str, EffectiveThreshold]
+    thresholds_source: Literal["model", "custom", "mixed"] = Field(
+        description="model: every label uses the live model's thresholds; custom: a person set "
+        "every label; mixed: some of each"
+    )
     blocklist: list[BlocklistItem]
     max_links: int
     max_body_chars: int
@@ -87,11 +99,12 @@ class SourceList(BaseModel):
 
 
 class SourceUpdate(BaseModel):
-    """Only the fields sent change; callback_url null stops callbacks."""
+    """Only the fields sent change; callback_url null stops callbacks; thresholds null (or a
+    label's null) goes back to the live model's thresholds."""
 
     name: Term | None = None
     callback_url: Annotated[HttpUrl, Field(max_length=2000)] | None = None
-    thresholds: dict[Annotated[str, Field(max_length=50)], ThresholdView] | None = None
+    thresholds: dict[Annotated[str, Field(max_length=50)], ThresholdView | None] | None = None
     blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
     blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
     max_links: int | None = Field(default=None, ge=0, le=100_000)
@@ -192,8 +205,12 @@ def _domain_errors() -> Iterator[Session]:
         raise ValidationFailed(str(exc), errors=[{"field": "body", "message": str(exc)}]) from exc
 
 
+def _model_thresholds() -> dict[str, float]:
+    return live_model_thresholds(_settings())
+
+
 def _source_view(source: Any) -> SourceView:
-    return SourceView.model_validate(sources.describe_source(source))
+    return SourceView.model_validate(sources.describe_source(source, _model_thresholds()))
 
 
 def _delivery_args() -> dict[str, Any]:
@@ -227,7 +244,12 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
         name=body.name,
         callback_url=str(body.callback_url) if body.callback_url is not None else None,
         clear_callback_url="callback_url" in sent and body.callback_url is None,
-        thresholds={label: t.model_dump() for label, t in (body.thresholds or {}).items()} or None,
+        thresholds={
+            label: t.model_dump() if t is not None else None
+            for label, t in (body.thresholds or {}).items()
+        }
+        or None,
+        thresholds_from_model="thresholds" in sent and body.thresholds is None,
         blocklist_add=[item.model_dump() for item in body.blocklist_add],
         blocklist_remove=body.blocklist_remove,
         max_links=body.max_links,
@@ -401,11 +423,17 @@ def _int_field(name: str) -> int | None:
 
 
 def _form_changes() -> sources.SourceChanges:
-    thresholds: dict[str, dict[str, float | None]] = {}
+    thresholds: dict[str, dict[str, float | None] | None] = {}
     for label in LABELS:
         flag = _float_field(f"{label}_flag")
-        if flag is not None:
-            thresholds[label] = {"flag": flag, "reject": _float_field(f"{label}_reject")}
+        reject = _float_field(f"{label}_reject")
+        shown = (_float_field(f"{label}_shown_flag"), _float_field(f"{label}_shown_reject"))
+        # A ticked "model" box puts the label on the model's threshold unless its numbers were
+        # changed on the page: what a person typed is theirs.
+        if request.form.get(f"{label}_model") and (flag is None or (flag, reject) == shown):
+            thresholds[label] = None
+        elif flag is not None:
+            thresholds[label] = {"flag": flag, "reject": reject}
     callback_url = (request.form.get("callback_url") or "").strip()
     added = (request.form.get("blocklist_add") or "").strip()
     return sources.SourceChanges(
@@ -422,8 +450,9 @@ def _form_changes() -> sources.SourceChanges:
 @bp.get("/admin/sources")
 @admin_required
 def sources_page() -> Any:
+    model = _model_thresholds()
     with session_scope(_settings()) as session:
-        described = [sources.describe_source(s) for s in sources.list_sources(session)]
+        described = [sources.describe_source(s, model) for s in sources.list_sources(session)]
     return render_template("admin/sources.html", sources=described, labels=LABELS, rotated=None)
 
 
@@ -450,6 +479,7 @@ def rotate_secret_form(source_id: str) -> Any:
     source_id = _known_id(source_id)
     hours = _float_field("overlap_hours")
     overlap = timedelta(hours=hours if hours is not None else 24)
+    model = _model_thresholds()
     try:
         with session_scope(_settings()) as session:
             rotation = sources.rotate_secret(session, source_id, overlap)
@@ -458,7 +488,7 @@ def rotate_secret_form(source_id: str) -> Any:
                 "secret": rotation.secret,
                 "previous_expires_at": rotation.previous_expires_at,
             }
-            described = [sources.describe_source(s) for s in sources.list_sources(session)]
+            described = [sources.describe_source(s, model) for s in sources.list_sources(session)]
     except sources.SourceNotFound:
         flash("That source no longer exists.", "error")
         return redirect(flask_url_for("admin.sources_page"))

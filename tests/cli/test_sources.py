@@ -15,6 +15,9 @@ from core.db import session_scope
 from core.settings import Settings
 from core.store import create_source, sha256_hex
 from core.tables import Source
+from models.artifact import SHIPPED_DIR, read_manifest
+
+SHIPPED_THRESHOLDS: dict[str, float] = read_manifest(SHIPPED_DIR)["thresholds"]
 
 
 def run(*args: str) -> Result:
@@ -91,7 +94,32 @@ class TestSourcesList:
         existing(session)
         (item,) = json.loads(run("sources", "list", "--json").output)
         assert set(item["thresholds"]) == {"toxic", "identity_hate", "threat", "spam"}
+        assert item["thresholds_source"] == "model"
         assert "secret" not in item
+
+    def test_sources_list_says_which_thresholds_follow_the_model(
+        self, settings: Settings, session: Session
+    ) -> None:
+        source_id = existing(session)
+        run("sources", "update", source_id, "--threshold", "toxic=0.6:0.9")
+        result = run("sources", "list")
+        assert "toxic=0.6:0.9 " in result.output
+        assert f"spam={SHIPPED_THRESHOLDS['spam']:g}(model)" in result.output
+        assert "[mixed]" in result.output
+        back = run("sources", "update", source_id, "--threshold", "toxic=model")
+        assert back.exit_code == 0, back.output
+        assert "[model]" in back.output
+        assert stored(settings, source_id).thresholds == {}
+
+    def test_sources_update_model_thresholds_resets_every_label(
+        self, settings: Settings, session: Session
+    ) -> None:
+        source_id = existing(session)
+        run("sources", "update", source_id, "--threshold", "toxic=0.6", "--threshold", "spam=0.2")
+        result = run("sources", "update", source_id, "--model-thresholds", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["thresholds_source"] == "model"
+        assert stored(settings, source_id).thresholds == {}
 
 
 class TestSourcesUpdate:

@@ -14,6 +14,7 @@ from core.domain import Status
 from core.settings import Settings
 from core.store import IncomingComment, NewSource, record_decision
 from core.tables import Event, Source
+from models.artifact import SHIPPED_DIR, read_manifest
 from tests.comments import receive
 from tests.service.conftest import queued_tasks
 from tests.service.review_support import Account, csrf_token, make_account, sign_in
@@ -27,6 +28,7 @@ API_ROUTES = [
     ("GET", "/v1/admin/deliveries/{event}"),
     ("POST", "/v1/admin/deliveries/{event}/redeliver"),
 ]
+SHIPPED_THRESHOLDS: dict[str, float] = read_manifest(SHIPPED_DIR)["thresholds"]
 PAGES = ["/admin/sources", "/admin/deliveries", "/admin/deliveries/{event}"]
 
 
@@ -114,7 +116,12 @@ class TestAdminSourcesApi:
         assert response.status_code == 200
         (item,) = response.get_json()["sources"]
         assert item["id"] == source.source.id
-        assert item["thresholds"]["toxic"] == {"flag": 0.5, "reject": None}
+        assert item["thresholds"]["toxic"] == {
+            "flag": SHIPPED_THRESHOLDS["toxic"],
+            "reject": None,
+            "source": "model",
+        }
+        assert item["thresholds_source"] == "model"
         assert source.secret not in response.get_data(as_text=True)
 
     @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
@@ -132,12 +139,37 @@ class TestAdminSourcesApi:
             },
         )
         assert response.status_code == 200, response.get_json()
-        assert response.get_json()["thresholds"]["toxic"] == {"flag": 0.6, "reject": 0.9}
+        assert response.get_json()["thresholds"]["toxic"] == {
+            "flag": 0.6,
+            "reject": 0.9,
+            "source": "custom",
+        }
         stored = stored_source(settings, source.source.id)
         assert stored.thresholds == {"toxic": {"flag": 0.6, "reject": 0.9}}
         assert stored.blocklist == [{"term": "casino", "action": "reject"}]
         assert stored.max_links == 0
         assert stored.callback_url == "https://cms.example.org/v2/hook"
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    def test_admin_puts_thresholds_back_on_the_model_with_null(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        path = f"/v1/admin/sources/{source.source.id}"
+        every = {label: {"flag": 0.9} for label in SHIPPED_THRESHOLDS}
+        custom = client.patch(path, headers=bearer(admin), json={"thresholds": every}).get_json()
+        assert custom["thresholds_source"] == "custom"
+        one = client.patch(path, headers=bearer(admin), json={"thresholds": {"spam": None}})
+        assert one.get_json()["thresholds_source"] == "mixed"
+        assert one.get_json()["thresholds"]["spam"] == {
+            "flag": SHIPPED_THRESHOLDS["spam"],
+            "reject": None,
+            "source": "model",
+        }
+        client.patch(path, headers=bearer(admin), json={"thresholds": None})
+        shown = client.get(path, headers=bearer(admin)).get_json()
+        assert shown["thresholds_source"] == "model"
+        assert {k: v["flag"] for k, v in shown["thresholds"].items()} == SHIPPED_THRESHOLDS
+        assert stored_source(settings, source.source.id).thresholds == {}
 
     def test_admin_clears_the_callback_url_with_null(
         self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
@@ -282,6 +314,25 @@ class TestAdminPages:
         stored = stored_source(settings, source.source.id)
         assert stored.thresholds["toxic"] == {"flag": 0.7, "reject": 0.95}
         assert stored.max_links == 3
+
+    def test_sources_form_keeps_untouched_labels_on_the_model(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        sign_in(client, admin)
+        form: dict[str, str] = {"csrf_token": csrf_token(client, "/admin/sources")}
+        # What the page sends back: every label's shown numbers, "model" ticked on all.
+        for label, flag in SHIPPED_THRESHOLDS.items():
+            form |= {f"{label}_flag": str(flag), f"{label}_reject": "", f"{label}_model": "1"}
+            form |= {f"{label}_shown_flag": str(flag), f"{label}_shown_reject": ""}
+        form |= {"toxic_flag": "0.7", "spam_model": ""}
+        client.post(f"/admin/sources/{source.source.id}", data=form)
+        stored = stored_source(settings, source.source.id)
+        assert stored.thresholds == {
+            "toxic": {"flag": 0.7, "reject": None},
+            "spam": {"flag": SHIPPED_THRESHOLDS["spam"], "reject": None},
+        }
+        page = client.get("/admin/sources").get_data(as_text=True)
+        assert 'data-thresholds-source="mixed"' in page
 
     def test_sources_form_without_csrf_token_is_refused(
         self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
