@@ -21,12 +21,14 @@ def default_model_dir() -> Path:
     return SHIPPED_DIR
 
 
-def load(path: str | Path | None = None) -> Classifier:
-    """The classifier in ``path`` (default: MODEL_DIR or the shipped one), sha256-verified."""
+def load(path: str | Path | None = None, sha256: str | None = None) -> Classifier:
+    """The classifier in ``path`` (default: MODEL_DIR or the shipped one), checked against
+    ``sha256`` (default: MODEL_SHA256; the shipped model's is built into models.artifact)."""
+    from core.settings import get_settings
     from models.artifact import load_verified
 
     directory = Path(path) if path is not None else default_model_dir()
-    return load_verified(directory)
+    return load_verified(directory, sha256 or get_settings().model_sha256 or None)
 
 
 __all__ = ["load", "default_model_dir"]
