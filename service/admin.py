@@ -33,7 +33,7 @@ from service.review import (
     refuse_empty_args,
     text_arg,
 )
-from service.schemas import PlainText
+from service.schemas import NO_NUL, Integral, PlainText
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -65,7 +65,7 @@ class ThresholdView(BaseModel):
 
 
 # Strings stored as sent: bounded and free of what a database cannot hold (NUL...).
-Term = Annotated[str, Field(min_length=1, max_length=200), PlainText]
+Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
 
 
 class BlocklistItem(BaseModel):
@@ -109,18 +109,16 @@ class SourceUpdate(BaseModel):
     blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
     blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
     # strict: `false` is not a number of links (lax pydantic would store 0).
-    max_links: int | None = Field(default=None, ge=0, le=100_000, strict=True)
-    max_body_chars: int | None = Field(default=None, ge=1, le=100_000, strict=True)
+    max_links: Annotated[int, Field(strict=True, ge=0, le=100_000), Integral] | None = None
+    max_body_chars: Annotated[int, Field(strict=True, ge=1, le=100_000), Integral] | None = None
 
 
 class RotateSecretRequest(BaseModel):
-    overlap_seconds: int = Field(
-        default=86_400,
-        ge=0,
-        le=30 * 86_400,
-        strict=True,
-        description="How long the old secret still verifies",
-    )
+    overlap_seconds: Annotated[
+        int,
+        Field(strict=True, ge=0, le=30 * 86_400, description="How long the old secret verifies"),
+        Integral,
+    ] = 86_400
 
 
 class RotatedSecret(BaseModel):

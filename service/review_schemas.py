@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.review import APPROVE_REASONS, MAX_BULK, MAX_NOTE_CHARS, REJECT_REASONS
+from service.schemas import Integral
 
 Verdict = Literal["approved", "rejected"]
 # PostgreSQL text cannot hold NUL; ids are short ASCII.
 NO_NUL = r"^[^\x00]*$"
 CommentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-DecisionId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+DecisionId = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1), Integral]
 
 
 class Strict(BaseModel):
