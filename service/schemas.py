@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import email_validator
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -18,6 +19,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -84,7 +86,21 @@ Title = Annotated[str, Field(max_length=500, json_schema_extra=NO_NUL), PlainTex
 UserAgent = Annotated[str, Field(max_length=500, json_schema_extra=NO_NUL), PlainText]
 Language = Annotated[str, Field(max_length=20, json_schema_extra=NO_NUL), PlainText]
 # The request size limit bounds the body; its real limit is checked after trimming.
-BodyText = Annotated[str, Field(max_length=65536, json_schema_extra=NO_NUL), PlainText]
+BodyText = Annotated[
+    str,
+    Field(
+        max_length=65536,
+        json_schema_extra={
+            # Not only whitespace, no NUL; at most the source's max_body_chars (default shown)
+            # UTF-16 code units once trimmed.
+            "allOf": [{"pattern": NO_NUL_PATTERN}, {"pattern": "\\S"}],
+            "maxLength": DEFAULT_MAX_BODY_CHARS,
+            "description": "At most the source's max_body_chars (default 1500) UTF-16 code "
+            "units after trimming; not only whitespace",
+        },
+    ),
+    PlainText,
+]
 HttpUrlText = Annotated[
     str,
     Field(max_length=2000, json_schema_extra={"pattern": HTTP_URL_PATTERN}),
@@ -102,7 +118,24 @@ def _integral(value: Any) -> Any:
 # After a Field(strict=True, ...): a JSON integer is 5 or 5.0, never true, false or "5". (Placed
 # after the Field so the schema keeps its minimum and maximum.)
 Integral = BeforeValidator(_integral)
-Email = Annotated[EmailStr, Field(max_length=320)]
+# The schema names the two standard formats (pydantic's "ipvanyaddress" is no known format).
+IpAddress = Annotated[
+    IPvAnyAddress,
+    WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+]
+# email_validator refuses special-use domains (.test, .local, ...): the schema says so too.
+SPECIAL_USE_EMAIL_DOMAIN = (
+    "@(.*\\.)?("
+    + "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" for c in name)
+        for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
+    )
+    + ")$"
+)
+Email = Annotated[
+    EmailStr,
+    Field(max_length=320, json_schema_extra={"not": {"pattern": SPECIAL_USE_EMAIL_DOMAIN}}),
+]
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
@@ -138,7 +171,7 @@ class IncomingComment(BaseModel):
     body: BodyText
     parent_id: OptionalId | None = None
     created_at: UtcDatetime | None = None
-    ip: IPvAnyAddress | None = None
+    ip: IpAddress | None = None
     user_agent: UserAgent | None = None
     language: Language | None = None
 

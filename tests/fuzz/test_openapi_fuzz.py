@@ -187,5 +187,6 @@ def test_openapi_operation_has_no_server_error_and_conforms(
         statuses[response.status_code] += 1
 
     run()
-    # The credentials worked: some requests got past authentication to the operation itself.
-    assert set(statuses) - {401, 403}, statuses
+    if mode is GenerationMode.POSITIVE:
+        # The credentials worked: some requests got past authentication to the operation itself.
+        assert set(statuses) - {401, 403}, statuses
