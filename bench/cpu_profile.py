@@ -96,7 +96,7 @@ def main() -> int:
             import models
             from core.tables import Comment
 
-            scorer = models.load(settings.model_dir or None)
+            scorer = models.load(settings.model_dir or None, settings.model_sha256 or None)
             with session_scope(settings) as session:
                 ids = list(
                     session.scalars(

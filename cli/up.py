@@ -16,7 +16,6 @@ import errno
 import json
 import logging
 import os
-import secrets
 import shlex
 import shutil
 import signal
@@ -50,6 +49,7 @@ from cli.supervise import (
 )
 from core.logging import configure_logging
 from core.migrate import upgrade
+from core.secrets import local_secret_key
 from core.settings import Settings, get_settings, secret_key_problem
 from worker.heartbeat import KEY_PREFIX as HEARTBEAT_PREFIX
 
@@ -555,7 +555,9 @@ def _check_port_free(host: str, port: int) -> None:
 def _writable_var_dir(var_dir: Path) -> Path:
     var_dir = var_dir.resolve()
     try:
-        var_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only: it holds the database, the secret key and the Redis socket.
+        var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        var_dir.chmod(0o700)
         probe = var_dir / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -606,14 +608,8 @@ def _fresh_metrics_dir(var_dir: Path) -> Path:
 
 
 def _local_secret_key(var_dir: Path) -> str:
-    """A random SECRET_KEY kept in var/, so moderator sessions survive a restart of `up`."""
-    path = var_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(key)
-    return key
+    """A random SECRET_KEY kept in var/ (0600), so moderator sessions survive a restart of `up`."""
+    return local_secret_key(var_dir)
 
 
 def _bind_address(host: str, port: int) -> str:

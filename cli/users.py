@@ -1,11 +1,16 @@
-"""`moderation users add|token`: moderator accounts and review API tokens, secrets shown once."""
+"""`moderation users add|password|disable|enable|token`: accounts and review API tokens.
+
+Passwords and tokens are shown once; a new password or disabling ends the account's sessions.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from core.accounts import (
     MIN_PASSWORD_CHARS,
@@ -13,11 +18,14 @@ from core.accounts import (
     create_user,
     generate_password,
     mint_token,
+    set_active,
+    set_password,
     user_by_email,
 )
 from core.db import session_scope
 from core.domain import Role
 from core.settings import get_settings
+from core.tables import User
 
 
 @click.group()
@@ -97,3 +105,49 @@ def token(email: str, name: str) -> None:
             f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
         ) from exc
     click.echo(minted.token)
+
+
+def _change_account(email: str, change: Callable[[Session, User], None]) -> str:
+    """Apply a change to the account for ``email``; returns its normalised address."""
+    try:
+        with session_scope(get_settings()) as session:
+            user = user_by_email(session, email)
+            if user is None:
+                raise click.ClickException(f"no account for {email}")
+            change(session, user)
+            return user.email
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
+        ) from exc
+
+
+@users.command()
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--generate", is_flag=True, help="Generate a password and print it once.")
+def password(email: str, password_stdin: bool, generate: bool) -> None:
+    """Set a new password; every signed-in session of the account ends."""
+    new_password, generated = _read_password(password_stdin, generate)
+    address = _change_account(email, lambda s, user: set_password(s, user, new_password))
+    click.echo(f"New password set for {address}; its sessions have ended.")
+    if generated:
+        click.echo(f"Password (shown once): {new_password}")
+
+
+@users.command()
+@click.argument("email")
+def disable(email: str) -> None:
+    """Disable an account: it cannot sign in, its sessions end and its API tokens stop working."""
+    address = _change_account(email, lambda s, user: set_active(s, user, False))
+    click.echo(f"Disabled {address}; its sessions have ended.")
+
+
+@users.command()
+@click.argument("email")
+def enable(email: str) -> None:
+    """Enable a disabled account again (it signs in anew)."""
+    address = _change_account(email, lambda s, user: set_active(s, user, True))
+    click.echo(f"Enabled {address}.")

@@ -87,6 +87,40 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
+def end_sessions(user: User) -> None:
+    """Every signed-in browser of this account must sign in again (the session id carries the
+    generation, so cookies issued before are refused by the server, wherever they were copied)."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password; the account's sessions end, so whoever knew the old one is signed out."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_CHARS} characters")
+    user.password_hash = _hasher.hash(password)
+    end_sessions(user)
+    session.flush()
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Enable or disable an account; disabling ends its sessions (its tokens stop working too)."""
+    if not active:
+        end_sessions(user)
+    user.active = active
+    session.flush()
+
+
+def user_for_session(session: Session, session_id: str) -> User | None:
+    """The active account a session id ("<user id>:<generation>") still stands for, or None."""
+    user_id, _, generation = session_id.partition(":")
+    if not (user_id.isdigit() and generation.isdigit()):
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.active or user.session_generation != int(generation):
+        return None
+    return user
+
+
 def mint_token(session: Session, user: User, name: str = "") -> NewToken:
     """A new bearer token for the review API; the caller shows it once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

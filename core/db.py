@@ -20,8 +20,8 @@ def make_engine(url: str) -> Engine:
     """An engine for url; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -35,6 +35,19 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The file holds accounts and (encrypted) signing secrets: owner-only, 0600 in a 0700
+    folder when we create it. SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        status = path.stat()
+        # An older file left readable by others is tightened (only its owner may chmod it).
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            os.chmod(path, 0o600)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

@@ -17,6 +17,8 @@ def alembic_config(settings: Settings | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    # Data migrations that need keys (encrypting the sources' secrets) read them from here.
+    config.attributes["settings"] = settings
     return config
 
 

@@ -24,7 +24,12 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", alias="REDIS_URL")
     # Empty means the artifact shipped in models/artifacts/.
     model_dir: str = Field(default="", alias="MODEL_DIR")
+    # Expected sha256 of MODEL_DIR's model file: the folder's own manifest cannot vouch for it.
+    model_sha256: str = Field(default="", alias="MODEL_SHA256")
     secret_key: str = Field(default="", alias="SECRET_KEY")
+    # Encrypts the sources' signing secrets at rest (default: derived from SECRET_KEY);
+    # comma-separated, the first encrypts and all decrypt.
+    secrets_key: str = Field(default="", alias="SECRETS_KEY")
     # The scoring queue's name; callbacks go to delivery_queue_name beside it. Tests give each
     # run its own so runs never share tasks.
     queue_name: str = Field(default="moderation", alias="MODERATION_QUEUE")

@@ -19,6 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core.secrets import decrypt_secret, encrypt_secret
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -41,6 +43,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+class EncryptedSecret(TypeDecorator[str]):
+    """A signing secret, stored encrypted (core.secrets) and read back in clear."""
+
+    impl = String(200)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return encrypt_secret(value) if value is not None else None
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return decrypt_secret(value) if value is not None else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 
@@ -52,10 +67,11 @@ class Source(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    # Standard Webhooks secret, "whsec_" + base64. Kept in clear: HMAC needs it.
-    secret: Mapped[str] = mapped_column(String(200))
+    # Standard Webhooks secret, "whsec_" + base64. HMAC needs it, so it is encrypted at rest
+    # rather than hashed.
+    secret: Mapped[str] = mapped_column(EncryptedSecret())
     # During a rotation the old secret still verifies until previous_secret_expires_at.
-    previous_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    previous_secret: Mapped[str | None] = mapped_column(EncryptedSecret(), default=None)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     # sha256 hex of the source's API token; the token itself is shown once.
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -184,6 +200,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of every session's id: raising it (sign-out, new password, disabling) ends them all.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

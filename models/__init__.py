@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from models.classifier import Classifier
 
 
-def load(path: str | Path | None = None) -> Classifier:
-    """The classifier in ``path`` (default: the shipped one), sha256-verified."""
+def load(path: str | Path | None = None, sha256: str | None = None) -> Classifier:
+    """The classifier in ``path`` (default: the shipped one), checked against ``sha256``
+    (the caller passes MODEL_SHA256; the shipped model's is built into models.artifact)."""
     from models.artifact import SHIPPED_DIR, load_verified
 
-    return load_verified(Path(path) if path is not None else SHIPPED_DIR)
+    return load_verified(Path(path) if path is not None else SHIPPED_DIR, sha256 or None)
 
 
 __all__ = ["load"]

@@ -1,13 +1,17 @@
 """The artifact directory: model.joblib plus manifest.json, and the only way to load it.
 
 joblib files are pickles, and a pickle runs code when loaded, so the file's sha256 is checked
-against the manifest BEFORE joblib ever sees it; a model pickled by another scikit-learn version
-is refused instead of silently mis-predicting.
+BEFORE joblib ever sees it, against a hash the artifact folder cannot change: for the shipped
+model the constant SHIPPED_MODEL_SHA256 below, for any other folder the one the caller gives
+(the MODEL_SHA256 setting). The manifest must agree too, but never vouches on its own: whoever
+can swap the pickle can rewrite the manifest beside it. A model pickled by another scikit-learn
+version is refused instead of silently mis-predicting.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 import warnings
@@ -25,6 +29,9 @@ MANIFEST_FILE = "manifest.json"
 CARD_FILE = "MODEL_CARD.md"
 # Where the shipped model lives inside the package.
 SHIPPED_DIR = Path(__file__).resolve().parent / "artifacts"
+# sha256 of SHIPPED_DIR/model.joblib, the trust anchor for the shipped model. Shipping a
+# retrained artifact means updating this one line (tests/models/test_artifact.py checks it).
+SHIPPED_MODEL_SHA256 = "6cc459b6d4b0ee1d9da13a3bec41520c874448eccb194e794830eccc81f68fd1"
 
 
 class ModelError(Exception):
@@ -106,35 +113,90 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify(directory: Path) -> dict[str, Any]:
-    """Checks the model file against the manifest's sha256; returns the manifest."""
-    manifest = read_manifest(directory)
-    model_path = directory / str(manifest.get("model_file", MODEL_FILE))
-    if not model_path.is_file():
-        raise ModelError(f"model file {model_path} is missing")
-    actual = file_sha256(model_path)
-    if actual != manifest["sha256"]:
-        raise ModelIntegrityError(
-            f"model file {model_path} does not match its manifest "
-            f"(sha256 {actual[:12]}..., expected {manifest['sha256'][:12]}...): refusing to load it"
+def is_shipped(directory: Path) -> bool:
+    return directory.resolve() == SHIPPED_DIR
+
+
+def expected_sha256(directory: Path, sha256: str | None) -> str:
+    """The hash the model file must have, from outside the folder (see the module docstring)."""
+    if is_shipped(directory):
+        if sha256 and sha256.lower() != SHIPPED_MODEL_SHA256:
+            raise ModelIntegrityError(
+                f"MODEL_SHA256 {sha256[:12]}... is not the shipped model's sha256 "
+                f"{SHIPPED_MODEL_SHA256[:12]}...: refusing to load it"
+            )
+        return SHIPPED_MODEL_SHA256
+    if not sha256:
+        raise ModelError(
+            f"no expected sha256 for the model in {directory}: set MODEL_SHA256 to the sha256 "
+            "of its model file (the manifest in the same folder cannot vouch for it)"
         )
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256.lower()):
+        raise ModelError("MODEL_SHA256 must be 64 hexadecimal digits")
+    return sha256.lower()
+
+
+def model_path(directory: Path, manifest: Mapping[str, Any]) -> Path:
+    """The manifest's model_file, which must name a file inside the artifact folder."""
+    name = manifest.get("model_file", MODEL_FILE)
+    if not isinstance(name, str) or not name:
+        raise ModelError(f"model manifest in {directory} has no usable model_file")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or "\\" in name:
+        raise ModelIntegrityError(
+            f"model_file {name!r} in {directory} points outside its folder: refusing to load it"
+        )
+    path = directory / relative
+    if not path.is_file():
+        raise ModelError(f"model file {path} is missing")
+    # A symlink (or a symlinked folder on the way) must not lead out of the folder either.
+    if not path.resolve().is_relative_to(directory.resolve()):
+        raise ModelIntegrityError(
+            f"model_file {name!r} in {directory} resolves outside its folder: refusing to load it"
+        )
+    return path
+
+
+def _check(path: Path, actual: str, expected: str, manifest: Mapping[str, Any]) -> None:
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"model file {path} is not the expected model "
+            f"(sha256 {actual[:12]}..., expected {expected[:12]}...): refusing to load it"
+        )
+    if manifest["sha256"] != actual:
+        raise ModelIntegrityError(
+            f"model file {path} does not match its manifest "
+            f"(sha256 {actual[:12]}..., manifest says {manifest['sha256'][:12]}...)"
+        )
+
+
+def verify(directory: Path, sha256: str | None = None) -> dict[str, Any]:
+    """Checks the model file against the expected sha256 and the manifest; returns the manifest."""
+    expected = expected_sha256(directory, sha256)
+    manifest = read_manifest(directory)
+    path = model_path(directory, manifest)
+    _check(path, file_sha256(path), expected, manifest)
     return manifest
 
 
-def load_verified(directory: Path) -> Classifier:
-    """Verify, then unpickle with scikit-learn version drift turned into an error."""
-    manifest = verify(directory)
+def load_verified(directory: Path, sha256: str | None = None) -> Classifier:
+    """Verify, then unpickle with scikit-learn version drift turned into an error.
+
+    The bytes are read once, hashed, and unpickled from memory: a file swapped between the
+    check and the load cannot slip through."""
+    expected = expected_sha256(directory, sha256)
+    manifest = read_manifest(directory)
+    path = model_path(directory, manifest)
+    data = path.read_bytes()
+    _check(path, hashlib.sha256(data).hexdigest(), expected, manifest)
     from sklearn.exceptions import InconsistentVersionWarning
 
-    model_path = directory / str(manifest.get("model_file", MODEL_FILE))
     with warnings.catch_warnings():
         warnings.simplefilter("error", InconsistentVersionWarning)
         try:
-            model = joblib.load(model_path)
+            model = joblib.load(io.BytesIO(data))
         except InconsistentVersionWarning as exc:
-            raise ModelError(
-                f"model file {model_path} was built by another version: {exc}"
-            ) from exc
+            raise ModelError(f"model file {path} was built by another version: {exc}") from exc
     if not isinstance(model, Classifier):
-        raise ModelError(f"model file {model_path} does not hold a Classifier")
+        raise ModelError(f"model file {path} does not hold a Classifier")
     return model

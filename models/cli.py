@@ -15,12 +15,12 @@ import click
 JSONL_BATCH = 2000
 
 
-def _load(model_dir: Path | None) -> Any:
+def _load(model_dir: Path | None, sha256: str | None) -> Any:
     import models
     from models.artifact import ModelError
 
     try:
-        return models.load(model_dir)
+        return models.load(model_dir, sha256)
     except ModelError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -94,6 +94,13 @@ def train(
         f"wrote {result.directory} (model {result.version}, "
         f"{result.size_bytes / 1e6:.1f} MB, trained in {result.seconds:.0f} s)"
     )
+    from models.artifact import is_shipped
+
+    digest = result.manifest["sha256"]
+    if is_shipped(result.directory):
+        click.echo(f"sha256 {digest}: put it in SHIPPED_MODEL_SHA256 (models/artifact.py)")
+    else:
+        click.echo(f"sha256 {digest}: load it with MODEL_SHA256={digest}")
 
 
 @click.command()
@@ -105,9 +112,17 @@ def train(
     envvar="MODEL_DIR",
     help="Artifact directory (default: MODEL_DIR or the shipped model).",
 )
+@click.option(
+    "--sha256",
+    "sha256",
+    default=None,
+    envvar="MODEL_SHA256",
+    help="Expected sha256 of the model file, needed for any --model but the shipped one "
+    "(default: MODEL_SHA256).",
+)
 @click.option("--data", "data", type=click.Path(path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate(model_dir: Path | None, data: Path, as_json: bool) -> None:
+def evaluate(model_dir: Path | None, sha256: str | None, data: Path, as_json: bool) -> None:
     """Per-label ROC-AUC, PR-AUC, precision, recall and flag rate on a labelled file."""
     from models.evaluate import EvaluationDataError, evaluate_frame, read_labelled_file
 
@@ -115,7 +130,7 @@ def evaluate(model_dir: Path | None, data: Path, as_json: bool) -> None:
         frame = read_labelled_file(data)
     except EvaluationDataError as exc:
         raise click.ClickException(str(exc)) from exc
-    classifier = _load(model_dir)
+    classifier = _load(model_dir, sha256)
     report = evaluate_frame(
         frame, list(classifier.labels), classifier.thresholds, classifier.predict_proba
     )
@@ -189,11 +204,25 @@ def _result(classifier: Any, text: str, probabilities: Any, explain: bool) -> di
     envvar="MODEL_DIR",
     help="Artifact directory (default: MODEL_DIR or the shipped model).",
 )
-def score(text: str | None, jsonl: IO[str] | None, explain: bool, model_dir: Path | None) -> None:
+@click.option(
+    "--sha256",
+    "sha256",
+    default=None,
+    envvar="MODEL_SHA256",
+    help="Expected sha256 of the model file, needed for any --model but the shipped one "
+    "(default: MODEL_SHA256).",
+)
+def score(
+    text: str | None,
+    jsonl: IO[str] | None,
+    explain: bool,
+    model_dir: Path | None,
+    sha256: str | None,
+) -> None:
     """Score one TEXT (with its highlights), or every line of a JSONL file."""
     if (text is None) == (jsonl is None):
         raise click.UsageError("give either TEXT or --jsonl FILE (use - for stdin)")
-    classifier = _load(model_dir)
+    classifier = _load(model_dir, sha256)
     if text is not None:
         probabilities = classifier.predict_one(text)
         click.echo(json.dumps(_result(classifier, text, probabilities, explain)))

@@ -26,8 +26,15 @@ from service.auth import admin_required
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.openapi import documented
 from service.pages import add_nav_link
-from service.review import parse_body, queue_deliveries
-from service.schemas import PlainText
+from service.review import (
+    TEXT_QUERY_SCHEMA,
+    bounded_int_arg,
+    parse_body,
+    queue_deliveries,
+    refuse_empty_args,
+    text_arg,
+)
+from service.schemas import NO_NUL, Integral, PlainText
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -39,15 +46,22 @@ ERRORS: dict[int, str] = {401: "problem", 403: "problem"}
 # Writes may also meet a malformed body, or a missing CSRF token when a page session is used.
 WRITE_ERRORS: dict[int, str] = {400: "problem", **ERRORS}
 PAGE_SIZE = 100
+# Largest offset into the deliveries list (PostgreSQL's OFFSET is a bigint).
+MAX_OFFSET = 2**62
 
 
 # --- schemas -----------------------------------------------------------------------------
 
 
 class ThresholdView(BaseModel):
-    flag: float = Field(ge=0, le=1, description="Flag at or above this score")
+    # strict: JSON true/false is not a number (lax pydantic would read it as 1 or 0).
+    flag: float = Field(ge=0, le=1, strict=True, description="Flag at or above this score")
     reject: float | None = Field(
-        default=None, ge=0, le=1, description="Reject at or above this score (null: never)"
+        default=None,
+        ge=0,
+        le=1,
+        strict=True,
+        description="Reject at or above this score (null: never)",
     )
 
 
@@ -59,7 +73,7 @@ class EffectiveThreshold(ThresholdView):
 
 
 # Strings stored as sent: bounded and free of what a database cannot hold (NUL...).
-Term = Annotated[str, Field(min_length=1, max_length=200), PlainText]
+Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
 
 
 class BlocklistItem(BaseModel):
@@ -107,14 +121,17 @@ class SourceUpdate(BaseModel):
     thresholds: dict[Annotated[str, Field(max_length=50)], ThresholdView | None] | None = None
     blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
     blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
-    max_links: int | None = Field(default=None, ge=0, le=100_000)
-    max_body_chars: int | None = Field(default=None, ge=1, le=100_000)
+    # strict: `false` is not a number of links (lax pydantic would store 0).
+    max_links: Annotated[int, Field(strict=True, ge=0, le=100_000), Integral] | None = None
+    max_body_chars: Annotated[int, Field(strict=True, ge=1, le=100_000), Integral] | None = None
 
 
 class RotateSecretRequest(BaseModel):
-    overlap_seconds: int = Field(
-        default=86_400, ge=0, le=30 * 86_400, description="How long the old secret still verifies"
-    )
+    overlap_seconds: Annotated[
+        int,
+        Field(strict=True, ge=0, le=30 * 86_400, description="How long the old secret verifies"),
+        Integral,
+    ] = 86_400
 
 
 class RotatedSecret(BaseModel):
@@ -158,9 +175,13 @@ class DeliveryDetail(BaseModel):
 
 DELIVERY_PARAMETERS: list[dict[str, Any]] = [
     {"name": "state", "in": "query", "schema": {"enum": [s.value for s in DeliveryState]}},
-    {"name": "source", "in": "query", "schema": {"type": "string"}},
+    {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+    },
 ]
 
 
@@ -215,26 +236,19 @@ def _source_view(source: Any) -> SourceView:
 
 def _delivery_args() -> dict[str, Any]:
     args = request.args
+    refuse_empty_args(args, DELIVERY_PARAMETERS)
     state = args.get("state") or None
     if state is not None and state not in {s.value for s in DeliveryState}:
         raise ValidationFailed(
             "state must be pending, delivered or dead",
             errors=[{"field": "state", "message": "must be pending, delivered or dead"}],
         )
-    try:
-        limit = min(max(int(args.get("limit") or PAGE_SIZE), 1), 500)
-        # Clamped: an offset past PostgreSQL's bigint is a 500, and past any table an empty page.
-        offset = min(max(int(args.get("offset") or 0), 0), 2**62)
-    except ValueError as exc:
-        raise ValidationFailed(
-            "limit and offset must be whole numbers",
-            errors=[{"field": "limit", "message": "not an integer"}],
-        ) from exc
     return {
         "state": state,
-        "source_id": args.get("source") or None,
-        "limit": limit,
-        "offset": offset,
+        "source_id": text_arg(args, "source"),
+        "limit": bounded_int_arg(args, "limit", PAGE_SIZE, 1, 500),
+        # Past PostgreSQL's bigint an offset is a 500: refused like any value out of range.
+        "offset": bounded_int_arg(args, "offset", 0, 0, MAX_OFFSET),
     }
 
 
@@ -318,7 +332,8 @@ def update_source(source_id: str) -> Any:
 @admin_required
 def rotate_secret(source_id: str) -> Any:
     source_id = _known_id(source_id)
-    body = parse_body(RotateSecretRequest) if request.content_length else RotateSecretRequest()
+    # A JSON body, `{}` at least, as the schema says: no body is refused, not defaulted.
+    body = parse_body(RotateSecretRequest)
     with _domain_errors() as session:
         rotation = sources.rotate_secret(
             session, source_id, timedelta(seconds=body.overlap_seconds)

@@ -34,7 +34,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from core.accounts import authenticate, user_by_token
+from core.accounts import authenticate, end_sessions, user_by_token, user_for_session
 from core.db import session_scope
 from core.domain import Role
 from core.settings import Settings
@@ -64,10 +64,17 @@ class Moderator:
     email: str
     role: str
     active: bool = True
+    session_generation: int = 0
 
     @classmethod
     def from_user(cls, user: User) -> Moderator:
-        return cls(id=user.id, email=user.email, role=user.role, active=user.active)
+        return cls(
+            id=user.id,
+            email=user.email,
+            role=user.role,
+            active=user.active,
+            session_generation=user.session_generation,
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -87,7 +94,8 @@ class Moderator:
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The session id: with the generation in it, the server can end sessions it issued."""
+        return f"{self.id}:{self.session_generation}"
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
@@ -104,14 +112,11 @@ def _settings() -> Settings:
     return settings
 
 
-def load_user(user_id: str) -> Moderator | None:
-    if not user_id.isdigit():
-        return None
+def load_user(session_id: str) -> Moderator | None:
+    """Checked on every request: a session whose account moved on a generation is refused."""
     with session_scope(_settings()) as session:
-        user = session.get(User, int(user_id))
-        if user is None or not user.active:
-            return None
-        return Moderator.from_user(user)
+        user = user_for_session(session, session_id)
+        return Moderator.from_user(user) if user is not None else None
 
 
 login_manager.user_loader(load_user)
@@ -154,6 +159,14 @@ def logout() -> Any:
     form = LogoutForm()
     if not form.validate_on_submit():
         abort(400)
+    moderator = _session_moderator()
+    if moderator is not None:
+        # Ends this account's sessions on the server too: a copy of the cookie is worthless now.
+        with session_scope(_settings()) as session:
+            user = session.get(User, moderator.id)
+            if user is not None:
+                end_sessions(user)
+        log.info("moderator signed out", moderator_id=moderator.id)
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -63,6 +63,7 @@ def documented(
     security: list[str] | None = None,
     parameters: list[dict[str, Any]] | None = None,
     request_content_type: str = "application/json",
+    request_required: bool = True,
 ) -> Callable[[F], F]:
     """Declare a view's OpenAPI operation; a "problem" response is problem+json, None no body."""
 
@@ -75,6 +76,7 @@ def documented(
             "security": security or [],
             "parameters": parameters or [],
             "request_content_type": request_content_type,
+            "request_required": request_required,
         }
         return view
 
@@ -133,7 +135,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
             operation["security"] = [{name: []} for name in meta["security"]]
         if meta["request"] is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": meta["request_required"],
                 "content": {
                     meta["request_content_type"]: {
                         "schema": _schema_ref(meta["request"], components)

@@ -30,7 +30,7 @@ from wtforms import EmailField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
 from core import review
-from core.accounts import AccountError, create_user, generate_password
+from core.accounts import AccountError, create_user, generate_password, set_active
 from core.db import session_scope
 from core.domain import LABELS, Role, Status
 from core.reasons import describe_reason, describe_reasons
@@ -284,6 +284,25 @@ def users() -> Any:
         accounts = list(session.scalars(select(User).order_by(User.email)))
     # The new password is shown in this response only, never stored in the session or a log.
     return render_template("users.html", form=form, accounts=accounts, created=created), status
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@admin_required
+def set_user_active(user_id: int) -> Any:
+    """Disable (or enable again) an account; disabling signs it out everywhere at once."""
+    active = request.form.get("active") == "1"
+    if user_id == current_moderator().id and not active:
+        flash("You cannot disable your own account.", "error")
+        return redirect(url_for("pages.users")), 303
+    with session_scope(_settings()) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            return render_template("error.html", message="No such account."), 404
+        set_active(session, user, active)
+        email = user.email
+    log.info("account enabled" if active else "account disabled", user_id=user_id)
+    flash(f"{email} {'enabled' if active else 'disabled and signed out'}.", "info")
+    return redirect(url_for("pages.users")), 303
 
 
 def _nav_links() -> list[tuple[str, str]]:

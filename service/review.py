@@ -58,6 +58,13 @@ M = TypeVar("M", bound=BaseModel)
 SECURITY = ["moderatorToken"]
 TAGS = ["review"]
 ERRORS: dict[int, str] = {401: "problem", 422: "problem"}
+MAX_TEXT_ARG_CHARS = 320
+# A free-text query value: bounded, never a NUL (PostgreSQL text cannot hold one).
+TEXT_QUERY_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "maxLength": MAX_TEXT_ARG_CHARS,
+    "pattern": "^[^\\x00]*$",
+}
 
 PAGING_PARAMETERS: list[dict[str, Any]] = [
     {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
@@ -66,18 +73,18 @@ PAGING_PARAMETERS: list[dict[str, Any]] = [
 QUEUE_PARAMETERS: list[dict[str, Any]] = [
     {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
     {"name": "sort", "in": "query", "schema": {"enum": [s.value for s in Sort]}},
-    {"name": "source", "in": "query", "schema": {"type": "string"}},
-    {"name": "thread", "in": "query", "schema": {"type": "string"}},
+    {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "thread", "in": "query", "schema": TEXT_QUERY_SCHEMA},
     {"name": "label", "in": "query", "schema": {"enum": list(LABELS)}},
-    {"name": "author", "in": "query", "schema": {"type": "string"}},
+    {"name": "author", "in": "query", "schema": TEXT_QUERY_SCHEMA},
     *PAGING_PARAMETERS,
 ]
 AUDIT_PARAMETERS: list[dict[str, Any]] = [
     {"name": "actor", "in": "query", "schema": {"enum": ["model", "moderator"]}},
     {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
-    {"name": "moderator", "in": "query", "schema": {"type": "string", "format": "email"}},
-    {"name": "source", "in": "query", "schema": {"type": "string"}},
-    {"name": "comment", "in": "query", "schema": {"type": "string"}},
+    {"name": "moderator", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "comment", "in": "query", "schema": TEXT_QUERY_SCHEMA},
     {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
     *PAGING_PARAMETERS,
@@ -200,7 +207,43 @@ MAX_INT_ARG = 1_000_000
 
 
 MAX_PAGE = 100_000
-MAX_TEXT_ARG_CHARS = 320
+
+
+def refuse_empty_args(args: Mapping[str, str], parameters: Sequence[dict[str, Any]]) -> None:
+    """API only: an empty value is no date, number or choice, so `until=` is refused like any
+    other invalid value (the pages drop their empty form fields before parsing instead)."""
+    for parameter in parameters:
+        name, schema = parameter["name"], parameter["schema"]
+        typed = "enum" in schema or "format" in schema or schema.get("type") == "integer"
+        if typed and name in args and not args[name].strip():
+            raise ValidationFailed(
+                f"{name} is empty", errors=[{"field": name, "message": "must not be empty"}]
+            )
+
+
+def bounded_int_arg(
+    args: Mapping[str, str], name: str, default: int, minimum: int, maximum: int
+) -> int:
+    """A whole number in [minimum, maximum]; anything else is refused, never clamped."""
+    raw = args.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{name} must be a whole number", errors=[{"field": name, "message": "not an integer"}]
+        ) from exc
+    if not minimum <= value <= maximum:
+        raise ValidationFailed(
+            f"{name} must be between {minimum} and {maximum}",
+            errors=[{"field": name, "message": f"must be between {minimum} and {maximum}"}],
+        )
+    return value
+
+
+def text_arg(args: Mapping[str, str], name: str) -> str | None:
+    return _text_arg(args, name)
 
 
 def _text_arg(args: Mapping[str, str], name: str) -> str | None:
@@ -359,6 +402,7 @@ def decide_response(outcome: review.BulkOutcome, emails: Mapping[int, str]) -> D
 @moderator_token_or_session_required
 def list_queue() -> Any:
     moderator = current_moderator()
+    refuse_empty_args(request.args, QUEUE_PARAMETERS)
     filters = queue_filters(request.args)
     with _review_session() as session:
         page = review.list_queue(session, filters, moderator.id)
@@ -473,7 +517,14 @@ def _decide(ids: Sequence[str], request_body: DecideRequest, single: bool) -> Re
     summary="Approve or reject one comment (a rejection needs a reason code)",
     tags=TAGS,
     request=DecideRequest,
-    responses={201: DecideResponse, 400: "problem", 404: "problem", 409: "problem", **ERRORS},
+    responses={
+        201: DecideResponse,
+        400: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
     security=SECURITY,
 )
 @moderator_token_or_session_required
@@ -486,7 +537,7 @@ def decide(comment_id: str) -> Any:
     summary="Approve or reject many comments at once; comments claimed by others are skipped",
     tags=TAGS,
     request=BulkDecideRequest,
-    responses={201: DecideResponse, 200: DecideResponse, 400: "problem", **ERRORS},
+    responses={201: DecideResponse, 200: DecideResponse, 400: "problem", 415: "problem", **ERRORS},
     security=SECURITY,
 )
 @moderator_token_or_session_required
@@ -500,7 +551,8 @@ def bulk_decide() -> Any:
     summary="Undo your last decision (or the given ones) within 10 seconds",
     tags=TAGS,
     request=UndoRequest,
-    responses={201: DecideResponse, 400: "problem", 409: "problem", **ERRORS},
+    request_required=False,
+    responses={201: DecideResponse, 400: "problem", 409: "problem", 415: "problem", **ERRORS},
     security=SECURITY,
 )
 @moderator_token_or_session_required
@@ -556,6 +608,7 @@ def author(comment_id: str) -> Any:
 )
 @moderator_token_or_session_required
 def audit() -> Any:
+    refuse_empty_args(request.args, AUDIT_PARAMETERS)
     filters = audit_filters(request.args)
     with session_scope(_settings()) as session:
         page = review.audit(session, filters)
@@ -628,4 +681,5 @@ def audit_csv_response(filters: AuditFilters) -> Response:
 )
 @moderator_token_or_session_required
 def audit_csv() -> Any:
+    refuse_empty_args(request.args, AUDIT_PARAMETERS)
     return audit_csv_response(audit_filters(request.args))

@@ -5,25 +5,53 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.review import MAX_BULK, MAX_NOTE_CHARS
+from core.review import APPROVE_REASONS, MAX_BULK, MAX_NOTE_CHARS, REJECT_REASONS
+from service.schemas import Integral
 
 Verdict = Literal["approved", "rejected"]
 # PostgreSQL text cannot hold NUL; ids are short ASCII.
 NO_NUL = r"^[^\x00]*$"
 CommentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-DecisionId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+DecisionId = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1), Integral]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The schema says what the use case checks: a rejection needs one of the reject reasons, an
+# approval may carry one of the approve reasons.
+_REASON_RULE: dict[str, Any] = {
+    "if": {"properties": {"status": {"const": "rejected"}}, "required": ["status"]},
+    "then": {
+        "required": ["reason_code"],
+        "properties": {"reason_code": {"enum": sorted(REJECT_REASONS)}},
+    },
+    "else": {
+        "properties": {
+            "reason_code": {"anyOf": [{"enum": sorted(APPROVE_REASONS)}, {"type": "null"}]}
+        }
+    },
+}
+
+
 class DecideRequest(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_REASON_RULE)
+
     status: Verdict
     reason_code: str | None = Field(default=None, max_length=50, pattern=r"^[a-z_]+$")
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
+
+    @model_validator(mode="after")
+    def _reason_fits_the_verdict(self) -> DecideRequest:
+        allowed = REJECT_REASONS if self.status == "rejected" else APPROVE_REASONS
+        if self.status == "rejected" and not self.reason_code:
+            raise ValueError("a rejection needs a reason code")
+        if self.reason_code is not None and self.reason_code not in allowed:
+            raise ValueError(f"reason code must be one of {', '.join(allowed)} for {self.status}")
+        return self
 
 
 class BulkDecideRequest(DecideRequest):

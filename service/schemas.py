@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import email_validator
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -16,6 +19,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -41,6 +45,8 @@ def _plain_text(value: str) -> str:
 
 def _http_url(value: str) -> str:
     """Check an absolute http(s) URL but keep the CMS's spelling of it."""
+    if not re.fullmatch(HTTP_URL_PATTERN, value):
+        raise ValueError("must be an absolute http(s) URL with a host name, in printable ASCII")
     try:
         _HTTP_URL.validate_python(value)
     except ValidationError as exc:
@@ -62,17 +68,74 @@ def _utc(value: datetime) -> datetime:
 
 
 PlainText = AfterValidator(_plain_text)
+# What the schema says of every plain text: no NUL (lone surrogates JSON Schema cannot express).
+NO_NUL_PATTERN = "^[^\\x00]*$"
+NO_NUL: dict[str, Any] = {"pattern": NO_NUL_PATTERN}
+# An absolute http(s) URL whose host is a name (its last label starts with a letter, so it is
+# never read as an IPv4 address) and whose rest is printable ASCII: published as the schema's
+# pattern and checked before the URL parser, so the document and the code accept the same.
+HTTP_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9-]{1,63}\.)*[A-Za-z][A-Za-z0-9-]{0,62}"
+    r"(:[0-9]{1,4})?([/?#][!-~]*)?$"
+)
 # Strings bounded to what the tables hold, free of NUL and lone surrogates.
-Id = Annotated[str, Field(min_length=1, max_length=200), PlainText]
-OptionalId = Annotated[str, Field(max_length=200), PlainText]
-Name = Annotated[str, Field(min_length=1, max_length=200), PlainText]
-Title = Annotated[str, Field(max_length=500), PlainText]
-UserAgent = Annotated[str, Field(max_length=500), PlainText]
-Language = Annotated[str, Field(max_length=20), PlainText]
+Id = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
+OptionalId = Annotated[str, Field(max_length=200, json_schema_extra=NO_NUL), PlainText]
+Name = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
+Title = Annotated[str, Field(max_length=500, json_schema_extra=NO_NUL), PlainText]
+UserAgent = Annotated[str, Field(max_length=500, json_schema_extra=NO_NUL), PlainText]
+Language = Annotated[str, Field(max_length=20, json_schema_extra=NO_NUL), PlainText]
 # The request size limit bounds the body; its real limit is checked after trimming.
-BodyText = Annotated[str, Field(max_length=65536), PlainText]
-HttpUrlText = Annotated[str, Field(max_length=2000), AfterValidator(_http_url)]
-Email = Annotated[EmailStr, Field(max_length=320)]
+BodyText = Annotated[
+    str,
+    Field(
+        max_length=65536,
+        json_schema_extra={
+            # Not only whitespace, no NUL; at most the source's max_body_chars (default shown)
+            # UTF-16 code units once trimmed.
+            "allOf": [{"pattern": NO_NUL_PATTERN}, {"pattern": "\\S"}],
+            "maxLength": DEFAULT_MAX_BODY_CHARS,
+            "description": "At most the source's max_body_chars (default 1500) UTF-16 code "
+            "units after trimming; not only whitespace",
+        },
+    ),
+    PlainText,
+]
+HttpUrlText = Annotated[
+    str,
+    Field(max_length=2000, json_schema_extra={"pattern": HTTP_URL_PATTERN}),
+    AfterValidator(_http_url),
+]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer includes 5.0; a boolean is no number at all (strict refuses it)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# After a Field(strict=True, ...): a JSON integer is 5 or 5.0, never true, false or "5". (Placed
+# after the Field so the schema keeps its minimum and maximum.)
+Integral = BeforeValidator(_integral)
+# The schema names the two standard formats (pydantic's "ipvanyaddress" is no known format).
+IpAddress = Annotated[
+    IPvAnyAddress,
+    WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+]
+# email_validator refuses special-use domains (.test, .local, ...): the schema says so too.
+SPECIAL_USE_EMAIL_DOMAIN = (
+    "@(.*\\.)?("
+    + "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" for c in name)
+        for name in email_validator.SPECIAL_USE_DOMAIN_NAMES
+    )
+    + ")$"
+)
+Email = Annotated[
+    EmailStr,
+    Field(max_length=320, json_schema_extra={"not": {"pattern": SPECIAL_USE_EMAIL_DOMAIN}}),
+]
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
@@ -108,7 +171,7 @@ class IncomingComment(BaseModel):
     body: BodyText
     parent_id: OptionalId | None = None
     created_at: UtcDatetime | None = None
-    ip: IPvAnyAddress | None = None
+    ip: IpAddress | None = None
     user_agent: UserAgent | None = None
     language: Language | None = None
 

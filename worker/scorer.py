@@ -19,7 +19,7 @@ def load_scorer(settings: Settings) -> Scorer:
     import models  # scikit-learn comes with it: only worker processes pay for the import
 
     started = time.perf_counter()
-    scorer: Scorer = models.load(settings.model_dir or None)
+    scorer: Scorer = models.load(settings.model_dir or None, settings.model_sha256 or None)
     log.info(
         "model loaded",
         model_version=scorer.version,

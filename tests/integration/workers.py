@@ -116,6 +116,8 @@ def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
         REDIS_URL=settings.redis_url,
         MODERATION_QUEUE=settings.queue_name,
         MODEL_DIR=settings.model_dir,
+        # The sources' signing secrets are encrypted under a key derived from it.
+        SECRET_KEY=settings.secret_key,
         MODERATION_VAR_DIR=str(settings.var_dir),
         STALE_PENDING_AFTER_SECONDS=str(settings.stale_pending_after_seconds),
         SWEEP_INTERVAL_SECONDS=str(settings.sweep_interval_seconds),

@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 import models
-from models.artifact import MANIFEST_FILE, verify
+from models.artifact import MANIFEST_FILE, MODEL_FILE, file_sha256, verify
 from models.datasets import DEFAULT_DATA_DIR
 from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
 from models.train import (
@@ -55,8 +55,8 @@ def small_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_data
 class TestBuildArtifact:
     def test_build_artifact_loads_with_verified_manifest(self, small_artifact: Path) -> None:
-        manifest = verify(small_artifact)
-        classifier = models.load(small_artifact)
+        manifest = verify(small_artifact, file_sha256(small_artifact / MODEL_FILE))
+        classifier = models.load(small_artifact, manifest["sha256"])
         assert classifier.version == manifest["version"]
         spam = classifier.labels.index("spam")
         scores = classifier.predict_proba(
