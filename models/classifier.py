@@ -43,31 +43,12 @@ class Classifier(LinearScorer):
     def __init__(
         self,
         *,
-        labels: Sequence[str],
-        version: str,
-        word_vocab: dict[str, int],
-        char_vocab: dict[str, int],
-        idf: np.ndarray,
-        coef: np.ndarray,
-        intercept: np.ndarray,
-        calib_slope: np.ndarray,
-        calib_offset: np.ndarray,
-        thresholds: dict[str, float],
         highlight: HighlightRule | None = None,
         highlight_labels: Sequence[str] = ("toxic", "identity_hate", "threat"),
+        **scorer: Any,
     ) -> None:
-        super().__init__(
-            labels=labels,
-            version=version,
-            word_vocab=word_vocab,
-            char_vocab=char_vocab,
-            idf=idf,
-            coef=coef,
-            intercept=intercept,
-            calib_slope=calib_slope,
-            calib_offset=calib_offset,
-            thresholds=thresholds,
-        )
+        """``scorer``: LinearScorer's arguments (labels, vocabularies, weights, thresholds)."""
+        super().__init__(**scorer)
         self.highlight = highlight or HighlightRule()
         self.highlight_labels = tuple(x for x in highlight_labels if x in self.labels)
         self.span_model: SpanModel | None = None
