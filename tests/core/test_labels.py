@@ -19,9 +19,8 @@ from core.labels import (
     unmapped_reason_codes,
 )
 from core.settings import Settings
-from core.store import create_source, receive_comment
-from core.tables import Source
-from tests.comments import incoming
+from core.store import create_source
+from tests.comments import incoming, receive
 from tests.service.review_support import Account, add_comment, make_account
 
 ALL_ZERO = dict.fromkeys(LABELS, 0)
@@ -154,9 +153,7 @@ class TestExportedLabels:
         comment_id = add_comment(settings, source_id, body="first words", external_id="cms-e")
         decide(settings, comment_id, moderator, Status.APPROVED, "ok")
         with session_scope(settings) as session:
-            source = session.get(Source, source_id)
-            assert source is not None
-            receive_comment(session, source, incoming("Buy cheap pills now", "cms-e"))
+            receive(session, source_id, incoming("Buy cheap pills now", "cms-e"))
         with session_scope(settings) as session:
             review.decide(session, comment_id, moderator.id, Status.REJECTED, "spam")
         rows = exported(settings, source_id)

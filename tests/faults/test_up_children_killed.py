@@ -173,7 +173,7 @@ class TestUpChildrenKilled:
         wait_until_settled(up_settings, receiver, traffic.ledger.accepted, timeout=RECOVERY_TIMEOUT)
         # Comments taken while Redis was down were never queued: the sweeper queued them.
         logs = up_run.var_dir / "log"
-        assert "scoring not queued: broker unavailable" in (logs / "api.log").read_text()
+        assert "task not queued: broker unavailable" in (logs / "api.log").read_text()
         assert re.search(r"sweep: queued [1-9]\d* comments", (logs / "worker.log").read_text())
         counts = assert_nothing_lost_nothing_twice(
             up_settings, source, receiver, traffic.ledger.accepted, redelivery_allowed=True

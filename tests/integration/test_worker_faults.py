@@ -55,5 +55,5 @@ class TestScoreCommentFaults:
         create_client(settings).send_task(SCORE_COMMENT, args=["cmt_missing"])
         wait_for(lambda: "succeeded in" in worker.log_text())
         log = worker.log_text()
-        assert "cmt_missing not found" in log
+        assert "comment not found" in log and "cmt_missing" in log
         assert "Retry in" not in log

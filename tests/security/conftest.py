@@ -2,7 +2,6 @@
 
 from tests.service.conftest import (  # noqa: F401 - pytest finds fixtures by name
     app,
-    broker,
     client,
     other_source,
     signed_post,
