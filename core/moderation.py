@@ -30,9 +30,9 @@ class Scorer(Protocol):
     # Rows of probabilities, one per text, in `labels` order (a numpy array: not a typed Sequence).
     def predict_proba(self, texts: Sequence[str]) -> Any: ...
 
-    # `probabilities`, the text's row from predict_proba when the caller has it, saves scoring
-    # the text a second time.
-    def highlights(self, text: str, probabilities: Any = None) -> Sequence[tuple[int, int]]: ...
+    # One text's predict_proba row and the spans a moderator sees highlighted, from one
+    # scoring (the text is normalised once for both).
+    def assess(self, text: str) -> tuple[Any, Sequence[tuple[int, int]]]: ...
 
 
 def score_text(scorer: Scorer, text: str) -> dict[str, float]:
@@ -91,9 +91,8 @@ def moderate_comment(
         return None
 
     # Scoring runs before the claim so no write lock is held while the model works.
-    probabilities = scorer.predict_proba([comment.body])[0]
+    probabilities, spans = scorer.assess(comment.body)
     scores = labelled(scorer, probabilities)
-    spans = scorer.highlights(comment.body, probabilities)
     highlights = [[int(start), int(end)] for start, end in spans]
     policy = source_policy(source)
     outcome = policy_v1.decide(scores, comment.body, policy)

@@ -11,26 +11,27 @@ span), so marked words separated only by spaces are shown as one span (join_spac
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import expit
 
-if TYPE_CHECKING:
-    from models.span_stage import TreeStage
+from models.span_stage import TreeStage, dense_features
+from models.words import Unit, word_form
 
-_EDGE = re.compile(r"^\W+|\W+$")
+__all__ = [
+    "FORM_NGRAMS",
+    "SpanModel",
+    "Unit",
+    "f1_by_threshold",
+    "fit_span_model",
+    "join_spaced",
+    "unit_features",
+    "word_form",
+    "word_labels",
+]
+
 FORM_NGRAMS = (3, 4, 5)
-
-# One word of a text: original span, normalised form, toxic contribution (calibrated log-odds).
-Unit = tuple[tuple[int, int], str, float]
-
-
-def word_form(piece: str) -> str:
-    """A normalised piece without the punctuation around it, lowercased."""
-    return _EDGE.sub("", piece.lower())
 
 
 def unit_features(
@@ -113,8 +114,6 @@ class SpanModel:
         first = self.probabilities(units)
         if self.stage is None:
             return first
-        from models.span_stage import dense_features  # span_stage builds on this module
-
         features = dense_features(text, units, first, scores, self.prior or {})
         return self.stage.probabilities(features)
 

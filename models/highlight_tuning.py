@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.classifier import Classifier, HighlightRule, eligible_units
+from models.classifier import Classifier, HighlightRule
 from models.highlight import SpanModel, Unit
+from models.highlighter import eligible_units
 from models.splits import CALIBRATION, FIT
 
 log = logging.getLogger(__name__)

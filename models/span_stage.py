@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.audit import identity_words
-from models.highlight import Unit, word_form
+from models.identity import identity_words
+from models.words import Unit, word_form
 
 # Words seen fewer times than this in the classification rows get no prior (saves artifact size).
 PRIOR_MIN_COUNT = 3

@@ -136,8 +136,8 @@ MIN_CLIPPED_NGRAM = 4
 
 
 def identity_words() -> list[str]:
-    """Identity terms (models.audit) and their plurals, lowercased."""
-    from models.audit import identity_words as words
+    """Identity terms (models.identity) and their plurals, lowercased."""
+    from models.identity import identity_words as words
 
     return sorted(words())
 

@@ -43,3 +43,7 @@ class WordListScorer:
     def highlights(self, text: str, probabilities: Any = None) -> list[tuple[int, int]]:
         spans = {(m.start(), m.end()) for label in self.labels for m in self._hits(text, label)}
         return sorted(spans)
+
+    def assess(self, text: str) -> tuple[list[float], list[tuple[int, int]]]:
+        probabilities = self.predict_proba([text])[0]
+        return probabilities, self.highlights(text, probabilities)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.classifier import eligible_units, marked_units
 from models.evaluate import span_f1
 from models.highlight import SpanModel, f1_by_threshold, join_spaced, unit_features, word_form
+from models.highlighter import eligible_units, marked_units
 
 
 def units_of(text: str, contributions: list[float]) -> list:

@@ -71,3 +71,40 @@ class TestShippedModel:
         batch = shipped.predict_proba(texts)
         single = np.vstack([shipped.predict_proba([text]) for text in texts])
         np.testing.assert_allclose(single, batch, rtol=1e-10, atol=1e-12)
+
+
+COUNTED_MODULES = ("models.classifier", "models.highlighter", "models.scorer")
+
+
+def count_normalisations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every normalisation of the scoring and highlighting modules, recorded by text."""
+    import importlib
+
+    seen: list[str] = []
+    for name in COUNTED_MODULES:
+        module = importlib.import_module(name)
+        for function in ("normalise_text", "normalised_text"):
+            original = getattr(module, function, None)
+            if original is not None:
+
+                def counted(text: str, _original=original):  # type: ignore[no-untyped-def]
+                    seen.append(text)
+                    return _original(text)
+
+                monkeypatch.setattr(module, function, counted)
+    return seen
+
+
+class TestShippedScorerAndHighlighter:
+    def test_shipped_assess_normalises_a_comment_once(
+        self, shipped: Classifier, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        text = "You are a pathetic idiot, f u c k off."
+        expected = (shipped.predict_proba([text])[0], shipped.highlights(text))
+        seen = count_normalisations(monkeypatch)
+        probabilities, spans = shipped.assess(text)
+        assert (seen, probabilities.tolist(), spans) == (
+            [text],
+            expected[0].tolist(),
+            expected[1],
+        )
