@@ -160,6 +160,7 @@ def write_card(
             f"{', '.join(entry['labels'])} | {counts.get('fit', 0)} | "
             f"{counts.get('calibration', 0)} | {counts.get('heldout', 0)} |"
         )
+    lines += ["", *label_sources(manifest)]
     lines += [
         "",
         "File sha256 for every set are in `manifest.json`. A text found in several sets is used",
@@ -326,6 +327,33 @@ def write_card(
     path = directory / CARD_FILE
     path.write_text("\n".join(lines))
     return path
+
+
+def label_sources(manifest: dict[str, Any]) -> list[str]:
+    """What each label learnt from: the sets that carry it, and the sets whose rows were made
+    its negatives (TrainConfig.spam_negative_sets)."""
+    negatives = list(manifest["config"].get("spam_negative_sets") or [])
+    weight = manifest["config"].get("spam_negative_weight")
+    lines = ["What each label learnt from (positives and negatives, unless said otherwise):", ""]
+    for label in manifest["labels"]:
+        carried = [e["name"] for e in manifest["training_sets"] if label in e["labels"]]
+        line = f"- `{label}`: " + (", ".join(f"`{n}`" for n in carried) or "no set")
+        if label == "spam" and negatives:
+            line += (
+                "; as negatives only (ordinary discussion, none labelled spam, each row at "
+                f"{weight:g} of its set weight): " + ", ".join(f"`{n}`" for n in negatives)
+            )
+        if label != "spam" and manifest["config"].get("augmentation_weight"):
+            line += "; and the identity audit's neutral sentences as negatives"
+        lines.append(line + ".")
+    if any(e["name"] == "threatgram101" for e in manifest["training_sets"]):
+        lines += [
+            "",
+            "`threatgram101`'s replies that mention Gitmo or Guantanamo (detention, not violence:",
+            "a judgement call) are left out of `threat` as one group; its legal and punitive",
+            "threats (arrest, jail, impeach) are `threat` negatives.",
+        ]
+    return lines
 
 
 def unflagged_rule(rule: dict[str, Any], clean: dict[str, Any] | None) -> list[str]:
