@@ -426,9 +426,15 @@ def speed_section(lines: list[str] | None) -> list[str]:
 def with_speed_section(card: str, section: list[str]) -> str:
     """The card text with its speed section replaced by ``section`` (added before the known
     biases if it has none)."""
+    return with_section(card, SPEED_HEADING, section)
+
+
+def with_section(card: str, heading: str, section: list[str]) -> str:
+    """The card text with the section under ``heading`` replaced by ``section`` (which starts
+    with that heading), or with ``section`` added before the known biases if it has none."""
     lines = card.split("\n")
-    if SPEED_HEADING in lines:
-        start = lines.index(SPEED_HEADING)
+    if heading in lines:
+        start = lines.index(heading)
         end = next(
             (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
         )

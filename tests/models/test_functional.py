@@ -240,3 +240,40 @@ class TestSimulatorSamples:
             if not right:
                 wrong.append(f"{sample.kind} {outcome.status.value}: {sample.text[:50]}")
         assert wrong == [], f"{len(wrong)} of {len(SAMPLES)} decided wrongly"
+
+
+FUNCTIONAL_HEADING = "## Functional suites"
+
+
+def card_section(classifier: Classifier) -> list[str]:
+    return [
+        FUNCTIONAL_HEADING,
+        "Printed by `python -m tests.models.test_functional --card` (and at the end of every",
+        "test run): the hand-written cases of tests/models/functional/, flagged per category at",
+        "the shipped thresholds, against the bar each category must meet. The suites were",
+        "written before this model was trained and were looked at while choosing its design;",
+        "training never reads them.",
+        "",
+        "```",
+        *report(classifier),
+        "```",
+    ]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from models.artifact import CARD_FILE
+    from models.card import with_section
+
+    parser = argparse.ArgumentParser(description="The functional suites' per-category figures.")
+    parser.add_argument("--model", type=Path, default=SHIPPED_DIR)
+    parser.add_argument("--card", action="store_true", help="also write them into MODEL_CARD.md")
+    args = parser.parse_args()
+    model = models.load(args.model)
+    section = card_section(model)
+    print("\n".join(section[7:-1]))
+    if args.card:
+        card = args.model / CARD_FILE
+        card.write_text(with_section(card.read_text(), FUNCTIONAL_HEADING, section))
+        print(f"wrote the functional section of {card}")
