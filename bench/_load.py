@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -158,7 +159,7 @@ def service_env(database_url: str, queue: str, **extra: str) -> dict[str, str]:
         REDIS_URL=redis_url(),
         MODERATION_QUEUE=queue,
         INTAKE_RATE_LIMIT=UNLIMITED_RATE,
-        SECRET_KEY="bench-secret-key",
+        SECRET_KEY=secrets.token_urlsafe(48),
         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         PYTHONPATH=str(REPO_ROOT),
     )

@@ -11,6 +11,7 @@ never answers (a hung Redis), each with its ratio to the baseline.
 from __future__ import annotations
 
 import argparse
+import secrets
 import socket
 import statistics
 import tempfile
@@ -34,6 +35,7 @@ def intake_seconds(redis_url: str, n: int, var_dir: Path) -> list[float]:
         redis_url=redis_url,
         queue_name=f"bench-intake-{uuid.uuid4().hex[:8]}",
         log_level="ERROR",
+        secret_key=secrets.token_urlsafe(48),
     )
     upgrade(settings)
     with session_scope(settings) as session:

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from cli.supervise import child_process, holding_stop_signals
 
@@ -101,7 +103,12 @@ class EmbeddedRedis:
 
     def _answers(self) -> bool:
         try:
-            client = redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1)
+            client = redis.Redis(
+                unix_socket_path=str(self.socket_path),
+                socket_timeout=1,
+                # One ping, no retry rounds: redis-py's default retries a dead socket for seconds.
+                retry=Retry(NoBackoff(), 0),
+            )
             try:
                 return bool(client.ping())
             finally:

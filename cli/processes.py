@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from core.settings import get_settings
+from core.settings import get_settings, secret_key_problem
 
 
 def _exec_python_module(module: str, args: list[str]) -> None:
@@ -61,6 +61,10 @@ def celery_worker_arguments(
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(1), help="Seconds.")
 def api(bind: str | None, workers: int, threads: int, timeout: int) -> None:
     """Serve the HTTP API with gunicorn (gthread); GUNICORN_CMD_ARGS adds more settings."""
+    # Checked here too: gunicorn would report the app's refusal as a traceback per worker.
+    problem = secret_key_problem(get_settings().secret_key)
+    if problem is not None:
+        raise click.ClickException(problem)
     _exec_python_module("gunicorn", gunicorn_arguments(bind, workers, threads, timeout))
 
 

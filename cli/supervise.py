@@ -3,6 +3,7 @@
 Each child leads its own process group: the terminal's Ctrl-C reaches only `up`, which then stops
 the children in order (API and worker first, Redis last), and a group signal sweeps up whatever a
 child forked. On Linux each child also gets SIGTERM if `up` itself dies (PR_SET_PDEATHSIG).
+A child that dies on its own is started again after a RestartBackoff delay.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import IO
+
+from redis.backoff import ExponentialBackoff
 
 PR_SET_PDEATHSIG = 1
 # Held back while a child is spawned, so a Ctrl-C cannot leave a started child unrecorded.
@@ -79,3 +83,24 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@dataclass(frozen=True)
+class RestartBackoff:
+    """How long `up` waits before starting a dead child again: exponential, capped, forgiving.
+
+    A child that dies at once again and again is started ever more slowly (base, 2 x base, ...
+    up to cap); one that stayed up `stable_after` seconds before dying starts over at base.
+    """
+
+    base: float = 0.5
+    cap: float = 30.0
+    stable_after: float = 60.0
+
+    def deaths_in_a_row(self, previous: int, uptime: float) -> int:
+        """The count of quick deaths including this one (1 after a long enough run)."""
+        return 1 if uptime >= self.stable_after else previous + 1
+
+    def delay(self, deaths_in_a_row: int) -> float:
+        """Seconds to wait before the restart that follows the n-th quick death (n >= 1)."""
+        return float(ExponentialBackoff(cap=self.cap, base=self.base).compute(deaths_in_a_row - 1))

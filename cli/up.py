@@ -2,13 +2,19 @@
 
 It migrates the database, starts a private Redis unless REDIS_URL is set, then the API (gunicorn,
 2 gthread workers, the same server as production) and one Celery worker with the sweeper
-embedded (-B). Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the API and the worker, waits for them,
-then stops Redis and exits 0. Children log to var/log/ so the terminal keeps the instructions.
+embedded (-B). A child that dies once everything is up is started again after a RestartBackoff
+delay, with one log line per death and per restart; meanwhile the API keeps taking comments (they
+wait in the database for the sweeper) and /readyz names the child that is down, read from the
+status file `up` keeps in var/. Only Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the tree: the API and
+the worker first, then Redis, and `up` exits 0. Children log to var/log/ so the terminal keeps the
+instructions.
 """
 
 from __future__ import annotations
 
 import errno
+import json
+import logging
 import os
 import secrets
 import shlex
@@ -21,24 +27,43 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 import click
 import httpx
+import redis
+import structlog
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.embedded import EmbeddedRedis, EmbeddedRedisError
-from cli.supervise import child_process, holding_stop_signals, stop_process_group
+from cli.supervise import (
+    RestartBackoff,
+    child_process,
+    holding_stop_signals,
+    stop_process_group,
+)
+from core.logging import configure_logging
 from core.migrate import upgrade
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, secret_key_problem
+from worker.heartbeat import KEY_PREFIX as HEARTBEAT_PREFIX
+
+log = structlog.stdlib.get_logger(__name__)
 
 HEALTH_TIMEOUT_SECONDS = 60.0
 READY_TIMEOUT_SECONDS = 120.0
 CHILD_STOP_TIMEOUT_SECONDS = 20.0
 POLL_INTERVAL_SECONDS = 0.2
 LOG_TAIL_LINES = 15
+# The file in var/ where `up` says which children run; the API's /readyz reports it.
+STATUS_FILE = "up-status.json"
+# How often `up` looks for the first heartbeat of a (re)started worker.
+HEARTBEAT_POLL_SECONDS = 1.0
 
 
 class UpError(click.ClickException):
@@ -49,30 +74,90 @@ class Stopping(Exception):
     """Raised in the main thread by SIGINT/SIGTERM/SIGHUP: stop everything and exit 0."""
 
 
+class Supervised(Protocol):
+    """A child `up` starts, watches and starts again: a command, or the private Redis."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def log_path(self) -> Path: ...
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None: ...
+
+    def start(self) -> None: ...
+
+    def reap(self) -> None: ...
+
+
 @dataclass
 class Child:
-    """A supervised child process and the log file it writes to."""
+    """A supervised child process: its command line, environment and the log file it writes to."""
 
     name: str
-    process: subprocess.Popen[bytes]
+    command: list[str]
+    env: dict[str, str]
     log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with holding_stop_signals(), self.log_path.open("ab") as log_file:
+            # The child keeps its own descriptor of the log once started.
+            self.process = child_process(self.command, env=self.env, output=log_file)
+
+    def reap(self) -> None:
+        """After the leader died: kill what it forked (a pool process, the beat), none may stay."""
+        if self.process is not None:
+            stop_process_group(self.process, CHILD_STOP_TIMEOUT_SECONDS)
+
+
+@dataclass
+class RedisChild:
+    """The private Redis as a supervised child (it comes back with its append-only file only)."""
+
+    server: EmbeddedRedis
+    name: str = "redis"
+
+    @property
+    def log_path(self) -> Path:
+        return self.server.log_path
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.server.process
+
+    def start(self) -> None:
+        self.server.start()
+
+    def reap(self) -> None:
+        self.server.stop()
 
 
 @dataclass
 class ProcessTree:
     """What `up` started, stopped in reverse order of importance: API and worker, then Redis."""
 
+    var_dir: Path = Path("var")
+    started_at: float = field(default_factory=time.monotonic)
+    started_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
     children: list[Child] = field(default_factory=list)
     redis: EmbeddedRedis | None = None
 
     def stop(self) -> None:
-        for child in self.children:
-            if child.process.poll() is None:
-                child.process.terminate()
-        for child in self.children:
-            stop_process_group(child.process, CHILD_STOP_TIMEOUT_SECONDS)
+        running = [child.process for child in self.children if child.process is not None]
+        for process in running:
+            if process.poll() is None:
+                process.terminate()
+        for process in running:
+            stop_process_group(process, CHILD_STOP_TIMEOUT_SECONDS)
         if self.redis is not None:
             self.redis.stop()
+
+    def supervised(self) -> list[Supervised]:
+        """Redis first: a restart round brings the broker back before what needs it."""
+        redis_child: list[Supervised] = [RedisChild(self.redis)] if self.redis is not None else []
+        return [*redis_child, *self.children]
 
 
 def first_comment_snippet(api: str, source_file: Path) -> str:
@@ -102,11 +187,14 @@ def first_comment_snippet(api: str, source_file: Path) -> str:
 def up(host: str, port: int) -> None:
     """Run the API, a worker and the sweeper together until Ctrl-C."""
     settings = get_settings()
+    configure_logging(settings)
+    # Only `up`'s own lines on the terminal, not one per readiness probe.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     tree = ProcessTree()
     with _signals_raise_stopping():
         try:
             api = _start(settings, host, port, tree)
-            _supervise(tree, api)
+            _supervise(tree, api, settings)
         except Stopping:
             click.echo("\nStopping: API and worker first, then Redis...", err=True)
         finally:
@@ -117,8 +205,12 @@ def up(host: str, port: int) -> None:
 
 def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
     """Start everything and print the banner; returns the API's base URL."""
+    # A key the user set is used as is; only an unset one is replaced by var/secret_key.
+    problem = secret_key_problem(settings.secret_key) if settings.secret_key else None
+    if problem is not None:
+        raise UpError(problem)
     _check_port_free(host, port)
-    var_dir = _writable_var_dir(settings.var_dir)
+    var_dir = tree.var_dir = _writable_var_dir(settings.var_dir)
     log_dir = var_dir / "log"
     log_dir.mkdir(exist_ok=True)
     database_url = settings.sqlalchemy_url
@@ -135,6 +227,9 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
 
     api = f"http://{_display_host(host)}:{port}"
     env = _child_environment(settings, var_dir, database_url, redis_url, api)
+    status = StatusFile(var_dir / STATUS_FILE)
+    status.path.unlink(missing_ok=True)
+    env["MODERATION_UP_STATUS"] = str(status.path)
     python = sys.executable
     api_command = [
         python, "-m", "gunicorn",
@@ -152,33 +247,193 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
         "--loglevel", settings.log_level,
     ]  # fmt: skip
     for name, command in (("api", api_command), ("worker", worker_command)):
-        log_path = log_dir / f"{name}.log"
-        with holding_stop_signals(), log_path.open("ab") as log_file:
-            # The child keeps its own descriptor of the log once started.
-            tree.children.append(
-                Child(name, child_process(command, env=env, output=log_file), log_path)
-            )
+        child = Child(name, command, env, log_dir / f"{name}.log")
+        tree.children.append(child)
+        child.start()
 
     _wait_until(f"{api}/healthz", tree, HEALTH_TIMEOUT_SECONDS, "the API did not answer /healthz")
     _print_banner(api, var_dir, database_url, redis_url, tree)
     return api
 
 
-def _supervise(tree: ProcessTree, api: str) -> None:
-    """Wait for a signal; a child that exits on its own ends `up` with its log's last lines.
+def _supervise(tree: ProcessTree, api: str, settings: Settings) -> None:
+    """Watch the children until a signal; start each one that dies again, after a backoff.
 
     Meanwhile it says once when /readyz turns ready (the worker loaded the model), or, if that
     takes too long, which readiness checks still fail.
     """
     readiness = ReadinessReport(api, time.monotonic() + READY_TIMEOUT_SECONDS)
-    while True:
-        for child in tree.children:
-            _raise_if_exited(child)
-        readiness.poll()
-        if tree.redis is not None and tree.redis.process is not None:
-            if tree.redis.process.poll() is not None:
-                raise UpError(f"the private Redis stopped unexpectedly; see {tree.redis.log_path}")
-        time.sleep(POLL_INTERVAL_SECONDS)
+    status = StatusFile(tree.var_dir / STATUS_FILE)
+    heartbeats = HeartbeatProbe(settings.redis_client_url if tree.redis is None else tree.redis.url)
+    watches = [
+        Watch(
+            child,
+            RestartBackoff(),
+            # The worker counts as up once it beats (its model is loaded), not when it starts.
+            state="starting" if child.name == "worker" else "running",
+            started_at=tree.started_at,
+            started_wall=tree.started_wall,
+        )
+        for child in tree.supervised()
+    ]
+    status.write(watches)
+    try:
+        while True:
+            now = time.monotonic()
+            changed = False
+            for watch in watches:
+                changed |= watch.step(now, heartbeats)
+            if changed:
+                status.write(watches)
+            readiness.poll()
+            time.sleep(POLL_INTERVAL_SECONDS)
+    finally:
+        heartbeats.close()
+
+
+@dataclass
+class Watch:
+    """What `up` knows of one child: running (since when), starting, or dead until restart_at."""
+
+    child: Supervised
+    backoff: RestartBackoff
+    state: str = "running"
+    started_at: float = field(default_factory=time.monotonic)
+    started_wall: datetime = field(default_factory=lambda: datetime.now(UTC))
+    deaths_in_a_row: int = 0
+    restarts: int = 0
+    restart_at: float = 0.0
+    restart_wall: datetime | None = None
+    last_exit: str = ""
+
+    def step(self, now: float, heartbeats: HeartbeatProbe) -> bool:
+        """Notice a death, restart when due, notice a restarted worker ready; True if changed."""
+        process = self.child.process
+        if self.state in ("running", "starting"):
+            code = None if process is None else process.poll()
+            if code is None and process is not None:
+                if self.state == "starting" and heartbeats.beat_since(self.started_wall):
+                    self.state = "running"
+                    if self.restarts:
+                        log.info("child ready", child=self.child.name, pid=process.pid)
+                    return True
+                return False
+            self._died(now, describe_exit(code), process.pid if process is not None else None)
+            return True
+        if self.state == "restarting" and now >= self.restart_at:
+            self._restart(now)
+            return True
+        return False
+
+    def _died(self, now: float, how: str, pid: int | None) -> None:
+        self.child.reap()
+        uptime = now - self.started_at
+        self.deaths_in_a_row = self.backoff.deaths_in_a_row(self.deaths_in_a_row, uptime)
+        delay = self.backoff.delay(self.deaths_in_a_row)
+        self.state, self.restart_at, self.last_exit = "restarting", now + delay, how
+        self.restart_wall = datetime.now(UTC) + timedelta(seconds=delay)
+        log.warning(
+            "child died",
+            child=self.child.name,
+            pid=pid,
+            exit=how,
+            uptime_seconds=round(uptime, 1),
+            restart_in_seconds=delay,
+            deaths_in_a_row=self.deaths_in_a_row,
+            log_path=str(self.child.log_path),
+        )
+
+    def _restart(self, now: float) -> None:
+        self.restarts += 1
+        self.started_at, self.started_wall = now, datetime.now(UTC)
+        try:
+            self.child.start()
+        except (EmbeddedRedisError, OSError) as exc:
+            self._died(now, f"could not start: {exc}", None)
+            return
+        process = self.child.process
+        self.state = "starting" if self.child.name == "worker" else "running"
+        log.info(
+            "child restarted",
+            child=self.child.name,
+            pid=process.pid if process is not None else None,
+            restarts=self.restarts,
+        )
+
+    def as_status(self) -> dict[str, object]:
+        process = self.child.process
+        detail = ""
+        if self.state == "starting":
+            detail = "started, waiting for its first heartbeat (model loaded)"
+        elif self.state == "restarting" and self.restart_wall is not None:
+            due = self.restart_wall.isoformat(timespec="milliseconds")
+            detail = f"died ({self.last_exit}); starting again at {due}"
+        return {
+            "state": self.state,
+            "detail": detail,
+            "pid": process.pid if process is not None and self.state != "restarting" else None,
+            "restarts": self.restarts,
+            "since": self.started_wall.isoformat(),
+            "last_exit": self.last_exit or None,
+        }
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "not running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclass
+class StatusFile:
+    """var/up-status.json: each child's state, replaced whole so a reader never sees half."""
+
+    path: Path
+
+    def write(self, watches: list[Watch]) -> None:
+        body = {
+            "pid": os.getpid(),
+            "updated_at": datetime.now(UTC).isoformat(),
+            "children": {watch.child.name: watch.as_status() for watch in watches},
+        }
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(body, indent=2))
+        os.replace(partial, self.path)
+
+
+class HeartbeatProbe:
+    """Looks in Redis for a worker heartbeat newer than a (re)start, at most once a second."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+        )
+        self.next_look = 0.0
+
+    def beat_since(self, started: datetime) -> bool:
+        now = time.monotonic()
+        if now < self.next_look:
+            return False
+        self.next_look = now + HEARTBEAT_POLL_SECONDS
+        # A beat's "at" has microseconds; the clock of the start is compared a little loosely.
+        since = started - timedelta(seconds=1)
+        try:
+            for key in self.client.scan_iter(match=f"{HEARTBEAT_PREFIX}*", count=100):
+                raw = self.client.get(key)
+                at = json.loads(raw).get("at") if raw else None
+                if at and datetime.fromisoformat(at) >= since:
+                    return True
+        except (redis.RedisError, ValueError, AttributeError):
+            return False
+        return False
+
+    def close(self) -> None:
+        self.client.close()
 
 
 @dataclass
@@ -217,7 +472,8 @@ class ReadinessReport:
 
 
 def _raise_if_exited(child: Child) -> None:
-    code = child.process.poll()
+    """While starting, a dead child is a mistake to report (a port, a setting), not to retry."""
+    code = child.process.poll() if child.process is not None else None
     if code is None:
         return
     tail = _tail(child.log_path)

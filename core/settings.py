@@ -35,12 +35,20 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=64 * 1024, alias="MAX_REQUEST_BYTES")
     # Standard Webhooks timestamp tolerance, in seconds.
     signature_tolerance_seconds: int = Field(default=300, alias="SIGNATURE_TOLERANCE_SECONDS")
-    # Intake requests allowed per source (Flask-Limiter notation, counted in Redis).
+    # Intake requests allowed per source (Flask-Limiter notation, counted in Redis); only
+    # requests whose signature verified count.
     intake_rate_limit: str = Field(default="600/minute", alias="INTAKE_RATE_LIMIT")
+    # Refused intake requests (unknown source, bad signature, replay) allowed per client
+    # address before the intake answers 429 instead.
+    intake_refused_rate_limit: str = Field(default="60/minute", alias="INTAKE_REFUSED_RATE_LIMIT")
+    # When set, /metrics answers only requests with Authorization: Bearer <this token>.
+    metrics_token: str = Field(default="", alias="METRICS_TOKEN")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     log_json: bool = Field(default=True, alias="LOG_JSON")
     # Public base URL used in links (self links, moderator page address).
     public_url: str = Field(default="", alias="PUBLIC_URL")
+    # Set by `moderation up` for its API: the file where it says which children run (/readyz).
+    up_status_file: str = Field(default="", alias="MODERATION_UP_STATUS")
 
     @property
     def delivery_queue_name(self) -> str:
@@ -103,3 +111,30 @@ def configure(**overrides: Any) -> Settings:
     global _current
     _current = Settings(**overrides)
     return _current
+
+
+# The key create_app used when SECRET_KEY was unset; it is published, so sessions signed with it
+# can be forged by anyone.
+PUBLISHED_SECRET_KEYS = frozenset({"dev-only-not-secret"})
+MIN_SECRET_KEY_CHARS = 32
+# A long key made of a few characters repeated ("aaaa...", "abab...") is a guess away.
+MIN_SECRET_KEY_DISTINCT_CHARS = 8
+SECRET_KEY_HINT = (
+    "set it to a long random value, e.g. from "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+)
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why key cannot sign moderator sessions, or None when it is long and varied enough."""
+    hint = SECRET_KEY_HINT
+    if not key:
+        return f"SECRET_KEY is not set: {hint}"
+    if key in PUBLISHED_SECRET_KEYS:
+        return f"SECRET_KEY is a published default: {hint}"
+    if len(key) < MIN_SECRET_KEY_CHARS:
+        return f"SECRET_KEY is {len(key)} characters, fewer than {MIN_SECRET_KEY_CHARS}: {hint}"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARS:
+        distinct = MIN_SECRET_KEY_DISTINCT_CHARS
+        return f"SECRET_KEY uses fewer than {distinct} distinct characters: {hint}"
+    return None

@@ -7,9 +7,13 @@ from typing import Any
 from flask import Flask
 
 from core.logging import configure_logging
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings, secret_key_problem
 from service.errors import register_error_handlers
 from service.queue import create_client
+
+
+class InsecureSecretKey(RuntimeError):
+    """SECRET_KEY is missing or weak: anyone could sign a moderator's session cookie."""
 
 
 def create_app(
@@ -19,12 +23,16 @@ def create_app(
     configure_logging(settings)
     app = Flask(__name__)
     app.config.from_mapping(
-        SECRET_KEY=settings.secret_key or "dev-only-not-secret",
+        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=None,  # intake enforces its own limit with a problem+json 413
         MODERATION_SETTINGS=settings,
     )
     if test_config:
         app.config.update(test_config)
+    # Refused in every mode, tests included: there is no key an app may fall back to.
+    problem = secret_key_problem(str(app.config.get("SECRET_KEY") or ""))
+    if problem is not None:
+        raise InsecureSecretKey(problem)
     app.extensions["celery"] = create_client(settings)
     register_error_handlers(app)
 
@@ -36,16 +44,16 @@ def create_app(
     app.register_blueprint(intake.bp)
     app.register_blueprint(metrics.bp)
 
-    from service import limits
-
-    limits.init_limits(app)
-
     from service import admin, auth, pages, review
 
     auth.init_auth(app)
     pages.init_pages(app)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
+
+    from service import limits
+
+    limits.init_limits(app)
 
     from service import security
 

@@ -8,7 +8,6 @@ involved) or the page's session (then the X-CSRFToken header is checked like a f
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,9 +31,6 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_login import login_required as _flask_login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -58,24 +54,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-
-
-# Failed sign-ins allowed per client address and e-mail before the form answers 429.
-FAILED_LOGIN_LIMIT: RateLimitItem = parse("10/minute")
-_failed_logins: dict[int, MovingWindowRateLimiter] = {}
-
-
-def _failed_login_counter() -> MovingWindowRateLimiter:
-    """This process's counter (built after fork: the memory storage runs a timer thread)."""
-    pid = os.getpid()
-    counter = _failed_logins.get(pid)
-    if counter is None:
-        counter = _failed_logins[pid] = MovingWindowRateLimiter(MemoryStorage())
-    return counter
-
-
-def _login_key(email: str) -> tuple[str, str]:
-    return (request.remote_addr or "unknown", email.strip().lower())
 
 
 @dataclass(frozen=True)
@@ -155,13 +133,9 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     if request.method == "GET" and _session_moderator() is not None:
         return redirect(_safe_next(request.args.get("next")))
+    # Failed sign-ins are limited per address and e-mail by service.limits (a 401 counts).
     form = LoginForm()
     if form.validate_on_submit():
-        key = _login_key(form.email.data or "")
-        if not _failed_login_counter().test(FAILED_LOGIN_LIMIT, *key):
-            log.warning("sign-in throttled")
-            flash("Too many failed sign-ins. Wait a minute and try again.", "error")
-            return render_template("login.html", form=form), 429
         with session_scope(_settings()) as session:
             user = authenticate(session, form.email.data or "", form.password.data or "")
             moderator = Moderator.from_user(user) if user is not None else None
@@ -169,7 +143,6 @@ def login() -> Any:
             login_user(moderator)
             log.info("moderator signed in", moderator_id=moderator.id)
             return redirect(_safe_next(request.args.get("next")))
-        _failed_login_counter().hit(FAILED_LOGIN_LIMIT, *key)
         log.info("sign-in refused")
         flash("Wrong e-mail or password.", "error")
         return render_template("login.html", form=form), 401

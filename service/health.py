@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -73,6 +74,21 @@ def check_redis_and_model(settings: Settings) -> tuple[str, str, list[str]]:
     return "ok", "ok", sorted(versions)
 
 
+def check_up_children(settings: Settings) -> dict[str, str]:
+    """Under `moderation up`: its worker and Redis, "ok" while they run, else what `up` does."""
+    if not settings.up_status_file:
+        return {}
+    try:
+        children = json.loads(Path(settings.up_status_file).read_text())["children"]
+        return {
+            name: "ok" if child["state"] == "running" else f"{child['state']}: {child['detail']}"
+            for name, child in children.items()
+            if name != "api"  # this answer comes from the API
+        }
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return {"worker": f"unknown: no status from moderation up ({type(exc).__name__})"}
+
+
 @bp.get("/healthz")
 def healthz() -> Any:
     return jsonify(status="ok")
@@ -80,10 +96,15 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    """Database, Redis and a worker with the model loaded (reported by the worker in Redis)."""
+    """Database, Redis and a worker with the model loaded (reported by the worker in Redis);
+    under `moderation up` also its worker and private Redis, down while it restarts them."""
     settings: Settings = current_app.config["MODERATION_SETTINGS"]
     checks: dict[str, str] = {"database": check_database(settings)}
     checks["redis"], checks["model"], versions = check_redis_and_model(settings)
+    # What `up` knows (a child restarting) says more than a failed ping; "ok" hides no error.
+    for name, value in check_up_children(settings).items():
+        if value != "ok" or name not in checks:
+            checks[name] = value
     failed = sorted(name for name, value in checks.items() if value != "ok")
     ready = not failed
     return (

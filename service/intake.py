@@ -34,7 +34,7 @@ from core.store import (
 )
 from core.store import IncomingComment as StoredIncoming
 from core.tables import Comment, Decision
-from service import signing
+from service import limits, signing
 from service.errors import (
     ApiError,
     MalformedJson,
@@ -286,6 +286,11 @@ def _measured(view: Callable[..., tuple[Response, str]]) -> Callable[..., Respon
             response, outcome = view(*args, **kwargs)
             return response
         except ApiError as error:
+            if error.status != 503 and not limits.signature_verified():
+                # Refused before the source was proven: counted against the client address.
+                too_many = limits.count_refused_intake()
+                if too_many is not None:
+                    error = too_many
             outcome = f"rejected_{error.status}"
             log.info(
                 "intake refused",
@@ -293,7 +298,7 @@ def _measured(view: Callable[..., tuple[Response, str]]) -> Callable[..., Respon
                 status=error.status,
                 reason=error.extensions.get("reason"),
             )
-            raise
+            raise error from None
         finally:
             observe_intake(outcome, time.perf_counter() - started)
 
@@ -334,6 +339,7 @@ def post_comment(source_id: str) -> tuple[Response, str]:
         verified = _verify_signature(settings, source, body)
         if replayed:
             raise _replayed(verified.webhook_id)
+        limits.mark_signature_verified()
         _check_content_type()
         incoming = _to_store(_validate(_parse_object(body), source))
         try:

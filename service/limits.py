@@ -1,36 +1,76 @@
-"""Rate limit on the intake, per source: one noisy or compromised CMS cannot starve the others.
+"""Rate limits, counted in Redis (shared by every API process) with Flask-Limiter.
 
-Counted in Redis (shared by every API process) with Flask-Limiter. A Redis outage must not
-refuse comments the database can still store, so storage errors are swallowed and each process
-falls back to counting in memory until Redis answers again.
+- The intake, per source: one noisy or compromised CMS cannot starve the others. Only requests
+  whose signature verified count against a source, so nobody can spend a source's budget
+  without its secret.
+- The intake's refused requests (unknown source, bad or missing signature, replay), per client
+  address: probing is slowed down, and the source's own comments still pass.
+- Failed sign-ins, per client address and e-mail.
+
+A Redis outage must not refuse comments the database can still store, so storage errors are
+swallowed and each process falls back to counting in memory until Redis answers again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Flask, Response, request
-from flask_limiter import Limiter, RateLimitExceeded, RequestLimit
+import structlog
+from flask import Flask, Response, current_app, flash, g, render_template, request
+from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
+from limits import parse
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 
 from core.settings import Settings
 from service.errors import ApiError, problem_response
 
+log = structlog.stdlib.get_logger(__name__)
+
 INTAKE_ENDPOINT = "intake.post_comment"
+LOGIN_ENDPOINT = "auth.login"
 KEY_PREFIX = "moderation:ratelimit"
+EXTENSION = "moderation_limiter"
 # Redis is asked on every intake request: a dead one must cost milliseconds, not seconds.
 STORAGE_TIMEOUT_SECONDS = 0.5
+# Failed sign-ins allowed per client address and e-mail before the form answers 429.
+FAILED_LOGIN_LIMIT = "10/minute"
+# Set by the intake once a request's signature verified (and it is no replay).
+SIGNATURE_VERIFIED = "intake_signature_verified"
 
 
 class TooManyRequests(ApiError):
     status, title, type = 429, "Too Many Requests", "/problems/rate-limited"
 
 
+def mark_signature_verified() -> None:
+    """From here on the request counts against its source, not against its address."""
+    setattr(g, SIGNATURE_VERIFIED, True)
+
+
+def signature_verified() -> bool:
+    return bool(g.get(SIGNATURE_VERIFIED, False))
+
+
 def source_key() -> str:
     """The source named in the path: each CMS has its own budget."""
     source_id = (request.view_args or {}).get("source_id")
     return f"source:{source_id}" if source_id else "source:none"
+
+
+def address_key() -> str:
+    return f"address:{request.remote_addr or 'unknown'}"
+
+
+def login_key() -> str:
+    """Client address and e-mail; the address is hashed so no e-mail lands in Redis or a log."""
+    email = (request.form.get("email") or "").strip().lower()
+    digest = hashlib.sha256(email.encode("utf-8", "replace")).hexdigest()[:24]
+    return f"login:{request.remote_addr or 'unknown'}:{digest}"
 
 
 def storage_uri(settings: Settings) -> str:
@@ -41,22 +81,93 @@ def storage_uri(settings: Settings) -> str:
     return url
 
 
-def _refuse(limit: RequestLimit) -> Response:
-    retry_after = max(1, math.ceil(limit.reset_at - time.time()))
+def _retry_after(limit: RequestLimit) -> str:
+    return str(max(1, math.ceil(limit.reset_at - time.time())))
+
+
+def _refuse_source(limit: RequestLimit) -> Response:
     return problem_response(
         TooManyRequests(
             f"more than {limit.limit} intake requests from this source; retry later",
-            headers={"Retry-After": str(retry_after)},
+            headers={"Retry-After": _retry_after(limit)},
         )
     )
 
 
+def _refuse_login(limit: RequestLimit) -> Response:
+    # Imported here: the form belongs to the sign-in views, which import nothing of this module.
+    from service.auth import LoginForm
+
+    log.warning("sign-in throttled")
+    flash("Too many failed sign-ins. Wait a minute and try again.", "error")
+    response = Response(render_template("login.html", form=LoginForm()), status=429)
+    response.headers["Retry-After"] = _retry_after(limit)
+    return response
+
+
+def _only(endpoint: str) -> Callable[[], bool]:
+    """exempt_when for a limit of one view (default and fallback limits apply to every view)."""
+    return lambda: request.endpoint != endpoint
+
+
+def _limits(settings: Settings) -> list[Limit]:
+    return [
+        Limit(
+            settings.intake_rate_limit,
+            key_function=source_key,
+            exempt_when=_only(INTAKE_ENDPOINT),
+            # Checked before the view; spent only by requests that proved they are the source's.
+            deduct_when=lambda response: signature_verified(),
+            on_breach=_refuse_source,
+        ),
+        Limit(
+            FAILED_LOGIN_LIMIT,
+            key_function=login_key,
+            methods=["POST"],
+            exempt_when=_only(LOGIN_ENDPOINT),
+            deduct_when=lambda response: response.status_code == 401,
+            on_breach=_refuse_login,
+        ),
+    ]
+
+
+def count_refused_intake() -> TooManyRequests | None:
+    """Count a refused intake request against its client address; the 429 once over the limit.
+
+    Counted only once a request is refused, never before: a valid comment sent from the same
+    address (a shared proxy, say) is not held back by someone else's bad requests.
+    """
+    limiter: Limiter = current_app.extensions[EXTENSION]
+    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    item = parse(settings.intake_refused_rate_limit)
+    keys = (KEY_PREFIX, address_key(), INTAKE_ENDPOINT)
+    try:
+        # The strategy over Redis, or over memory while Flask-Limiter has Redis marked dead.
+        strategy = limiter.limiter
+        if strategy.hit(item, *keys):
+            return None
+        reset_at = strategy.get_window_stats(item, *keys).reset_time
+    except (RedisError, OSError, StorageError) as exc:
+        # The request is refused anyway; it only goes uncounted.
+        log.warning("refused intake request not counted", error=type(exc).__name__)
+        return None
+    return TooManyRequests(
+        f"more than {item} refused intake requests from this address; retry later",
+        headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
+    )
+
+
 def init_limits(app: Flask) -> Limiter:
-    """Limit the intake view per source; declare the 429 in its OpenAPI operation."""
+    """Limit the intake and the sign-in form; declare the intake's 429 in its OpenAPI operation."""
     settings: Settings = app.config["MODERATION_SETTINGS"]
+    limits = _limits(settings)
     limiter = Limiter(
         source_key,
         app=app,
+        # Default limits rather than decorators, each exempt outside its own view: the very same
+        # limits then count while Redis is away, and a request that finds Redis dead midway
+        # is not counted twice.
+        default_limits=list[str | Callable[[], str] | Limit](limits),
         storage_uri=storage_uri(settings),
         # Typed str | int by Flask-Limiter, but redis-py takes its timeouts in float seconds.
         storage_options=cast(
@@ -66,21 +177,19 @@ def init_limits(app: Flask) -> Limiter:
                 "socket_timeout": STORAGE_TIMEOUT_SECONDS,
             },
         ),
-        # One INCR per request (a moving window keeps a list per source and costs more).
+        # One INCR per request (a moving window keeps a list per key and costs more).
         strategy="fixed-window",
         key_prefix=KEY_PREFIX,
         swallow_errors=True,
-        in_memory_fallback=[settings.intake_rate_limit],
+        # Flask-Limiter takes Limit objects here too, though it types the list as strings.
+        in_memory_fallback=cast(list[str], limits),
         in_memory_fallback_enabled=True,
     )
-    # The breach callback built the problem+json 429; the generic HTTP error handler must not
-    # replace it with a bare one.
+    app.extensions[EXTENSION] = limiter
+    # The breach callbacks built the 429s; the generic HTTP error handler must not replace
+    # them with bare ones.
     app.register_error_handler(RateLimitExceeded, lambda error: error.get_response())
-    view = app.view_functions[INTAKE_ENDPOINT]
-    limited = limiter.limit(settings.intake_rate_limit, key_func=source_key, on_breach=_refuse)
-    # Flask-Limiter types its decorator as possibly returning a coroutine function; ours is sync.
-    app.view_functions[INTAKE_ENDPOINT] = limited(view)  # type: ignore[assignment]
-    meta: dict[str, Any] | None = getattr(view, "__openapi__", None)
+    meta: dict[str, Any] | None = getattr(app.view_functions[INTAKE_ENDPOINT], "__openapi__", None)
     if meta is not None:
         meta["responses"].setdefault(429, "problem")
     return limiter

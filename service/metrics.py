@@ -3,15 +3,18 @@
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (prometheus_client reads it) so
 every process writes its samples there and /metrics adds them up. Worker processes given the
 same directory (worker/metrics.py: scoring latency, decisions, callbacks) are added up with them;
-the queue depth is read from Redis at scrape time.
+the queue depth is read from Redis at scrape time. With METRICS_TOKEN set, /metrics answers only
+a scraper that sends it as a bearer token. No label names a source: its id is what an intake
+request is addressed to.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 
 import structlog
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -26,6 +29,8 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from core.settings import Settings
+from service.errors import Unauthorized
+from service.openapi import documented
 
 bp = Blueprint("metrics", __name__)
 log = structlog.stdlib.get_logger(__name__)
@@ -85,9 +90,27 @@ class QueueDepthCollector(Collector):
         yield gauge
 
 
+def _check_token(expected: str) -> None:
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    given = token.strip() if scheme.lower() == "bearer" else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized(
+            "send METRICS_TOKEN as Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+
+
 @bp.get("/metrics")
+@documented(
+    summary="Prometheus metrics (a bearer token is required when METRICS_TOKEN is set)",
+    tags=["operations"],
+    responses={200: "text/plain", 401: "problem"},
+    security=["metricsToken"],
+)
 def metrics() -> Response:
     settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    if settings.metrics_token:
+        _check_token(settings.metrics_token)
     scrape_time = CollectorRegistry()
     scrape_time.register(QueueDepthCollector(settings))
     body = generate_latest(_registry()) + generate_latest(scrape_time)

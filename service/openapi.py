@@ -40,6 +40,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 SECURITY_SCHEMES: dict[str, Any] = {
     "sourceToken": {"type": "http", "scheme": "bearer", "description": "A source's API token"},
     "moderatorToken": {"type": "http", "scheme": "bearer", "description": "A moderator's token"},
+    "metricsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "METRICS_TOKEN, when the service is configured with one",
+    },
     "webhookSignature": {
         "type": "apiKey",
         "in": "header",

@@ -267,20 +267,35 @@ def _choice(args: Mapping[str, str], name: str, allowed: Sequence[str]) -> str |
 def _datetime_arg(
     args: Mapping[str, str], name: str, inclusive_day: bool = False
 ) -> datetime | None:
-    """An ISO date or datetime; a bare date as an upper bound means the end of that day."""
+    """An ISO date or datetime, in UTC; a bare date as an upper bound means the end of that day."""
     raw = (args.get(name) or "").strip()
     if not raw:
         return None
     if inclusive_day and len(raw) == 10:
         day = _datetime_arg(args, name)
-        return day + timedelta(days=1) if day is not None else None
+        if day is None:
+            return None
+        try:
+            return day + timedelta(days=1)
+        except OverflowError:
+            # The end of 9999-12-31 is after every time a decision can carry: no upper bound.
+            return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ValidationFailed(
             f"{name} must be an ISO 8601 date", errors=[{"field": name, "message": "not a date"}]
         ) from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # E.g. 0001-01-01T00:30+01:00: its UTC time falls outside the years 1 to 9999.
+        message = f"must be between {datetime.min.isoformat()}Z and {datetime.max.isoformat()}Z"
+        raise ValidationFailed(
+            f"{name} {message}", errors=[{"field": name, "message": message}]
+        ) from None
 
 
 def queue_filters(args: Mapping[str, str]) -> QueueFilters:

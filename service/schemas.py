@@ -50,7 +50,15 @@ def _http_url(value: str) -> str:
 
 def _utc(value: datetime) -> datetime:
     """A timestamp without an offset is taken as UTC (what CMSs that omit it mean)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # E.g. 0001-01-01T00:30+01:00: its UTC time falls outside the years 1 to 9999.
+        raise ValueError(
+            f"must be between {datetime.min.isoformat()}Z and {datetime.max.isoformat()}Z in UTC"
+        ) from None
 
 
 PlainText = AfterValidator(_plain_text)

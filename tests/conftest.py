@@ -24,6 +24,8 @@ from core.settings import Settings, configure
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 RUN_ID = uuid.uuid4().hex[:10]
+# Long and varied enough for create_app, which refuses short or published keys.
+TEST_SECRET_KEY = f"test-secret-key-{uuid.uuid4().hex}"
 
 
 def _pg_admin_url() -> str:
@@ -64,7 +66,7 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         database_url=database_url,
         redis_url=os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL),
         queue_name=f"moderation-test-{RUN_ID}-{uuid.uuid4().hex[:6]}",
-        secret_key="test-secret-key",
+        secret_key=TEST_SECRET_KEY,
         log_json=False,
     )
     if backend == "sqlite":

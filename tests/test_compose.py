@@ -82,3 +82,9 @@ class TestCompose:
         result = compose_config()
         assert result.returncode != 0
         assert "SECRET_KEY" in result.stderr
+
+    def test_compose_passes_metrics_token_to_the_api(self) -> None:
+        result = compose_config(SECRET_KEY="compose-test-secret", METRICS_TOKEN="scrape-token")
+        assert result.returncode == 0, result.stderr
+        api = yaml.safe_load(result.stdout)["services"]["api"]
+        assert api["environment"]["METRICS_TOKEN"] == "scrape-token"

@@ -171,7 +171,7 @@ def run_delivery(
     outcome = post_event(claim, client)
     with session_scope(settings) as session:
         recorded = record_outcome(session, claim, outcome, now)
-    observe_callback(claim.source_id, outcome.status_code, failed=not outcome.succeeded)
+    observe_callback(outcome.status_code, failed=not outcome.succeeded)
     log.info(
         "delivery attempt",
         extra={

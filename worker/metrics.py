@@ -15,20 +15,22 @@ SCORING_SECONDS = Histogram(
     "Time to decide one comment in the worker (load, model, policy, commit), in seconds.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+# No label names a source: /metrics may be read by more people than the admin pages, and a
+# source id is what an intake request is addressed to. Per-source delivery health is on the
+# admin's deliveries page.
 DECISIONS = Counter(
     "moderation_decisions",
-    "Decisions made by the model, by outcome (approved, flagged, rejected...) and source id.",
-    ["outcome", "source"],
+    "Decisions made by the model, by outcome (approved, flagged, rejected...).",
+    ["outcome"],
 )
 CALLBACK_ATTEMPTS = Counter(
     "moderation_callback_attempts",
-    "Callback POSTs to a source's CMS, by source id.",
-    ["source"],
+    "Callback POSTs to the sources' CMSs.",
 )
 CALLBACK_FAILURES = Counter(
     "moderation_callback_failures",
-    "Callback POSTs that failed, by source id and reason (http_<status> or network).",
-    ["source", "reason"],
+    "Callback POSTs that failed, by reason (http_<status> or network).",
+    ["reason"],
 )
 
 
@@ -36,13 +38,13 @@ def observe_scoring(seconds: float) -> None:
     SCORING_SECONDS.observe(seconds)
 
 
-def observe_decision(outcome: str, source_id: str) -> None:
-    DECISIONS.labels(outcome=outcome, source=source_id).inc()
+def observe_decision(outcome: str) -> None:
+    DECISIONS.labels(outcome=outcome).inc()
 
 
-def observe_callback(source_id: str, status_code: int | None, failed: bool) -> None:
+def observe_callback(status_code: int | None, failed: bool) -> None:
     """Count one attempt and, when it failed, why: the HTTP status, or the network."""
-    CALLBACK_ATTEMPTS.labels(source=source_id).inc()
+    CALLBACK_ATTEMPTS.inc()
     if failed:
         reason = f"http_{status_code}" if status_code is not None else "network"
-        CALLBACK_FAILURES.labels(source=source_id, reason=reason).inc()
+        CALLBACK_FAILURES.labels(reason=reason).inc()

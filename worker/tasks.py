@@ -55,7 +55,7 @@ def score_comment(comment_id: str) -> None:
     if result is None:
         return
     decision, event = result
-    observe_decision(decision.status, event.source_id)
+    observe_decision(decision.status)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
     try:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from tests.cli.helpers import MODERATION, clean_environment, free_port
+from tests.conftest import TEST_SECRET_KEY
 
 TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
 START_TIMEOUT = 60.0
@@ -45,7 +46,7 @@ def run_command(tmp_path: Path) -> Iterator[RunCommand]:
             REDIS_URL=TEST_REDIS_URL,
             MODERATION_QUEUE=f"moderation-test-{uuid.uuid4().hex[:10]}",
             MODERATION_VAR_DIR=str(tmp_path / "var"),
-            SECRET_KEY="test-secret-key",
+            SECRET_KEY=TEST_SECRET_KEY,
         )
         with log_path.open("wb") as log:
             process = subprocess.Popen(

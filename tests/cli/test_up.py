@@ -8,88 +8,23 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import psutil
 import pytest
 import redis
 
 from cli.embedded import EmbeddedRedis, EmbeddedRedisError, find_redis_server
-from tests.cli.helpers import MODERATION, clean_environment, free_port
-
-BANNER_END = "Press Ctrl-C to stop."
-START_TIMEOUT = 120.0
-STOP_TIMEOUT = 45.0
-
-
-@dataclass
-class UpRun:
-    """One `moderation up` subprocess, its working directory and its captured output."""
-
-    process: subprocess.Popen[bytes]
-    workdir: Path
-    output_path: Path
-    port: int
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def var_dir(self) -> Path:
-        return self.workdir / "var"
-
-    def output(self) -> str:
-        return self.output_path.read_text(errors="replace")
-
-    def wait_for_banner(self) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            text = self.output()
-            if BANNER_END in text:
-                return text
-            if self.process.poll() is not None:
-                raise AssertionError(f"up exited with {self.process.returncode}:\n{text}")
-            time.sleep(0.1)
-        raise AssertionError(f"up printed no banner within {START_TIMEOUT} s:\n{self.output()}")
-
-    def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
-
-    def interrupt(self) -> int:
-        """Ctrl-C as a terminal sends it, then wait for `up` to finish stopping."""
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(STOP_TIMEOUT)
-
-
-def start_up(workdir: Path, port: int, *args: str, **env: str) -> UpRun:
-    output_path = workdir / "up-output.txt"
-    with output_path.open("wb") as output:
-        process = subprocess.Popen(
-            [MODERATION, "up", "--port", str(port), *args],
-            cwd=workdir,
-            env=clean_environment(**env),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return UpRun(process, workdir, output_path, port)
-
-
-def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
+from tests.cli.helpers import (
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    UpRun,
+    clean_environment,
+    free_port,
+    start_up,
+    still_running,
+    wait_ready,
+)
 
 
 def banner_step(banner: str, number: int) -> str:
@@ -99,28 +34,11 @@ def banner_step(banner: str, number: int) -> str:
     return lines[marker + 1].strip()
 
 
-def wait_ready(api: str, timeout: float = START_TIMEOUT) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    body: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        response = httpx.get(f"{api}/readyz", timeout=5)
-        body = response.json()
-        if response.status_code == 200:
-            return body
-        time.sleep(0.25)
-    raise AssertionError(f"/readyz not ready within {timeout} s: {body}")
-
-
 @pytest.fixture
 def up_run(tmp_path: Path) -> Iterator[UpRun]:
     run = start_up(tmp_path, free_port())
     yield run
-    if run.process.poll() is None:  # the test failed half-way: leave nothing behind
-        leftovers = run.descendants()
-        run.process.kill()
-        run.process.wait()
-        for process in still_running(leftovers):
-            process.kill()
+    run.kill_tree()
 
 
 @pytest.mark.slow

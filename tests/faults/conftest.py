@@ -20,6 +20,7 @@ from core.migrate import upgrade
 from core.settings import Settings, configure
 from core.store import NewSource, create_source
 from service import create_app
+from tests.conftest import TEST_SECRET_KEY
 from tests.faults.servers import PostgresServer, RedisServer
 from tests.integration.workers import (
     WORDLIST_APP,
@@ -63,7 +64,7 @@ def settings(
         database_url=postgres_server.url.rsplit("/", 1)[0] + f"/{name}",
         redis_url=redis_server.url,
         queue_name=f"faults-{uuid.uuid4().hex[:8]}",
-        secret_key="faults-secret-key",
+        secret_key=TEST_SECRET_KEY,
         log_json=False,
         # Sweep every second; a comment pending for a second is queued again.
         sweep_interval_seconds=1.0,

@@ -37,6 +37,7 @@ from core.store import NewSource
 from core.tables import Event
 from service import create_app
 from service.openapi import build_spec
+from tests.conftest import TEST_SECRET_KEY
 from tests.service.conftest import sign_with_library
 from tests.service.review_support import add_comment, make_account
 
@@ -54,7 +55,12 @@ INTAKE = ("POST", "/v1/sources/{source_id}/comments")
 
 def documented_operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every operation the spec declares (the spec needs no database)."""
-    offline = Settings(database_url="sqlite://", redis_url="redis://127.0.0.1:1/0", log_json=False)
+    offline = Settings(
+        database_url="sqlite://",
+        redis_url="redis://127.0.0.1:1/0",
+        log_json=False,
+        secret_key=TEST_SECRET_KEY,
+    )
     spec = build_spec(create_app(settings=offline))
     return sorted((method.upper(), path) for path, item in spec["paths"].items() for method in item)
 

@@ -1,8 +1,11 @@
-"""Intake rate limit per source, counted in Redis: 429 problem+json with Retry-After."""
+"""Rate limits counted in Redis: the intake per source (signed requests only) and per address
+(refused requests), failed sign-ins per address and e-mail; 429 with Retry-After."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 
 import redis
 from flask import Flask
@@ -12,6 +15,7 @@ from core.settings import Settings
 from core.store import NewSource
 from service import create_app
 from tests.service.conftest import comment_payload, post_signed
+from tests.service.review_support import PASSWORD, csrf_token, make_account
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
@@ -20,6 +24,28 @@ def post_as(app: Flask, source: NewSource) -> int:
     """One signed intake request to app from source; its status code."""
     body = json.dumps(comment_payload()).encode()
     return int(post_signed(app.test_client(), source, body).status_code)
+
+
+def post_badly_signed(app: Flask, source_id: str, address: str) -> int:
+    """One intake request from address whose signature is wrong; its status code."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    response = client.post(
+        f"/v1/sources/{source_id}/comments",
+        data=json.dumps(comment_payload()).encode(),
+        content_type="application/json",
+        headers={
+            "webhook-id": f"msg_{uuid.uuid4().hex}",
+            "webhook-timestamp": str(int(time.time())),
+            "webhook-signature": "v1,c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ==",
+        },
+    )
+    return int(response.status_code)
+
+
+def random_address() -> str:
+    """A documentation address (RFC 5737) no other test counts against."""
+    return f"198.51.100.{uuid.uuid4().int % 250 + 1}"
 
 
 def limited_app(settings: Settings, limit: str, **overrides: str) -> Flask:
@@ -78,3 +104,60 @@ class TestIntakeRateLimit:
         spec = client.get("/openapi.json").get_json()
         responses = spec["paths"]["/v1/sources/{source_id}/comments"]["post"]["responses"]
         assert "429" in responses
+
+    def test_rate_limit_is_not_spent_by_requests_with_a_bad_signature(
+        self, settings: Settings, source: NewSource, broker: redis.Redis
+    ) -> None:
+        app = limited_app(settings, "3/minute", intake_refused_rate_limit="1000/minute")
+        attacker = random_address()
+        assert {post_badly_signed(app, source.source.id, attacker) for _ in range(10)} == {401}
+        assert [post_as(app, source) for _ in range(3)] == [202, 202, 202]
+
+    def test_rate_limit_counts_refused_requests_per_client_address(
+        self, settings: Settings, source: NewSource, broker: redis.Redis
+    ) -> None:
+        app = limited_app(settings, "600/minute", intake_refused_rate_limit="5/minute")
+        attacker = random_address()
+        statuses = [post_badly_signed(app, source.source.id, attacker) for _ in range(7)]
+        assert statuses == [401] * 5 + [429] * 2
+        unknown = post_badly_signed(app, "src_unknown", attacker)
+        assert unknown == 429
+        # Another address is not held back, and neither is the source's own signed comment,
+        # even from the attacker's address.
+        assert post_badly_signed(app, source.source.id, random_address()) == 401
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = attacker
+        body = json.dumps(comment_payload()).encode()
+        assert post_signed(client, source, body).status_code == 202
+
+    def test_rate_limit_refused_answer_is_problem_with_retry_after(
+        self, settings: Settings, source: NewSource, broker: redis.Redis
+    ) -> None:
+        app = limited_app(settings, "600/minute", intake_refused_rate_limit="1/minute")
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = random_address()
+        for expected in (404, 429):
+            response = client.post("/v1/sources/src_nobody/comments", json=comment_payload())
+            assert response.status_code == expected
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["type"] == "/problems/rate-limited"
+        assert 0 < int(response.headers["Retry-After"]) <= 61
+
+
+class TestFailedLoginLimit:
+    def test_failed_login_limit_is_shared_by_api_processes_through_redis(
+        self, settings: Settings, broker: redis.Redis
+    ) -> None:
+        account = make_account(settings)
+        first, second = (create_app({"TESTING": True}, settings=settings) for _ in range(2))
+        clients = [first.test_client(), second.test_client()]
+        tokens = [csrf_token(client) for client in clients]
+        wrong = [{"email": account.email, "password": "wrong", "csrf_token": t} for t in tokens]
+        statuses = [clients[i % 2].post("/login", data=wrong[i % 2]).status_code for i in range(10)]
+        assert statuses == [401] * 10
+        right = {"email": account.email, "password": PASSWORD, "csrf_token": tokens[0]}
+        response = clients[0].post("/login", data=right)
+        assert response.status_code == 429
+        assert "Too many failed sign-ins" in response.get_data(as_text=True)
+        keys = [key for key in broker.scan_iter(match="*ratelimit*login*")]
+        assert keys and not any(account.email.encode() in key for key in keys)

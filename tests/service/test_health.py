@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from core.settings import Settings
 from core.store import NewSource
 from service import create_app
+from tests.conftest import TEST_SECRET_KEY
 from tests.service.conftest import SignedPost, comment_payload
 
 HEARTBEAT = "moderation:worker:test-host:4242"
@@ -110,6 +111,72 @@ class TestReadyz:
         assert "database" in response.get_json()["failed"]
 
 
+def up_status(path: Path, **states: dict[str, str]) -> str:
+    """A status file as `moderation up` writes it, children in the given states."""
+    children = {"api": {"state": "running", "detail": ""}, **states}
+    path.write_text(json.dumps({"pid": 1, "children": children}))
+    return str(path)
+
+
+class TestReadyzUnderUp:
+    def test_readyz_names_the_worker_up_is_restarting(
+        self, settings: Settings, private_redis: str, tmp_path: Path
+    ) -> None:
+        beat = {"model_version": "toxic-2026.11", "at": "2026-11-25T00:00:00Z"}
+        redis.Redis.from_url(private_redis).set(HEARTBEAT, json.dumps(beat), ex=60)
+        worker = {"state": "restarting", "detail": "died (killed by SIGKILL)"}
+        status = up_status(tmp_path / "up.json", worker=worker, redis={"state": "running"})
+
+        response = probe_client(settings, private_redis, up_status_file=status).get("/readyz")
+
+        assert response.status_code == 503
+        body = response.get_json()
+        assert body["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "model": "ok",
+            "worker": "restarting: died (killed by SIGKILL)",
+        }
+        assert body["failed"] == ["worker"]
+
+    def test_readyz_says_up_restarts_redis_rather_than_a_failed_ping(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        down = {"state": "restarting", "detail": "died (exit code 1)"}
+        status = up_status(tmp_path / "up.json", worker={"state": "running"}, redis=down)
+
+        client = probe_client(settings, "redis://127.0.0.1:1/0", up_status_file=status)
+        body = client.get("/readyz").get_json()
+
+        assert body["checks"]["redis"] == "restarting: died (exit code 1)"
+        assert body["checks"]["worker"] == "ok"
+        assert body["failed"] == ["model", "redis"]
+
+    def test_readyz_ready_when_up_runs_every_child(
+        self, settings: Settings, private_redis: str, tmp_path: Path
+    ) -> None:
+        beat = {"model_version": "toxic-2026.11", "at": "2026-11-25T00:00:00Z"}
+        redis.Redis.from_url(private_redis).set(HEARTBEAT, json.dumps(beat), ex=60)
+        running = {"state": "running", "detail": ""}
+        status = up_status(tmp_path / "up.json", worker=running, redis=running)
+
+        response = probe_client(settings, private_redis, up_status_file=status).get("/readyz")
+
+        assert response.status_code == 200
+        assert response.get_json()["checks"]["worker"] == "ok"
+
+    def test_readyz_not_ready_without_the_status_up_promised(
+        self, settings: Settings, private_redis: str, tmp_path: Path
+    ) -> None:
+        missing = str(tmp_path / "absent.json")
+
+        response = probe_client(settings, private_redis, up_status_file=missing).get("/readyz")
+
+        assert response.status_code == 503
+        checks = response.get_json()["checks"]
+        assert checks["worker"] == "unknown: no status from moderation up (FileNotFoundError)"
+
+
 def intake_count(client: FlaskClient, outcome: str) -> float:
     text = client.get("/metrics").get_data(as_text=True)
     for family in text_string_to_metric_families(text):
@@ -151,7 +218,8 @@ class TestMetrics:
             "from service.app import create_app; from service.metrics import observe_intake; "
             "from core.settings import Settings; "
             "observe_intake('accepted', 0.01); "
-            "app = create_app(settings=Settings(database_url='sqlite://')); "
+            "app = create_app(settings=Settings(database_url='sqlite://', "
+            f"secret_key={TEST_SECRET_KEY!r})); "
             "print(app.test_client().get('/metrics').get_data(as_text=True))"
         )
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cli.up import _child_environment
 from core.settings import Settings
 from service import create_app
+from tests.conftest import TEST_SECRET_KEY
 from tests.service.conftest import SignedPost, comment_payload
 from worker.metrics import observe_callback, observe_decision, observe_scoring
 
@@ -58,32 +59,29 @@ class TestQueueDepth:
 
 
 class TestWorkerMetrics:
-    def test_worker_metrics_count_decisions_by_outcome_and_source(self) -> None:
+    def test_worker_metrics_count_decisions_by_outcome(self) -> None:
         def value() -> float:
-            sample = REGISTRY.get_sample_value(
-                "moderation_decisions_total", {"outcome": "flagged", "source": "src_obs"}
-            )
+            sample = REGISTRY.get_sample_value("moderation_decisions_total", {"outcome": "flagged"})
             return sample or 0.0
 
         before = value()
-        observe_decision("flagged", "src_obs")
-        observe_decision("flagged", "src_obs")
+        observe_decision("flagged")
+        observe_decision("flagged")
 
         assert value() - before == 2.0
 
     def test_worker_metrics_name_why_a_callback_failed(self) -> None:
         def failures(reason: str) -> float:
-            labels = {"source": "src_cb", "reason": reason}
+            labels = {"reason": reason}
             return REGISTRY.get_sample_value("moderation_callback_failures_total", labels) or 0.0
 
         def attempts() -> float:
-            labels = {"source": "src_cb"}
-            return REGISTRY.get_sample_value("moderation_callback_attempts_total", labels) or 0.0
+            return REGISTRY.get_sample_value("moderation_callback_attempts_total") or 0.0
 
         before = (attempts(), failures("http_503"), failures("network"))
-        observe_callback("src_cb", 200, failed=False)
-        observe_callback("src_cb", 503, failed=True)
-        observe_callback("src_cb", None, failed=True)
+        observe_callback(200, failed=False)
+        observe_callback(503, failed=True)
+        observe_callback(None, failed=True)
 
         after = (attempts(), failures("http_503"), failures("network"))
         assert [a - b for a, b in zip(after, before, strict=True)] == [3.0, 1.0, 1.0]
@@ -98,13 +96,13 @@ class TestWorkerMetrics:
     ) -> None:
         worker_code = (
             "from worker.metrics import observe_callback, observe_decision, observe_scoring; "
-            "observe_scoring(0.03); observe_decision('approved', 'src_mp'); "
-            "observe_callback('src_mp', None, failed=True)"
+            "observe_scoring(0.03); observe_decision('approved'); "
+            "observe_callback(None, failed=True)"
         )
         api_code = (
             "from service.app import create_app; from core.settings import Settings; "
             "app = create_app(settings=Settings(database_url='sqlite://', "
-            "redis_url='redis://127.0.0.1:1/0')); "
+            f"redis_url='redis://127.0.0.1:1/0', secret_key={TEST_SECRET_KEY!r})); "
             "print(app.test_client().get('/metrics').get_data(as_text=True))"
         )
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
@@ -116,14 +114,8 @@ class TestWorkerMetrics:
         ).stdout
 
         assert sample_value(text, "moderation_scoring_seconds_count") == 2.0
-        decisions = sample_value(
-            text, "moderation_decisions_total", outcome="approved", source="src_mp"
-        )
-        assert decisions == 2.0
-        failures = sample_value(
-            text, "moderation_callback_failures_total", source="src_mp", reason="network"
-        )
-        assert failures == 2.0
+        assert sample_value(text, "moderation_decisions_total", outcome="approved") == 2.0
+        assert sample_value(text, "moderation_callback_failures_total", reason="network") == 2.0
 
 
 class TestUpMetricsDirectory:
