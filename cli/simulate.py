@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 import httpx
@@ -37,49 +37,106 @@ RETRY_STATUSES = frozenset({429, 503})
 MAX_POST_ATTEMPTS = 8
 MAX_RETRY_WAIT_SECONDS = 60.0
 # Reader comments under a news article about a council budget vote: mostly ordinary, a few
-# rude, hateful, threatening or spammy ones, as a real comment section has.
-SAMPLE_COMMENTS: tuple[str, ...] = (
-    "Thanks for the clear reporting on the council budget. The table of cuts was really useful.",
-    "I went to the meeting last night and this matches what was said. Good summary.",
-    "Does anyone know whether the library hours are affected by this?",
-    "The article says 4% but the council's own document says 3.8%. Minor, but worth fixing.",
-    "My kids' school lost its crossing guard last year. I hope this budget brings it back.",
-    "Interesting that nobody from the opposition was quoted. Was anyone asked for comment?",
-    "Honestly this is the first time I've understood how the rates are calculated. Thank you.",
-    "I disagree with the editorial line here, but the facts are laid out fairly.",
-    "Parking fees going up again? Small businesses on the high street will feel it.",
-    "Could you do a follow-up on the pothole budget? Our road has been waiting two years.",
-    "Well researched. I'd like to see the same analysis for the county council.",
-    "The vote is on Thursday at 7pm for anyone who wants to attend in person.",
-    "Nice to see local journalism that actually reads the documents.",
-    "I'm a retired accountant and the numbers check out, for what it's worth.",
-    "Why is the leisure centre always the first thing they cut?",
-    "My neighbour works for the council and says the consultation was rushed. Worth a look.",
-    "Great piece. Shared it with our residents' association.",
-    "The chart on page two is hard to read on a phone, could you make it bigger?",
-    "Can we get the full list of councillors who voted for it?",
-    "This is a balanced article. Both sides get their say.",
-    "You are a pathetic idiot, shut up and die.",
-    "Only a moron would write this garbage. Go back to school, you clown.",
-    "People like them should be driven out of this town, they are vermin.",
-    "Somebody should burn the council offices down with them inside.",
-    "BEST CRYPTO SIGNALS!!! Earn $5000 a week from home, join now www.quick-cash-crypto.example",
-    "Cheap watches and handbags, free shipping: http://replica-deals.example http://deals2.example",
-    "The councillor quoted here is an utter disgrace and a liar.",
-    "Does the budget include the new cycle lanes promised last spring?",
-    "I appreciate that you linked the original report. More of this please.",
-    "Our street was flooded twice this winter; drainage should be the priority.",
-    "I'll believe the promised savings when I see them.",
-    "Good to see the youth club funding protected.",
-    "The author clearly did their homework on this one.",
-    "Is there a recording of the meeting available anywhere?",
-    "Fair summary, though I think the pension liabilities deserved a paragraph.",
-    "Another tax rise dressed up as 'investment'. Same every year.",
-    "Thanks, this helped me write to my councillor.",
-    "Could the paper publish the consultation responses as well?",
-    "Click here to win a free iPhone!!! limited offer www.free-phone-winner.example",
-    "Shut up, nobody cares about your stupid opinion, idiot.",
+# rude, hateful, threatening or spammy ones, as a real comment section has. Each carries its
+# kind: what a moderator would decide ("ordinary" is approved; any other kind is flagged for
+# that label), and tests/models check that the shipped model decides them so.
+SampleKind = Literal["ordinary", "toxic", "identity_hate", "threat", "spam"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    kind: SampleKind
+    text: str
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample(
+        "ordinary",
+        "Thanks for the clear reporting on the council budget. "
+        "The table of cuts was really useful.",
+    ),
+    Sample(
+        "ordinary", "I went to the meeting last night and this matches what was said. Good summary."
+    ),
+    Sample("ordinary", "Does anyone know whether the library hours are affected by this?"),
+    Sample(
+        "ordinary",
+        "The article says 4% but the council's own document says 3.8%. Minor, but worth fixing.",
+    ),
+    Sample(
+        "ordinary",
+        "My kids' school lost its crossing guard last year. I hope this budget brings it back.",
+    ),
+    Sample(
+        "ordinary",
+        "Interesting that nobody from the opposition was quoted. Was anyone asked for comment?",
+    ),
+    Sample(
+        "ordinary",
+        "Honestly this is the first time I've understood how the rates are calculated. Thank you.",
+    ),
+    Sample(
+        "ordinary", "I disagree with the editorial line here, but the facts are laid out fairly."
+    ),
+    Sample(
+        "ordinary", "Parking fees going up again? Small businesses on the high street will feel it."
+    ),
+    Sample(
+        "ordinary",
+        "Could you do a follow-up on the pothole budget? Our road has been waiting two years.",
+    ),
+    Sample(
+        "ordinary", "Well researched. I'd like to see the same analysis for the county council."
+    ),
+    Sample("ordinary", "The vote is on Thursday at 7pm for anyone who wants to attend in person."),
+    Sample("ordinary", "Nice to see local journalism that actually reads the documents."),
+    Sample("ordinary", "I'm a retired accountant and the numbers check out, for what it's worth."),
+    Sample("ordinary", "Why is the leisure centre always the first thing they cut?"),
+    Sample(
+        "ordinary",
+        "My neighbour works for the council and says the consultation was rushed. Worth a look.",
+    ),
+    Sample("ordinary", "Great piece. Shared it with our residents' association."),
+    Sample(
+        "ordinary", "The chart on page two is hard to read on a phone, could you make it bigger?"
+    ),
+    Sample("ordinary", "Can we get the full list of councillors who voted for it?"),
+    Sample("ordinary", "This is a balanced article. Both sides get their say."),
+    Sample("toxic", "You are a pathetic idiot, shut up and die."),
+    Sample("toxic", "Only a moron would write this garbage. Go back to school, you clown."),
+    Sample("identity_hate", "People like them should be driven out of this town, they are vermin."),
+    Sample("threat", "Somebody should burn the council offices down with them inside."),
+    Sample(
+        "spam",
+        "BEST CRYPTO SIGNALS!!! Earn $5000 a week from home, "
+        "join now www.quick-cash-crypto.example",
+    ),
+    Sample(
+        "spam",
+        "Cheap watches and handbags, free shipping: http://replica-deals.example http://deals2.example",
+    ),
+    Sample("toxic", "The councillor quoted here is an utter disgrace and a liar."),
+    Sample("ordinary", "Does the budget include the new cycle lanes promised last spring?"),
+    Sample("ordinary", "I appreciate that you linked the original report. More of this please."),
+    Sample(
+        "ordinary", "Our street was flooded twice this winter; drainage should be the priority."
+    ),
+    Sample("ordinary", "I'll believe the promised savings when I see them."),
+    Sample("ordinary", "Good to see the youth club funding protected."),
+    Sample("ordinary", "The author clearly did their homework on this one."),
+    Sample("ordinary", "Is there a recording of the meeting available anywhere?"),
+    Sample(
+        "ordinary", "Fair summary, though I think the pension liabilities deserved a paragraph."
+    ),
+    Sample("ordinary", "Another tax rise dressed up as 'investment'. Same every year."),
+    Sample("ordinary", "Thanks, this helped me write to my councillor."),
+    Sample("ordinary", "Could the paper publish the consultation responses as well?"),
+    Sample(
+        "spam", "Click here to win a free iPhone!!! limited offer www.free-phone-winner.example"
+    ),
+    Sample("toxic", "Shut up, nobody cares about your stupid opinion, idiot."),
 )
+SAMPLE_COMMENTS: tuple[str, ...] = tuple(sample.text for sample in SAMPLES)
 
 
 def percentile(values: list[float], pct: float) -> float | None:

@@ -162,6 +162,7 @@ def write_card(
             f"{', '.join(entry['labels'])} | {counts.get('fit', 0)} | "
             f"{counts.get('calibration', 0)} | {counts.get('heldout', 0)} |"
         )
+    lines += ["", *label_sources(manifest)]
     lines += [
         "",
         "File sha256 for every set are in `manifest.json`. A text found in several sets is used",
@@ -334,6 +335,33 @@ def write_card(
     return path
 
 
+def label_sources(manifest: dict[str, Any]) -> list[str]:
+    """What each label learnt from: the sets that carry it, and the sets whose rows were made
+    its negatives (TrainConfig.spam_negative_sets)."""
+    negatives = list(manifest["config"].get("spam_negative_sets") or [])
+    weight = manifest["config"].get("spam_negative_weight")
+    lines = ["What each label learnt from (positives and negatives, unless said otherwise):", ""]
+    for label in manifest["labels"]:
+        carried = [e["name"] for e in manifest["training_sets"] if label in e["labels"]]
+        line = f"- `{label}`: " + (", ".join(f"`{n}`" for n in carried) or "no set")
+        if label == "spam" and negatives:
+            line += (
+                "; as negatives only (ordinary discussion, none labelled spam, each row at "
+                f"{weight:g} of its set weight): " + ", ".join(f"`{n}`" for n in negatives)
+            )
+        if label != "spam" and manifest["config"].get("augmentation_weight"):
+            line += "; and the identity audit's neutral sentences as negatives"
+        lines.append(line + ".")
+    if any(e["name"] == "threatgram101" for e in manifest["training_sets"]):
+        lines += [
+            "",
+            "`threatgram101`'s replies that mention Gitmo or Guantanamo (detention, not violence:",
+            "a judgement call) are left out of `threat` as one group; its legal and punitive",
+            "threats (arrest, jail, impeach) are `threat` negatives.",
+        ]
+    return lines
+
+
 def unflagged_rule(rule: dict[str, Any], clean: dict[str, Any] | None) -> list[str]:
     """The sentences on what a comment no label flags may show."""
     slope = rule.get("unflagged_slope") or 0.0
@@ -404,9 +432,15 @@ def speed_section(lines: list[str] | None) -> list[str]:
 def with_speed_section(card: str, section: list[str]) -> str:
     """The card text with its speed section replaced by ``section`` (added before the known
     biases if it has none)."""
+    return with_section(card, SPEED_HEADING, section)
+
+
+def with_section(card: str, heading: str, section: list[str]) -> str:
+    """The card text with the section under ``heading`` replaced by ``section`` (which starts
+    with that heading), or with ``section`` added before the known biases if it has none."""
     lines = card.split("\n")
-    if SPEED_HEADING in lines:
-        start = lines.index(SPEED_HEADING)
+    if heading in lines:
+        start = lines.index(heading)
         end = next(
             (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
         )

@@ -61,6 +61,17 @@ class TrainConfig:
     # Weight, against their set's balanced weights, of the toxic negatives made from
     # span-labelled posts with their gold spans cut out (span_cut_rows; 0 = none).
     span_cut_weight: float = 0.5
+    # Sets of ordinary discussion (news-site and talk-page comments, none labelled spam) whose
+    # rows count as spam negatives, each row at this weight against the spam sets' balanced
+    # weights: the spam sets alone (YouTube comments, SMS) teach that any link, figure or
+    # company name is spam, since their negatives have none.
+    spam_negative_sets: tuple[str, ...] = (
+        "jigsaw-toxic-partial",
+        "toxic-spans-semeval2021",
+        "fox-news-comments",
+        "jigsaw-toxic-6label-partial",
+    )
+    spam_negative_weight: float = 0.2
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +83,8 @@ class TrainConfig:
             "c_grid": list(self.c_grid),
             "augmentation_weight": self.augmentation_weight,
             "span_cut_weight": self.span_cut_weight,
+            "spam_negative_sets": list(self.spam_negative_sets),
+            "spam_negative_weight": self.spam_negative_weight,
         }
 
 
@@ -86,6 +99,15 @@ class TrainingRun:
     highlight: dict[str, Any] = field(default_factory=dict)
     # Per label: the chosen C and the calibration score of every C tried.
     regularisation: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def with_spam_negatives(frame: pd.DataFrame, sets: Sequence[str]) -> pd.DataFrame:
+    """A copy in which the rows of ``sets`` that carry no spam label are spam negatives
+    (TrainConfig.spam_negative_sets says why)."""
+    frame = frame.copy()
+    fill = frame["set"].isin(list(sets)).to_numpy() & frame["spam"].isna().to_numpy()
+    frame.loc[fill, "spam"] = 0.0
+    return frame
 
 
 def normalise_all(texts: Sequence[str]) -> list[str]:
@@ -318,6 +340,8 @@ def _label_rows(
         sets = np.concatenate([sets, fit_rows["set"].to_numpy()[cuts.positions[kept]]])
     weights = set_balanced_weights(sets, y)
     weights[len(weights) - n_cuts :] *= config.span_cut_weight
+    if label == "spam":
+        weights[np.isin(sets, config.spam_negative_sets)] *= config.spam_negative_weight
     n_extra = matrix.shape[0] - n_fit
     if n_extra and label != "spam":
         # Neutral sentences naming identities: never toxic, hateful or threatening.
@@ -405,7 +429,7 @@ def train(
         clock = now
         progress(step)
 
-    frame = frame.reset_index(drop=True).copy()
+    frame = with_spam_negatives(frame.reset_index(drop=True), config.spam_negative_sets)
     frame["normalised"] = normalise_all(list(frame["text"]))
     frame["part"] = assign_parts(frame["group"], config.seed, frame["set"])
     lap("normalise")

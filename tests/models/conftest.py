@@ -21,3 +21,15 @@ def blas_settings_restored() -> Iterator[None]:
     for name in names:
         os.environ.pop(name, None)
     os.environ.update(found)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Per-category figures of the functional suites, when their tests ran."""
+    from tests.models import test_functional
+
+    if not test_functional._scored_by:
+        return
+    classifier = test_functional._scored_by[0]
+    terminalreporter.section("functional suites (shipped model)")
+    for line in test_functional.report(classifier):
+        terminalreporter.write_line(line)

@@ -26,6 +26,7 @@ from models.train import (
     set_balanced_weights,
     span_cut_rows,
     train,
+    with_spam_negatives,
 )
 from tests.models.tiny_model import INSULTS, tiny_frame
 from tests.models.tiny_model import NEUTRAL as NEUTRAL_WORDS
@@ -353,3 +354,34 @@ class TestSplits:
         assert shares[FIT] > 0.55
         assert list(assign_parts(groups, seed=1)) == list(parts)
         assert list(assign_parts(groups, seed=2)) != list(parts)
+
+
+class TestSpamNegatives:
+    def test_with_spam_negatives_labels_only_unlabelled_rows_of_the_named_sets(self) -> None:
+        frame = pd.DataFrame(
+            {
+                "text": ["a", "b", "c", "d"],
+                "set": ["news", "news", "tweets", "spam-set"],
+                "spam": [np.nan, 1.0, np.nan, 0.0],
+            }
+        )
+        filled = with_spam_negatives(frame, ("news",))
+        assert filled["spam"].tolist()[:2] == [0.0, 1.0]
+        assert np.isnan(filled["spam"].iloc[2])
+        assert np.isnan(frame["spam"].iloc[0])  # the caller's frame is left alone
+
+    def test_label_rows_weigh_spam_negatives_by_their_weight(self) -> None:
+        fit_rows = pd.DataFrame(
+            {
+                "spam": [1.0, 0.0, 0.0, 0.0],
+                "toxic": [np.nan, np.nan, 0.0, 0.0],
+                "set": ["spam-set", "spam-set", "news", "news"],
+            }
+        )
+        matrix = sp.csr_matrix(np.eye(4))
+        config = TrainConfig(spam_negative_sets=("news",), spam_negative_weight=0.25)
+        _, y, weights = _label_rows("spam", fit_rows, matrix, config)
+        assert y.tolist() == [1, 0, 0, 0]
+        assert weights[2] == pytest.approx(weights[1] / 4)
+        _, _, toxic_weights = _label_rows("toxic", fit_rows, matrix, config)
+        assert toxic_weights[0] == pytest.approx(toxic_weights[1])
