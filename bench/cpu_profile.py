@@ -61,10 +61,10 @@ def main() -> int:
         try:
             from core.db import session_scope
             from core.moderation import moderate_comment
-            from core.settings import get_settings
+            from core.settings import configure
             from service.app import create_app
 
-            settings = get_settings()
+            settings = configure()  # the environment service_env just set
             client = create_app(settings=settings).test_client()
             bare = _load.create_bare_app().test_client()
             run = uuid.uuid4().hex[:8]

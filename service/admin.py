@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import structlog
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
 from flask import url_for as flask_url_for
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from core import deliveries, sources
@@ -34,7 +34,7 @@ from service.review import (
     refuse_empty_args,
     text_arg,
 )
-from service.schemas import NO_NUL, Integral, PlainText
+from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -117,8 +117,12 @@ class SourceUpdate(BaseModel):
     label's null) goes back to the live model's thresholds."""
 
     name: Term | None = None
-    callback_url: Annotated[HttpUrl, Field(max_length=2000)] | None = None
-    thresholds: dict[Annotated[str, Field(max_length=50)], ThresholdView | None] | None = None
+    callback_url: HttpUrlText | None = None
+    # Keys named in the schema (propertyNames), so the document refuses what the code does.
+    thresholds: (
+        dict[Annotated[str, Field(json_schema_extra={"enum": list(LABELS)})], ThresholdView | None]
+        | None
+    ) = None
     blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
     blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
     # strict: `false` is not a number of links (lax pydantic would store 0).

@@ -33,7 +33,14 @@ log = structlog.stdlib.get_logger(__name__)
 
 INTAKE_ENDPOINT = "intake.post_comment"
 LOGIN_ENDPOINT = "auth.login"
-KEY_PREFIX = "moderation:ratelimit"
+
+
+def key_prefix(settings: Settings) -> str:
+    """Redis keys of the limits, under the deployment's queue name ("moderation:ratelimit" by
+    default), so services (and test runs) sharing one Redis do not count each other's requests."""
+    return f"{settings.queue_name}:ratelimit"
+
+
 EXTENSION = "moderation_limiter"
 # Redis is asked on every intake request: a dead one must cost milliseconds, not seconds.
 STORAGE_TIMEOUT_SECONDS = 0.5
@@ -140,7 +147,7 @@ def count_refused_intake() -> TooManyRequests | None:
     limiter: Limiter = current_app.extensions[EXTENSION]
     settings: Settings = current_app.config["MODERATION_SETTINGS"]
     item = parse(settings.intake_refused_rate_limit)
-    keys = (KEY_PREFIX, address_key(), INTAKE_ENDPOINT)
+    keys = (key_prefix(settings), address_key(), INTAKE_ENDPOINT)
     try:
         # The strategy over Redis, or over memory while Flask-Limiter has Redis marked dead.
         strategy = limiter.limiter
@@ -179,7 +186,7 @@ def init_limits(app: Flask) -> Limiter:
         ),
         # One INCR per request (a moving window keeps a list per key and costs more).
         strategy="fixed-window",
-        key_prefix=KEY_PREFIX,
+        key_prefix=key_prefix(settings),
         swallow_errors=True,
         # Flask-Limiter takes Limit objects here too, though it types the list as strings.
         in_memory_fallback=cast(list[str], limits),

@@ -60,6 +60,7 @@ CHECKS = [
 ]
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 INTAKE = ("POST", "/v1/sources/{source_id}/comments")
+METRICS_TOKEN = f"metrics-{uuid.uuid4().hex}"
 
 
 def documented_operations() -> list[tuple[str, str]]:
@@ -123,6 +124,8 @@ def credentials(case: schemathesis.Case, world: World, raw_body: bytes | None) -
         headers["Authorization"] = f"Bearer {world.source.token}"
     if "moderatorToken" in schemes and keep_authorization:
         headers["Authorization"] = f"Bearer {world.admin_token}"
+    if "metricsToken" in schemes and keep_authorization:
+        headers["Authorization"] = f"Bearer {METRICS_TOKEN}"
     signature_broken = broken & {"webhook-signature", "webhook-id", "webhook-timestamp"}
     if "webhookSignature" in schemes and raw_body is not None and not signature_broken:
         webhook_id, timestamp = f"msg_{uuid.uuid4().hex}", int(time.time())
@@ -161,7 +164,9 @@ def test_openapi_operation_has_no_server_error_and_conforms(
     path: str,
     mode: GenerationMode,
 ) -> None:
-    app: Flask = create_app({"TESTING": True}, settings=settings)
+    # /metrics as a deployment that protects it runs: the document says the token is required.
+    protected = settings.model_copy(update={"metrics_token": METRICS_TOKEN})
+    app: Flask = create_app({"TESTING": True}, settings=protected)
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     operation = schema[path][method]
 

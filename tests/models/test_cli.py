@@ -32,10 +32,11 @@ def run(*args: str, input: str | None = None) -> Result:
 
 class TestScoreCommand:
     def test_score_without_model_option_follows_model_dir(self, model_dir: Path) -> None:
-        result = CliRunner(env={"MODEL_DIR": str(model_dir)}).invoke(
+        sha256 = file_sha256(model_dir / MODEL_FILE)
+        result = CliRunner(env={"MODEL_DIR": str(model_dir), "MODEL_SHA256": sha256}).invoke(
             cli, ["score", "you are an idiot"], catch_exceptions=False
         )
-        expected = models.load(model_dir).scores("you are an idiot")
+        expected = models.load(model_dir, sha256).scores("you are an idiot")
         assert json.loads(result.output)["scores"] == pytest.approx(expected, abs=1e-6)
 
     def test_score_text_prints_scores_and_highlights(self, model_dir: Path) -> None:

@@ -26,7 +26,8 @@ def forged_session_cookie(key: str, user_id: int) -> str:
     forger.secret_key = key
     serializer = forger.session_interface.get_signing_serializer(forger)  # type: ignore[attr-defined]
     assert serializer is not None
-    return str(serializer.dumps({"_user_id": str(user_id), "_fresh": True}))
+    # Flask-Login's id is "<user id>:<session generation>"; a new account's generation is 0.
+    return str(serializer.dumps({"_user_id": f"{user_id}:0", "_fresh": True}))
 
 
 class TestSecretKey:
