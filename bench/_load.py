@@ -88,13 +88,18 @@ class BenchSource:
     secret: str
 
 
+# One key per benchmark process: sources it creates and the services it starts share it.
+SECRET_KEY = secrets.token_urlsafe(48)
+
+
 def create_bench_source(database_url: str) -> BenchSource:
     """A source without a callback URL (decisions are recorded; no CMS is called)."""
     from core.db import session_scope
-    from core.settings import Settings
+    from core.settings import configure
     from core.store import create_source
 
-    with session_scope(Settings(database_url=database_url)) as session:
+    # The secret is stored encrypted under the key the benchmark's services are given.
+    with session_scope(configure(database_url=database_url, secret_key=SECRET_KEY)) as session:
         created = create_source(session, name=f"bench-{uuid.uuid4().hex[:6]}")
         return BenchSource(id=created.source.id, secret=created.secret)
 
@@ -159,7 +164,7 @@ def service_env(database_url: str, queue: str, **extra: str) -> dict[str, str]:
         REDIS_URL=redis_url(),
         MODERATION_QUEUE=queue,
         INTAKE_RATE_LIMIT=UNLIMITED_RATE,
-        SECRET_KEY=secrets.token_urlsafe(48),
+        SECRET_KEY=SECRET_KEY,
         LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
         PYTHONPATH=str(REPO_ROOT),
     )
