@@ -12,18 +12,19 @@ from __future__ import annotations
 import enum
 import importlib.util
 import json
-import logging
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from core.domain import LABELS
 from core.policy import DEFAULT_FLAG_THRESHOLD, Policy
 from core.settings import Settings
 from core.tables import Source
 
-log = logging.getLogger(__name__)
+log = structlog.stdlib.get_logger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 
@@ -63,7 +64,7 @@ def live_model_thresholds(settings: Settings) -> dict[str, float]:
     try:
         return _manifest_thresholds(str(directory), path.stat().st_mtime_ns)
     except (OSError, ValueError, TypeError, AttributeError) as exc:
-        log.warning("model thresholds: cannot read %s: %s", path, exc)
+        log.warning("model thresholds unreadable", path=str(path), error=str(exc))
         return {}
 
 
