@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, alias="LOG_JSON")
     # Public base URL used in links (self links, moderator page address).
     public_url: str = Field(default="", alias="PUBLIC_URL")
+    # How many reverse proxies in front of the API set X-Forwarded-For/-Proto/-Host/-Port that
+    # may be believed (0: none, the headers are ignored). Behind one TLS proxy: 1.
+    trusted_proxies: int = Field(default=0, ge=0, le=10, alias="TRUSTED_PROXIES")
     # Set by `moderation up` for its API: the file where it says which children run (/readyz).
     up_status_file: str = Field(default="", alias="MODERATION_UP_STATUS")
 

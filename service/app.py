@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.logging import configure_logging
 from core.settings import Settings, get_settings, secret_key_problem
@@ -33,6 +34,11 @@ def create_app(
     problem = secret_key_problem(str(app.config.get("SECRET_KEY") or ""))
     if problem is not None:
         raise InsecureSecretKey(problem)
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
     app.extensions["celery"] = create_client(settings)
     register_error_handlers(app)
 

@@ -150,8 +150,8 @@ def login() -> Any:
             return redirect(_safe_next(request.args.get("next")))
         log.info("sign-in refused")
         flash("Wrong e-mail or password.", "error")
-        return render_template("login.html", form=form), 401
-    return render_template("login.html", form=form)
+        return render_template("login.html", form=form, transport=plain_http_problem()), 401
+    return render_template("login.html", form=form, transport=plain_http_problem())
 
 
 @bp.post("/logout")
@@ -271,12 +271,36 @@ def _protect_forms() -> None:
         csrf.protect()
 
 
+# Browsers keep Secure cookies of these hosts over plain http too (potentially trustworthy).
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def plain_http_problem() -> str | None:
+    """What to set when this browser cannot keep a session: a Secure cookie sent over http.
+
+    The browser drops the cookie, so the sign-in form ends in "CSRF session token is missing";
+    the page says why instead, and what would fix it.
+    """
+    if not current_app.config.get("SESSION_COOKIE_SECURE") or request.is_secure:
+        return None
+    host = urlsplit("//" + request.host).hostname or ""
+    if host in _LOOPBACK_HOSTS or host.endswith(".localhost"):
+        return None
+    return (
+        f"This page came over plain HTTP, but session cookies are sent only over HTTPS, "
+        f"so signing in cannot work. Serve it over HTTPS (behind a TLS proxy, set "
+        f"TRUSTED_PROXIES=1 so its X-Forwarded-Proto header is believed), or, on a private "
+        f"network only, set PUBLIC_URL=http://{request.host} to allow cookies over plain HTTP."
+    )
+
+
 def _csrf_error(error: CSRFError) -> Any:
     if request.path.startswith("/v1/"):
         return problem_response(
             ApiError(error.description, status=400, title="CSRF token missing or invalid")
         )
-    return render_template("error.html", message=error.description), 400
+    message = plain_http_problem() or error.description
+    return render_template("error.html", message=message), 400
 
 
 def init_auth(app: Flask) -> None:
