@@ -92,7 +92,7 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
         reasons.append(
             ScoreReason(
                 label=label,
-                score=round(float(score), 4),
+                score=float(score),  # as stored: the bar and the words round it once
                 threshold=threshold,
                 outcome=verdict.value,
             )

@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from core.db import session_scope
+from core.policy import Policy, Thresholds, decide
 from core.reasons import (
     REASON_TYPES,
     BelowThresholdsReason,
@@ -116,3 +117,17 @@ class TestReasonRendering:
 
 def test_reason_of_an_unknown_kind_is_shown_by_its_name() -> None:
     assert describe_reason({"kind": "from_the_future", "x": 1}) == "from_the_future"
+
+
+def test_a_score_reads_the_same_in_its_bar_and_its_reason(
+    client: FlaskClient, settings: Settings, source: NewSource, moderator: Account
+) -> None:
+    # 0.914962 shows as 0.91; rounded to 0.915 first, the reason used to say 0.92.
+    scores = {"toxic": 0.01, "identity_hate": 0.01, "threat": 0.01, "spam": 0.914962}
+    outcome = decide(scores, "Great deals here", Policy(thresholds={"spam": Thresholds(flag=0.5)}))
+    add_comment(settings, source.source.id, scores=scores, reasons=outcome.reasons)
+    sign_in(client, moderator)
+    page = client.get("/moderate").get_data(as_text=True)
+    assert '<span class="num">0.91</span>' in page
+    assert "<li>spam scored 0.91 (threshold 0.5)</li>" in page
+    assert "0.92" not in page
