@@ -78,6 +78,12 @@ class TestCompose:
             assert environment["REDIS_URL"] == "redis://redis:6379/0"
             assert environment["SECRET_KEY"] == "compose-test-secret"
 
+    def test_compose_worker_can_be_scaled_out(self, config: dict[str, Any]) -> None:
+        # `--scale worker=3` needs replicas that differ in nothing fixed: no container name,
+        # no host port, no volume of their own.
+        worker = config["services"]["worker"]
+        assert not {"container_name", "ports", "volumes"} & set(worker)
+
     def test_compose_refuses_to_start_without_a_secret_key(self) -> None:
         result = compose_config()
         assert result.returncode != 0
