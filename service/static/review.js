@@ -4,6 +4,10 @@
   "use strict";
 
   const UNDO_SECONDS = 10;
+  // Kept per browser tab, so a reload (a cleared page, the next page) keeps undo and focus.
+  const UNDO_KEY = "moderation.undo";
+  const FOCUS_KEY = "moderation.focus";
+  const DENSITY_KEY = "moderation.density";
   const list = document.querySelector(".items[data-status]");
   if (!list) return;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -14,6 +18,11 @@
   const toastUndo = toast.querySelector(".toast-undo");
   const bulkForm = document.getElementById("bulk-form");
   const selectedCount = document.querySelector("[data-selected]");
+  const confirmDialog = document.getElementById("confirm");
+  const densityButton = document.querySelector('[data-action="density"]');
+  const pageNumber = Number(list.dataset.page || 1);
+  const pageCount = Number(list.dataset.pages || 1);
+  const listedAtLoad = list.querySelectorAll(".item").length;
 
   let current = null; // the focused <article>
   let claimedId = null; // the comment this page holds a claim on
@@ -42,16 +51,43 @@
     return { ok: response.ok, status: response.status, data };
   }
 
-  function say(text, ids) {
+  function remember(key, value) {
+    try {
+      if (value === null) sessionStorage.removeItem(key);
+      else sessionStorage.setItem(key, JSON.stringify(value));
+    } catch (_) {
+      // Storage refused (private mode, quota): the page still works, only reloads forget.
+    }
+  }
+
+  function recall(key) {
+    try {
+      return JSON.parse(sessionStorage.getItem(key) || "null");
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function say(text, ids, until) {
     clearTimeout(undoTimer);
     toastText.textContent = text;
     undoIds = ids && ids.length ? ids : null;
     toastUndo.hidden = !undoIds;
     toast.hidden = false;
+    const expires = until || Date.now() + UNDO_SECONDS * 1000;
+    if (undoIds) remember(UNDO_KEY, { text, ids: undoIds, until: expires });
     undoTimer = setTimeout(() => {
       toast.hidden = true;
       undoIds = null;
-    }, UNDO_SECONDS * 1000);
+      remember(UNDO_KEY, null);
+    }, Math.max(0, expires - Date.now()));
+  }
+
+  function restoreUndo() {
+    // The action before a reload can still be taken back for what is left of its window.
+    const saved = recall(UNDO_KEY);
+    if (saved && saved.until > Date.now() && Array.isArray(saved.ids)) say(saved.text, saved.ids, saved.until);
+    else remember(UNDO_KEY, null);
   }
 
   function signInAgainIfNeeded(result) {
@@ -109,12 +145,83 @@
     claim(item);
   }
 
+  function goToPage(page, focus) {
+    remember(FOCUS_KEY, focus);
+    const url = new URL(window.location.href);
+    if (page > 1) url.searchParams.set("page", String(page));
+    else url.searchParams.delete("page");
+    window.location.assign(url.toString());
+  }
+
+  function moveOn() {
+    // Past the last comment: the next comments are on the next page, or, when some on this
+    // page were decided (and the rest moved up), on this same page after the ones left here.
+    const left = live().length;
+    if (left < listedAtLoad) goToPage(pageNumber, { index: left });
+    else if (pageNumber < pageCount) goToPage(pageNumber + 1, { index: 0 });
+    else say("That was the last comment in this tab.");
+  }
+
   function move(step) {
     const items = live();
     if (!items.length) return;
     const index = items.indexOf(current);
+    if (step > 0 && index === items.length - 1) return moveOn();
+    if (step < 0 && index === 0 && pageNumber > 1) return goToPage(pageNumber - 1, { index: -1 });
     const next = index < 0 ? 0 : Math.min(items.length - 1, Math.max(0, index + step));
     focusItem(items[next]);
+  }
+
+  function startingItem() {
+    const items = live();
+    const wanted = recall(FOCUS_KEY);
+    remember(FOCUS_KEY, null);
+    if (!wanted || typeof wanted.index !== "number") return items[0];
+    if (wanted.index < 0) return items[items.length - 1];
+    return items[Math.min(wanted.index, items.length - 1)];
+  }
+
+  function setDensity(value) {
+    list.dataset.density = value;
+    if (densityButton) {
+      densityButton.hidden = false;
+      densityButton.setAttribute("aria-pressed", String(value === "compact"));
+      densityButton.querySelector("[data-density-label]").textContent = value === "compact" ? "Comfortable" : "Compact";
+    }
+  }
+
+  function toggleDensity() {
+    const next = list.dataset.density === "compact" ? "comfortable" : "compact";
+    setDensity(next);
+    try {
+      localStorage.setItem(DENSITY_KEY, next);
+    } catch (_) {
+      // Not stored: the choice lasts until the page reloads.
+    }
+    if (current) current.scrollIntoView({ block: "nearest" });
+  }
+
+  function storedDensity() {
+    try {
+      return localStorage.getItem(DENSITY_KEY);
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function ask(question, yes, status) {
+    // A whole-page action asks first; resolves true only on the explicit "yes" button.
+    return new Promise((resolve) => {
+      if (!confirmDialog) return resolve(true);
+      confirmDialog.querySelector("[data-question]").textContent = question;
+      const button = confirmDialog.querySelector('button[value="yes"]');
+      button.textContent = yes;
+      button.className = status === "approved" ? "approve" : "reject";
+      confirmDialog.returnValue = "";
+      confirmDialog.addEventListener("close", () => resolve(confirmDialog.returnValue === "yes"), { once: true });
+      confirmDialog.showModal();
+      button.focus();
+    });
   }
 
   function neighbour(item) {
@@ -142,6 +249,10 @@
 
   async function decide(item, status) {
     if (!item || item.classList.contains("busy")) return;
+    if (status === tabStatus && status === "approved") {
+      say("Already approved.");
+      return;
+    }
     const form = item.querySelector("form.decide");
     const body = { status };
     if (status === "rejected") body.reason_code = form.elements.reason_code.value;
@@ -171,6 +282,11 @@
       say("Select comments first (x).");
       return;
     }
+    if (scope === "page") {
+      const verb = status === "approved" ? "Approve" : "Reject";
+      const what = items.length + " comment" + (items.length === 1 ? "" : "s");
+      if (!(await ask(verb + " all " + what + " on this page?", verb + " " + what, status))) return;
+    }
     const body = { status, ids: items.map((item) => item.dataset.id) };
     if (status === "rejected") body.reason_code = bulkForm.elements.reason_code.value;
     const note = bulkForm.elements.note.value.trim();
@@ -196,10 +312,12 @@
   }
 
   async function undo() {
-    if (!undoIds) return;
+    // Without ids of its own (another tab, a lost toast) the server takes back this
+    // moderator's last action, if its window is still open.
     const ids = undoIds;
     undoIds = null;
-    const result = await api("POST", "/undo", { decision_ids: ids });
+    remember(UNDO_KEY, null);
+    const result = await api("POST", "/undo", ids ? { decision_ids: ids } : {});
     if (!result.ok) {
       if (signInAgainIfNeeded(result)) return;
       say(problemText(result));
@@ -207,6 +325,16 @@
     }
     // The undone comments are back in their tab: show the page as it now is.
     window.location.reload();
+  }
+
+  function rejectWithReasonKey(key) {
+    // 1..9 reject the focused comment with the n-th reason of its list (shown in "?").
+    if (!current) return;
+    const select = current.querySelector("form.decide select[name=reason_code]");
+    const option = select && select.options[Number(key) - 1];
+    if (!option) return;
+    select.value = option.value;
+    decide(current, "rejected");
   }
 
   function toggleSelect(item) {
@@ -220,7 +348,7 @@
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target.closest && target.closest("input, select, textarea, [contenteditable]")) return;
-    if (help.open) return; // the dialog closes on Escape by itself
+    if (help.open || (confirmDialog && confirmDialog.open)) return; // dialogs close on Escape
     switch (event.key) {
       case "j": move(1); break;
       case "k": move(-1); break;
@@ -228,8 +356,11 @@
       case "r": decide(current, "rejected"); break;
       case "x": toggleSelect(current); break;
       case "u": undo(); break;
+      case "d": toggleDensity(); break;
       case "?": help.showModal(); break;
-      default: return;
+      default:
+        if (/^[1-9]$/.test(event.key)) rejectWithReasonKey(event.key);
+        else return;
     }
     event.preventDefault();
   });
@@ -262,6 +393,7 @@
 
   toastUndo.addEventListener("click", undo);
   document.querySelector('[data-action="help"]').addEventListener("click", () => help.showModal());
+  if (densityButton) densityButton.addEventListener("click", toggleDensity);
 
   window.addEventListener("pagehide", () => {
     // Give the claim back when leaving, so others need not wait for it to expire.
@@ -275,6 +407,8 @@
     }
   });
 
+  setDensity(storedDensity() || list.dataset.densityDefault || "comfortable");
   updateSelected();
-  focusItem(live()[0]);
+  restoreUndo();
+  focusItem(startingItem());
 })();

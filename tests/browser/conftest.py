@@ -12,9 +12,12 @@ import pytest
 import redis
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from core.db import session_scope
 from core.settings import Settings
+from core.store import create_source
 from service import create_app
 from tests.live_server import serving
+from tests.service.review_support import Account, make_account
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -64,3 +67,25 @@ def page(browser: Browser) -> Iterator[Page]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def source_id(settings: Settings) -> str:
+    with session_scope(settings) as session:
+        return create_source(session, "Daily News").source.id
+
+
+@pytest.fixture
+def moderator(settings: Settings) -> Account:
+    return make_account(settings, "moderator", email="mod@example.org")
+
+
+@pytest.fixture
+def problems(page: Page) -> list[str]:
+    """Script errors and console errors (CSP violations land here): the page must have none."""
+    seen: list[str] = []
+    page.on("pageerror", lambda error: seen.append(f"pageerror: {error}"))
+    page.on(
+        "console", lambda msg: seen.append(f"console: {msg.text}") if msg.type == "error" else None
+    )
+    return seen

@@ -10,6 +10,7 @@ from core.settings import Settings
 from core.store import create_source
 from core.tables import Source
 from models.artifact import SHIPPED_DIR, read_manifest
+from tests.browser.review_pages import sign_in
 from tests.service.review_support import Account, make_account
 
 pytestmark = pytest.mark.browser
@@ -30,11 +31,7 @@ class TestSourcesPageBrowser:
         with session_scope(settings) as session:
             source_id = create_source(session, "Daily News").source.id
         admin: Account = make_account(settings, "admin", email="admin@example.org")
-        page.goto(f"{live_server}/admin/sources")
-        page.get_by_label("E-mail").fill(admin.email)
-        page.get_by_label("Password").fill(admin.password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).to_have_url(f"{live_server}/admin/sources")
+        sign_in(page, live_server, admin, "/admin/sources")
 
         section = page.locator(f"#source-{source_id}")
         expect(section.locator(".thresholds-source")).to_contain_text("live model's")

@@ -8,64 +8,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
-from core.db import session_scope
 from core.domain import Status
 from core.settings import Settings
-from core.store import create_source
-from core.tables import Comment
+from tests.browser.review_pages import focused_id, press_and_wait_gone, sign_in, statuses
 from tests.service.review_support import XSS_BODY, Account, add_comment, make_account
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def source_id(settings: Settings) -> str:
-    with session_scope(settings) as session:
-        return create_source(session, "Daily News").source.id
-
-
-@pytest.fixture
-def moderator(settings: Settings) -> Account:
-    return make_account(settings, "moderator", email="mod@example.org")
-
-
-@pytest.fixture
-def problems(page: Page) -> list[str]:
-    """Script errors and console errors (CSP violations land here): the page must have none."""
-    seen: list[str] = []
-    page.on("pageerror", lambda error: seen.append(f"pageerror: {error}"))
-    page.on(
-        "console", lambda msg: seen.append(f"console: {msg.text}") if msg.type == "error" else None
-    )
-    return seen
-
-
-def sign_in(page: Page, base: str, account: Account) -> None:
-    page.goto(f"{base}/moderate")
-    expect(page).to_have_url(f"{base}/login?next=%2Fmoderate")
-    page.get_by_label("E-mail").fill(account.email)
-    page.get_by_label("Password").fill(account.password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{base}/moderate")
-
-
-def statuses(settings: Settings, ids: list[str]) -> list[str]:
-    with session_scope(settings) as session:
-        return [session.get(Comment, i).status for i in ids]  # type: ignore[union-attr]
-
-
-def focused_id(page: Page) -> str:
-    focused = page.locator(".item.focused")
-    expect(focused).to_have_count(1)
-    return str(focused.get_attribute("data-id"))
-
-
-def press_and_wait_gone(page: Page, key: str) -> str:
-    """Press a decision key on the focused comment and wait until it leaves the page."""
-    comment_id = focused_id(page)
-    page.keyboard.press(key)
-    expect(page.locator(f'.item[data-id="{comment_id}"]')).to_have_count(0)
-    return comment_id
 
 
 class TestReviewBrowser:
