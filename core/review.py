@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.domain import LABELS, Actor, Status
 from core.reasons import APPROVE_REASONS, REJECT_REASONS, ModeratorReason, UndoReason
 from core.store import record_decision
-from core.tables import Comment, Decision, Event, User
+from core.tables import Comment, Decision, Event, Source, User
 
 # A claim keeps other moderators off an item for this long unless it is released or decided.
 CLAIM_DURATION = timedelta(minutes=5)
@@ -80,9 +80,12 @@ class QueueFilters:
 class QueuePage:
     items: list[Comment]
     total: int
+    # Per status: comments this moderator can see, and those others hold a live claim on (in
+    # no count above, as nobody else may decide them meanwhile).
     counts: dict[str, int]
     page: int
     per_page: int
+    held: dict[str, int] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -102,12 +105,31 @@ class AuditFilters:
     per_page: int = 50
 
 
+# How much of a comment's text an audit row shows (the page and the CSV alike).
+AUDIT_EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class AuditComment:
+    """What an audit reader needs to know which comment a decision was about."""
+
+    excerpt: str
+    author_name: str
+    author_id: str | None
+    source_id: str
+    source_name: str
+    thread_id: str
+    thread_title: str | None
+
+
 @dataclass(frozen=True)
 class AuditRow:
-    """One decision with the names a reader needs: who (model version or moderator), when, why."""
+    """One decision with the names a reader needs: who (model version or moderator), when, why,
+    and on what (the comment's text, shortened, its author, source and thread)."""
 
     decision: Decision
     moderator_email: str | None
+    comment: AuditComment
 
 
 @dataclass(frozen=True)
@@ -201,19 +223,31 @@ def list_queue(
     query = query.options(selectinload(Comment.decisions))
     items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
 
-    count_query = _filtered(
-        select(Comment.status, func.count()).where(visible), filters, dialect
-    ).group_by(Comment.status)
-    counts = {status.value: 0 for status in Status}
-    for status, count in session.execute(count_query):
-        counts[status] = int(count)
+    counts = _status_counts(session, filters, dialect, visible)
+    everyone = _status_counts(session, filters, dialect, None)
+    held = {status: everyone[status] - counts[status] for status in counts}
     return QueuePage(
         items=items,
         total=counts[filters.status.value],
         counts=counts,
         page=page,
         per_page=per_page,
+        held=held,
     )
+
+
+def _status_counts(
+    session: Session, filters: QueueFilters, dialect: str, visible: ColumnElement[bool] | None
+) -> dict[str, int]:
+    query = select(Comment.status, func.count())
+    if visible is not None:
+        query = query.where(visible)
+    counts = {status.value: 0 for status in Status}
+    for status, count in session.execute(
+        _filtered(query, filters, dialect).group_by(Comment.status)
+    ):
+        counts[status] = int(count)
+    return counts
 
 
 # Comment ids are short ASCII ("cmt_" + hex); anything else cannot name one (and PostgreSQL
@@ -486,22 +520,37 @@ def undo(
     return outcome
 
 
-def _audit_query(filters: AuditFilters) -> Select[Decision, str | None]:
-    query = select(Decision, User.email).outerjoin(User, User.id == Decision.moderator_id)
+_AUDIT_COMMENT_COLUMNS = (
+    # One character more than shown, so the row knows whether the text was cut.
+    func.substr(Comment.body, 1, AUDIT_EXCERPT_CHARS + 1),
+    Comment.author_name,
+    Comment.author_id,
+    Comment.source_id,
+    Source.name,
+    Comment.thread_id,
+    Comment.thread_title,
+)
+
+
+def _audit_query(filters: AuditFilters) -> Select[Any]:
+    query = (
+        select(Decision, User.email, *_AUDIT_COMMENT_COLUMNS)
+        .outerjoin(User, User.id == Decision.moderator_id)
+        .join(Comment, Comment.id == Decision.comment_id)
+        .join(Source, Source.id == Comment.source_id)
+    )
     if filters.actor:
         query = query.where(Decision.actor == filters.actor)
     if filters.status:
         query = query.where(Decision.status == filters.status)
     if filters.moderator:
         query = query.where(func.lower(User.email) == filters.moderator.strip().lower())
-    if filters.source or filters.comment:
-        query = query.join(Comment, Comment.id == Decision.comment_id)
-        if filters.source:
-            query = query.where(Comment.source_id == filters.source)
-        if filters.comment:
-            query = query.where(
-                or_(Comment.id == filters.comment, Comment.external_id == filters.comment)
-            )
+    if filters.source:
+        query = query.where(Comment.source_id == filters.source)
+    if filters.comment:
+        query = query.where(
+            or_(Comment.id == filters.comment, Comment.external_id == filters.comment)
+        )
     if filters.since:
         query = query.where(Decision.created_at >= filters.since)
     if filters.until:
@@ -519,7 +568,7 @@ def audit(session: Session, filters: AuditFilters) -> AuditPage:
         query.order_by(Decision.id.desc()).limit(per_page).offset((page - 1) * per_page)
     )
     return AuditPage(
-        rows=[AuditRow(decision=d, moderator_email=email) for d, email in rows],
+        rows=[_audit_row(row) for row in rows],
         total=int(total),
         page=page,
         per_page=per_page,
@@ -538,9 +587,15 @@ def iter_audit(session: Session, filters: AuditFilters, batch: int = 1000) -> It
         )
         if not rows:
             return
-        for decision, email in rows:
-            yield AuditRow(decision=decision, moderator_email=email)
+        for row in rows:
+            yield _audit_row(row)
         last_id = rows[-1][0].id
+
+
+def _audit_row(row: Any) -> AuditRow:
+    decision, email, body, *names = row
+    excerpt = body if len(body) <= AUDIT_EXCERPT_CHARS else body[: AUDIT_EXCERPT_CHARS - 1] + "…"
+    return AuditRow(decision=decision, moderator_email=email, comment=AuditComment(excerpt, *names))
 
 
 def highlight_segments(text: str, spans: Sequence[Sequence[int]] | None) -> list[tuple[str, bool]]:
