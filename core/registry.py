@@ -69,9 +69,7 @@ class GatesRefused(RegistryError):
 
     def __init__(self, version: str, results: Sequence[GateResult]) -> None:
         failed = "; ".join(r.detail for r in refusals(results))
-        super().__init__(
-            f"promotion of {version} refused: {failed} (override with --force --reason TEXT)"
-        )
+        super().__init__(f"promotion of {version} refused: {failed}")
         self.version = version
         self.results = list(results)
 
@@ -391,7 +389,7 @@ def promote(
     """Make `version` live if the gates pass (core.gates), or with force and a reason; the model
     live until now is retired. Raises GatesRefused with what each gate found."""
     if force and not (reason and reason.strip()):
-        raise RegistryError("--force needs --reason TEXT: the override goes into the audit log")
+        raise RegistryError("forcing a promotion needs a reason: it goes into the audit log")
     models = _locked(session)
     model = _find(models, version)
     if model.state == ModelState.LIVE.value:

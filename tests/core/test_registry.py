@@ -179,7 +179,7 @@ class TestGates:
         seed(settings)
         figures = figures_like_shipped(heldout_delta=-0.05)
         version = add(settings, fake_artifact(tmp_path / "a", "bad-1", **figures))
-        with pytest.raises(RegistryError, match="needs --reason"):
+        with pytest.raises(RegistryError, match="needs a reason"):
             promote(settings, version, force=True)
         promote(settings, version, force=True, reason="house rule matters more")
         with session_scope(settings) as session:
