@@ -87,7 +87,7 @@ def promote(version: str, force: bool, reason: str | None) -> None:
             _, results = registry.promote(session, version, _by(), force=force, reason=reason)
     except click.ClickException as exc:
         if isinstance(exc.__cause__, GatesRefused):
-            exc.message += " (--force --reason TEXT overrides)"
+            raise click.ClickException(f"{exc.message} (--force --reason TEXT overrides)") from exc
         raise
     overridden = [result.gate for result in results if not result.passed]
     note = f" over the {', '.join(overridden)} gate(s)" if overridden else ""
