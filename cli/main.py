@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "cli.simulate:simulate",
     "deliveries": "cli.deliveries:deliveries",
     "labels": "cli.labels:labels",
+    "models": "cli.models:models",
 }
 
 

@@ -19,7 +19,8 @@ _engines: dict[tuple[int, str], Engine] = {}
 def make_engine(url: str) -> Engine:
     """An engine for url; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
-        path = url.split("sqlite:///", 1)[-1]
+        # "sqlite://" alone is an in-memory database: no file to make private.
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if path and path != ":memory:" and not path.startswith("file:"):
             _private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})

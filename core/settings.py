@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     model_dir: str = Field(default="", alias="MODEL_DIR")
     # Expected sha256 of MODEL_DIR's model file: the folder's own manifest cannot vouch for it.
     model_sha256: str = Field(default="", alias="MODEL_SHA256")
+    # How often each worker process asks the model registry which model is live (and swaps to
+    # it); at most 30 s, so a promotion or rollback reaches every worker within 30 s.
+    model_check_interval_seconds: float = Field(
+        default=10.0, gt=0, le=30, alias="MODEL_CHECK_INTERVAL_SECONDS"
+    )
     secret_key: str = Field(default="", alias="SECRET_KEY")
     # Encrypts the sources' signing secrets at rest (default: derived from SECRET_KEY);
     # comma-separated, the first encrypts and all decrypt.

@@ -254,3 +254,49 @@ class DeliveryAttempt(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    """An artifact the service knows (core.registry): where, its hash, its figures, its state."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(100), unique=True)
+    # The artifact folder; core.registry.SHIPPED_DIRECTORY for the one shipped in the package.
+    directory: Mapped[str] = mapped_column(String(2000))
+    # sha256 of the model file, taken when registered: the worker loads nothing else.
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # What it learnt from: {"sets": [names], "site_labels": n | None, "command": str | None}
+    trained_on: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Held-out figures from its manifest (core.registry.manifest_figures).
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The flag thresholds it was tuned to, {label: float}.
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    changed_by: Mapped[str] = mapped_column(String(320))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelChange(Base):
+    """One state change of a registered model, with who made it and why. Only ever added."""
+
+    __tablename__ = "model_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(ForeignKey("model_versions.version"), index=True)
+    # None when it was registered.
+    from_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    to_state: Mapped[str] = mapped_column(String(16))
+    # What did it: register, shadow, promote or rollback (a promotion also retires the model
+    # that was live, under the same action).
+    action: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str] = mapped_column(String(320))
+    # Why, when someone said (required to override the promotion gates).
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The promotion gates were overridden with --force.
+    forced: Mapped[bool] = mapped_column(default=False)
+    # What the gates said on promotion: [{"gate", "passed", "detail"}].
+    gates: Mapped[list[Any]] = mapped_column(default=list)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

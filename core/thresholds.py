@@ -2,15 +2,15 @@
 
 A source stores only the labels a person tuned (`sources.thresholds`, {label: {"flag",
 "reject"}}); every other label follows the flag threshold the model was tuned to, read from the
-model itself at decision time, so a model that replaces the live one brings its thresholds with
-it. The web process never loads the model: it reads the same numbers from the manifest of the
-configured artifact (MODEL_DIR, else the shipped one).
+model itself at decision time, so a model promoted in the registry brings its thresholds with
+it. The web process never loads the model: it reads the same numbers from the registry's live
+row (taken from its manifest when registered), or, before the registry is seeded, from the
+manifest of the configured artifact (MODEL_DIR, else the shipped one).
 """
 
 from __future__ import annotations
 
 import enum
-import importlib.util
 import json
 from collections.abc import Mapping
 from functools import lru_cache
@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.db import session_scope
 from core.domain import LABELS
 from core.policy import DEFAULT_FLAG_THRESHOLD, Policy
+from core.registry import live_model, shipped_model_dir
 from core.settings import Settings
 from core.tables import Source
 
@@ -40,14 +43,6 @@ class ThresholdsSource(enum.StrEnum):
 MIXED = "mixed"
 
 
-def shipped_model_dir() -> Path | None:
-    """models/artifacts/, located without importing the models package (and scikit-learn)."""
-    spec = importlib.util.find_spec("models")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "artifacts"
-
-
 @lru_cache(maxsize=8)
 def _manifest_thresholds(directory: str, mtime_ns: int) -> dict[str, float]:
     manifest = json.loads((Path(directory) / MANIFEST_FILE).read_text())
@@ -56,7 +51,20 @@ def _manifest_thresholds(directory: str, mtime_ns: int) -> dict[str, float]:
 
 
 def live_model_thresholds(settings: Settings) -> dict[str, float]:
-    """The configured model's tuned flag thresholds from its manifest ({} when unreadable)."""
+    """The live model's tuned flag thresholds: from the registry, else from the configured
+    artifact's manifest ({} when neither can be read)."""
+    try:
+        with session_scope(settings) as session:
+            live = live_model(session)
+            if live is not None and live.thresholds:
+                return {str(label): float(value) for label, value in live.thresholds.items()}
+    except SQLAlchemyError as exc:
+        log.warning("model registry unreadable", error=type(exc).__name__)
+    return configured_model_thresholds(settings)
+
+
+def configured_model_thresholds(settings: Settings) -> dict[str, float]:
+    """The configured artifact's tuned flag thresholds from its manifest ({} when unreadable)."""
     directory = Path(settings.model_dir) if settings.model_dir else shipped_model_dir()
     if directory is None:
         return {}

@@ -11,8 +11,10 @@ from flask import Blueprint, current_app, jsonify
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import get_engine
+from core.db import get_engine, session_scope
+from core.registry import live_model
 from core.settings import Settings
 
 bp = Blueprint("health", __name__)
@@ -48,30 +50,64 @@ def check_database(settings: Settings) -> str:
     return "ok"
 
 
-def check_redis_and_model(settings: Settings) -> tuple[str, str, list[str]]:
-    """Redis answers a ping; at least one worker heartbeat names its loaded model version."""
+def worker_heartbeats(client: redis.Redis) -> list[dict[str, Any]]:
+    """The heartbeats of the worker processes with a model loaded (worker.heartbeat)."""
+    beats = []
+    for count, key in enumerate(client.scan_iter(match=WORKER_HEARTBEAT_PATTERN, count=100)):
+        if count >= MAX_HEARTBEATS_READ:
+            break
+        raw = client.get(key)
+        try:
+            beat = json.loads(raw) if raw else None
+        except ValueError:
+            continue
+        if isinstance(beat, dict) and beat.get("model_version"):
+            beats.append(beat)
+    return beats
+
+
+def model_errors(beats: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Live models that worker processes could not load: version, why, how many processes."""
+    found: dict[tuple[str, str], int] = {}
+    for beat in beats:
+        error = beat.get("model_error")
+        if isinstance(error, dict) and error.get("version"):
+            key = (str(error["version"]), str(error.get("error", "")))
+            found[key] = found.get(key, 0) + 1
+    return [
+        {"version": version, "error": error, "workers": workers}
+        for (version, error), workers in sorted(found.items())
+    ]
+
+
+def check_redis_and_model(
+    settings: Settings,
+) -> tuple[str, str, list[str], list[dict[str, Any]]]:
+    """Redis answers a ping; at least one worker heartbeat names its loaded model version.
+    Also the models workers refused to swap to (they keep the old one, so still ready)."""
     client = redis_client(settings)
     try:
         client.ping()
     except redis.RedisError as exc:
-        return f"error: {type(exc).__name__}", "unknown: redis unavailable", []
-    versions: set[str] = set()
+        return f"error: {type(exc).__name__}", "unknown: redis unavailable", [], []
     try:
-        for count, key in enumerate(client.scan_iter(match=WORKER_HEARTBEAT_PATTERN, count=100)):
-            if count >= MAX_HEARTBEATS_READ:
-                break
-            raw = client.get(key)
-            try:
-                beat = json.loads(raw) if raw else None
-            except ValueError:
-                continue
-            if isinstance(beat, dict) and beat.get("model_version"):
-                versions.add(str(beat["model_version"]))
+        beats = worker_heartbeats(client)
     except redis.RedisError as exc:
-        return "ok", f"error: {type(exc).__name__}", []
+        return "ok", f"error: {type(exc).__name__}", [], []
+    versions = sorted({str(beat["model_version"]) for beat in beats})
     if not versions:
-        return "ok", "error: no worker with a model loaded", []
-    return "ok", "ok", sorted(versions)
+        return "ok", "error: no worker with a model loaded", [], []
+    return "ok", "ok", versions, model_errors(beats)
+
+
+def live_model_version(settings: Settings) -> str | None:
+    """The registry's live model (None before it is seeded or when the database is down)."""
+    try:
+        with session_scope(settings) as session:
+            live = live_model(session)
+            return live.version if live is not None else None
+    except SQLAlchemyError:
+        return None
 
 
 def check_up_children(settings: Settings) -> dict[str, str]:
@@ -97,10 +133,12 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     """Database, Redis and a worker with the model loaded (reported by the worker in Redis);
-    under `moderation up` also its worker and private Redis, down while it restarts them."""
+    under `moderation up` also its worker and private Redis, down while it restarts them.
+    model_errors lists live models workers refused to load: they score with the old one, so
+    this does not make the service unready, but it needs a person."""
     settings: Settings = current_app.config["MODERATION_SETTINGS"]
     checks: dict[str, str] = {"database": check_database(settings)}
-    checks["redis"], checks["model"], versions = check_redis_and_model(settings)
+    checks["redis"], checks["model"], versions, errors = check_redis_and_model(settings)
     # What `up` knows (a child restarting) says more than a failed ping; "ok" hides no error.
     for name, value in check_up_children(settings).items():
         if value != "ok" or name not in checks:
@@ -113,6 +151,8 @@ def readyz() -> Any:
             checks=checks,
             failed=failed,
             model_versions=versions,
+            live_model_version=live_model_version(settings) if checks["database"] == "ok" else None,
+            model_errors=errors,
         ),
         200 if ready else 503,
     )

@@ -3,7 +3,8 @@
 Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (prometheus_client reads it) so
 every process writes its samples there and /metrics adds them up. Worker processes given the
 same directory (worker/metrics.py: scoring latency, decisions, callbacks) are added up with them;
-the queue depth is read from Redis at scrape time. With METRICS_TOKEN set, /metrics answers only
+the queue depth is read from Redis and the models' states from the registry and the workers'
+heartbeats at scrape time. With METRICS_TOKEN set, /metrics answers only
 a scraper that sends it as a bearer token. No label names a source: its id is what an intake
 request is addressed to.
 """
@@ -27,7 +28,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.db import session_scope
+from core.registry import list_models
 from core.settings import Settings
 from service.errors import Unauthorized
 from service.openapi import documented
@@ -90,6 +94,47 @@ class QueueDepthCollector(Collector):
         yield gauge
 
 
+class ModelInfoCollector(Collector):
+    """moderation_model_info{version,state}: the registry's models by state (1 each), and the
+    worker processes scoring with a version (state "serving") or refusing the live one
+    (state "load_failed"), from their heartbeats, at scrape time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from service.health import redis_client, worker_heartbeats
+
+        gauge = GaugeMetricFamily(
+            "moderation_model_info",
+            "Models by state: registry states are 1 per model; serving and load_failed count "
+            "the worker processes scoring with a version or refusing to load it.",
+            labels=["version", "state"],
+        )
+        try:
+            with session_scope(self.settings) as session:
+                for model in list_models(session):
+                    gauge.add_metric([model.version, model.state], 1.0)
+        except SQLAlchemyError as exc:
+            log.warning("model registry unavailable", error=type(exc).__name__)
+        try:
+            beats = worker_heartbeats(redis_client(self.settings))
+        except (RedisError, OSError) as exc:
+            log.warning("worker heartbeats unavailable", error=type(exc).__name__)
+            beats = []
+        counts: dict[tuple[str, str], int] = {}
+        for beat in beats:
+            key = (str(beat["model_version"]), "serving")
+            counts[key] = counts.get(key, 0) + 1
+            error = beat.get("model_error")
+            if isinstance(error, dict) and error.get("version"):
+                key = (str(error["version"]), "load_failed")
+                counts[key] = counts.get(key, 0) + 1
+        for (version, state), count in sorted(counts.items()):
+            gauge.add_metric([version, state], float(count))
+        yield gauge
+
+
 def _check_token(expected: str) -> None:
     scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
     given = token.strip() if scheme.lower() == "bearer" else ""
@@ -113,5 +158,6 @@ def metrics() -> Response:
         _check_token(settings.metrics_token)
     scrape_time = CollectorRegistry()
     scrape_time.register(QueueDepthCollector(settings))
+    scrape_time.register(ModelInfoCollector(settings))
     body = generate_latest(_registry()) + generate_latest(scrape_time)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -107,3 +107,11 @@ def broker(settings: Settings) -> Iterator[redis.Redis]:
     yield client
     client.delete(settings.queue_name, settings.delivery_queue_name)
     client.close()
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[None]:
+    """An empty model registry for this test (seeded with the shipped model on first use)."""
+    from tests.registry_support import empty_registry
+
+    yield from empty_registry(settings)

@@ -24,6 +24,7 @@ from core.logging import (
 from core.settings import Settings, get_settings
 from core.tasks import SWEEP, task_routes
 from worker.clients import get_redis
+from worker.follower import stop_follower
 from worker.heartbeat import ensure_heartbeat, stop_heartbeat
 from worker.scorer import get_scorer
 
@@ -106,6 +107,7 @@ def load_model_in_child(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def stop_heartbeat_in_child(**_: Any) -> None:
+    stop_follower()
     stop_heartbeat()
 
 

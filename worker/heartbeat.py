@@ -1,4 +1,7 @@
-"""Tells /readyz that this worker process has a model loaded: a Redis key with a short TTL."""
+"""Tells /readyz that this worker process has a model loaded: a Redis key with a short TTL.
+
+The value names the model version the process scores with and, while the registry's live model
+could not be loaded (worker.follower), which version that was and why."""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 import structlog
@@ -23,9 +28,13 @@ def heartbeat_key(hostname: str | None = None, pid: int | None = None) -> str:
     return f"{KEY_PREFIX}{hostname or socket.gethostname()}:{pid or os.getpid()}"
 
 
-def beat(client: redis.Redis, model_version: str) -> None:
+def beat(
+    client: redis.Redis, model_version: str, model_error: Mapping[str, Any] | None = None
+) -> None:
     """Write (or refresh) this process's heartbeat."""
-    value = {"model_version": model_version, "at": datetime.now(UTC).isoformat()}
+    value: dict[str, Any] = {"model_version": model_version, "at": datetime.now(UTC).isoformat()}
+    if model_error:
+        value["model_error"] = dict(model_error)
     client.set(heartbeat_key(), json.dumps(value), ex=TTL_SECONDS)
 
 
@@ -35,6 +44,8 @@ class Heartbeat:
     def __init__(self, client: redis.Redis, model_version: str, every: float = EVERY_SECONDS):
         self.client = client
         self.model_version = model_version
+        # {"version", "error"} of a live model this process could not load, else None.
+        self.model_error: dict[str, Any] | None = None
         self.every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="moderation-heartbeat", daemon=True)
@@ -51,12 +62,21 @@ class Heartbeat:
         except redis.RedisError as exc:
             log.warning("heartbeat: could not remove key", error=type(exc).__name__)
 
+    def update(self, model_version: str, model_error: Mapping[str, Any] | None) -> None:
+        """A model swap (or a refused one): say so now rather than at the next beat."""
+        self.model_version = model_version
+        self.model_error = dict(model_error) if model_error else None
+        self._beat()
+
+    def _beat(self) -> None:
+        try:
+            beat(self.client, self.model_version, self.model_error)
+        except redis.RedisError as exc:
+            log.warning("heartbeat: Redis unavailable", error=type(exc).__name__)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                beat(self.client, self.model_version)
-            except redis.RedisError as exc:
-                log.warning("heartbeat: Redis unavailable", error=type(exc).__name__)
+            self._beat()
             self._stop.wait(self.every)
 
 
@@ -71,6 +91,12 @@ def ensure_heartbeat(client: redis.Redis, model_version: str) -> None:
     heartbeat = Heartbeat(client, model_version)
     heartbeat.start()
     _running = (os.getpid(), heartbeat)
+
+
+def report_model(model_version: str, model_error: Mapping[str, Any] | None = None) -> None:
+    """Tell this process's heartbeat (if it runs) which model it scores with now."""
+    if _running is not None and _running[0] == os.getpid():
+        _running[1].update(model_version, model_error)
 
 
 def stop_heartbeat() -> None:

@@ -19,6 +19,8 @@ EXPECTED_TABLES = {
     "events",
     "delivery_attempts",
     "seen_webhooks",
+    "model_versions",
+    "model_changes",
 }
 
 

@@ -81,3 +81,38 @@ class TestSourceThresholds:
         with session_scope(settings) as session:
             reset = update_source(session, source_id, SourceChanges(thresholds_from_model=True))
             assert reset.thresholds == {}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.usefixtures("registry")
+class TestThresholdsFollowTheRegistry:
+    def test_promoted_model_brings_its_thresholds_person_set_ones_stay(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        from core import registry
+        from tests.registry_support import fake_artifact
+
+        tuned = {"toxic": 0.33, "identity_hate": 0.44, "threat": 0.55, "spam": 0.66}
+        with session_scope(settings) as session:
+            registry.ensure_seeded(session, settings)
+            candidate = registry.register(
+                session, fake_artifact(tmp_path / "c", "cand-1", thresholds=tuned), "admin"
+            )
+            source_id = create_source(session, "Daily Planet").source.id
+            changes = SourceChanges(thresholds={"spam": {"flag": 0.9, "reject": None}})
+            update_source(session, source_id, changes)
+        before = live_model_thresholds(settings)
+        with session_scope(settings) as session:
+            registry.promote(session, candidate.version, "admin")
+        after = live_model_thresholds(settings)
+        with session_scope(settings) as session:
+            described = describe_source(get_source(session, source_id), after)
+
+        assert before == read_manifest(SHIPPED_DIR)["thresholds"]
+        assert after == tuned
+        assert {k: (v["flag"], v["source"]) for k, v in described["thresholds"].items()} == {
+            "toxic": (0.33, "model"),
+            "identity_hate": (0.44, "model"),
+            "threat": (0.55, "model"),
+            "spam": (0.9, "custom"),
+        }

@@ -1,0 +1,119 @@
+"""A running worker follows the registry: promote and rollback switch its model without a
+restart, and a registered artifact changed on disk is refused while the old model stays."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from core import registry
+from core.db import session_scope
+from core.settings import Settings
+from core.store import NewSource
+from tests.integration.intake import decided_view, post_comment
+from tests.integration.workers import StartWorker, WorkerProcess, wait_for
+from tests.registry_support import figures_like_shipped, shipped_version, tiny_artifact
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True),
+    pytest.mark.usefixtures("registry"),
+]
+
+# The contract: every worker scores with the new live model within 30 s.
+SWAP_DEADLINE = 30.0
+CHECK_INTERVAL = "1"
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two loadable artifacts whose figures pass the gates against the shipped model."""
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        version: tiny_artifact(root / version, version, **figures_like_shipped())
+        for version in ("tiny-a", "tiny-b")
+    }
+
+
+def served_versions(worker: WorkerProcess) -> set[str]:
+    return {json.loads(beat)["model_version"] for beat in worker.heartbeats()}
+
+
+def wait_until_serving(worker: WorkerProcess, version: str) -> float:
+    """Seconds until every pool process of the worker reports `version`."""
+    started = time.monotonic()
+    wait_for(lambda: served_versions(worker) == {version}, timeout=SWAP_DEADLINE, interval=0.2)
+    return time.monotonic() - started
+
+
+def decided_by(client: FlaskClient, source: NewSource) -> str:
+    comment_id = post_comment(client, source, "Thanks for the clear article")["id"]
+    view = wait_for(decided_view(client, source, comment_id), timeout=30)
+    return str(view["decision"]["model_version"])
+
+
+def register(settings: Settings, directory: Path) -> str:
+    with session_scope(settings) as session:
+        registry.ensure_seeded(session, settings)
+        return registry.register(session, directory, "test").version
+
+
+class TestWorkerFollowsTheRegistry:
+    def test_promote_and_rollback_switch_a_running_worker(
+        self,
+        settings: Settings,
+        client: FlaskClient,
+        source: NewSource,
+        start_worker: StartWorker,
+        tiny_models: dict[str, Path],
+    ) -> None:
+        candidate = register(settings, tiny_models["tiny-a"])
+        worker = start_worker(concurrency=2, MODEL_CHECK_INTERVAL_SECONDS=CHECK_INTERVAL)
+        assert decided_by(client, source) == shipped_version()
+
+        with session_scope(settings) as session:
+            registry.promote(session, candidate, "test")
+        promote_seconds = wait_until_serving(worker, candidate)
+        assert decided_by(client, source) == candidate
+
+        with session_scope(settings) as session:
+            registry.rollback(session, "test")
+        rollback_seconds = wait_until_serving(worker, shipped_version())
+        assert decided_by(client, source) == shipped_version()
+        assert max(promote_seconds, rollback_seconds) < SWAP_DEADLINE
+        assert "model swapped" in worker.log_text()
+
+    def test_tampered_artifact_is_refused_and_the_old_model_stays(
+        self,
+        settings: Settings,
+        client: FlaskClient,
+        source: NewSource,
+        start_worker: StartWorker,
+        tiny_models: dict[str, Path],
+        tmp_path: Path,
+    ) -> None:
+        folder = tmp_path / "tiny-b"
+        shutil.copytree(tiny_models["tiny-b"], folder)
+        candidate = register(settings, folder)
+        # Someone swaps the registered file for another model and rewrites the manifest to match.
+        shutil.copyfile(tiny_models["tiny-a"] / "model.joblib", folder / "model.joblib")
+        shutil.copyfile(tiny_models["tiny-a"] / "manifest.json", folder / "manifest.json")
+        worker = start_worker(MODEL_CHECK_INTERVAL_SECONDS=CHECK_INTERVAL)
+
+        with session_scope(settings) as session:
+            registry.promote(session, candidate, "test")
+        wait_for(lambda: "model swap refused" in worker.log_text(), timeout=SWAP_DEADLINE)
+        assert decided_by(client, source) == shipped_version()
+        ready = wait_for(lambda: client.get("/readyz").get_json()["model_errors"], timeout=20)
+        metrics = client.get("/metrics").get_data(as_text=True)
+
+        assert served_versions(worker) == {shipped_version()}
+        assert ready[0]["version"] == candidate
+        assert "is not the expected model" in ready[0]["error"]
+        assert f'moderation_model_info{{state="load_failed",version="{candidate}"}} 1.0' in metrics
+        assert f'moderation_model_info{{state="live",version="{candidate}"}} 1.0' in metrics
