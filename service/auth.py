@@ -39,6 +39,7 @@ from core.db import session_scope
 from core.domain import Role
 from core.settings import Settings
 from core.tables import User
+from service import web
 from service.errors import ApiError, Forbidden, Unauthorized, problem_response
 
 log = structlog.stdlib.get_logger(__name__)
@@ -107,14 +108,9 @@ class LogoutForm(FlaskForm):  # type: ignore[misc]
     """Empty: logging out is a POST carrying only the CSRF token."""
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
-    return settings
-
-
 def load_user(session_id: str) -> Moderator | None:
     """Checked on every request: a session whose account moved on a generation is refused."""
-    with session_scope(_settings()) as session:
+    with session_scope(web.settings()) as session:
         user = user_for_session(session, session_id)
         return Moderator.from_user(user) if user is not None else None
 
@@ -141,7 +137,7 @@ def login() -> Any:
     # Failed sign-ins are limited per address and e-mail by service.limits (a 401 counts).
     form = LoginForm()
     if form.validate_on_submit():
-        with session_scope(_settings()) as session:
+        with session_scope(web.settings()) as session:
             user = authenticate(session, form.email.data or "", form.password.data or "")
             moderator = Moderator.from_user(user) if user is not None else None
         if moderator is not None:
@@ -162,7 +158,7 @@ def logout() -> Any:
     moderator = _session_moderator()
     if moderator is not None:
         # Ends this account's sessions on the server too: a copy of the cookie is worthless now.
-        with session_scope(_settings()) as session:
+        with session_scope(web.settings()) as session:
             user = session.get(User, moderator.id)
             if user is not None:
                 end_sessions(user)
@@ -215,7 +211,7 @@ def _api_moderator() -> Moderator | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        with session_scope(_settings()) as session:
+        with session_scope(web.settings()) as session:
             user = user_by_token(session, token.strip())
             return Moderator.from_user(user) if user is not None else None
     moderator = _session_moderator()

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterator
 
 import structlog
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -29,6 +29,7 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from core.settings import Settings
+from service import web
 from service.errors import Unauthorized
 from service.openapi import documented
 
@@ -70,11 +71,9 @@ class QueueDepthCollector(Collector):
         self.settings = settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from service.health import redis_client
-
         queues = (self.settings.queue_name, self.settings.delivery_queue_name)
         try:
-            client = redis_client(self.settings)
+            client = web.redis_client(self.settings)
             depths = [(queue, client.llen(queue)) for queue in queues]
         except (RedisError, OSError) as exc:
             # No sample rather than a wrong one; the scrape itself still succeeds.
@@ -108,7 +107,7 @@ def _check_token(expected: str) -> None:
     security=["metricsToken"],
 )
 def metrics() -> Response:
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    settings = web.settings()
     if settings.metrics_token:
         _check_token(settings.metrics_token)
     scrape_time = CollectorRegistry()
