@@ -434,25 +434,31 @@ def bulk_decide(
     return outcome
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a moderator decided: the new status, why, and an optional note."""
+
+    status: Status
+    reason_code: str | None = None
+    note: str | None = None
+
+
 def decide_comments(
     session: Session,
     comment_ids: Sequence[str],
     user_id: int,
-    status: Status,
-    reason_code: str | None = None,
-    note: str | None = None,
+    verdict: Verdict,
     *,
     bulk: bool = False,
     now: datetime | None = None,
 ) -> BulkOutcome:
     """A moderator's verdict on one comment (refused when missing or claimed by another) or on
     many at once (those skipped instead); the API and the pages both decide through this."""
+    how = (verdict.status, verdict.reason_code, verdict.note, now)
     if bulk:
-        return bulk_decide(session, comment_ids, user_id, status, reason_code, note, now)
+        return bulk_decide(session, comment_ids, user_id, *how)
     (comment_id,) = comment_ids
-    return BulkOutcome(
-        decided=[decide(session, comment_id, user_id, status, reason_code, note, now)]
-    )
+    return BulkOutcome(decided=[decide(session, comment_id, user_id, *how)])
 
 
 def _latest_decision_id(session: Session, comment_id: str) -> int | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, request
@@ -12,6 +13,7 @@ from core import deliveries, sources
 from core.db import session_scope
 from core.domain import DeliveryState
 from core.thresholds import live_model_thresholds
+from service import web
 from service.admin.schemas import (
     PAGE_SIZE,
     DeliveryDetail,
@@ -26,35 +28,35 @@ from service.admin.schemas import (
 )
 from service.auth import admin_required
 from service.errors import ValidationFailed, answer_domain_errors
-from service.openapi import documented
-from service.web import (
-    TEXT_QUERY_SCHEMA,
-    int_arg,
-    json_response,
-    known_id,
-    parse_body,
-    queue_deliveries,
-    refuse_empty_args,
-    settings,
-    text_arg,
-)
+from service.openapi import operation
 
 log = structlog.stdlib.get_logger(__name__)
 
 bp = Blueprint("admin", __name__)
 answer_domain_errors(bp)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 TAGS = ["admin"]
 SECURITY = ["moderatorToken"]
 ERRORS: dict[int, str] = {401: "problem", 403: "problem"}
 # Writes may also meet a malformed body, or a missing CSRF token when a page session is used.
 WRITE_ERRORS: dict[int, str] = {400: "problem", **ERRORS}
+
+
+def _operation(rule: str, method: str, **doc: Any) -> Callable[[F], F]:
+    """A route of this API: documented under its tag, for admins only."""
+    return operation(
+        bp, rule, method=method, guard=admin_required, tags=TAGS, security=SECURITY, **doc
+    )
+
+
 # Largest offset into the deliveries list (PostgreSQL's OFFSET is a bigint).
 MAX_OFFSET = 2**62
 
 DELIVERY_PARAMETERS: list[dict[str, Any]] = [
     {"name": "state", "in": "query", "schema": {"enum": [s.value for s in DeliveryState]}},
-    {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "source", "in": "query", "schema": web.TEXT_QUERY_SCHEMA},
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
     {
         "name": "offset",
@@ -66,13 +68,13 @@ DELIVERY_PARAMETERS: list[dict[str, Any]] = [
 
 def _source_view(source: Any) -> SourceView:
     return SourceView.model_validate(
-        sources.describe_source(source, live_model_thresholds(settings()))
+        sources.describe_source(source, live_model_thresholds(web.settings()))
     )
 
 
 def _delivery_args() -> dict[str, Any]:
     args = request.args
-    refuse_empty_args(args, DELIVERY_PARAMETERS)
+    web.refuse_empty_args(args, DELIVERY_PARAMETERS)
     state = args.get("state") or None
     if state is not None and state not in {s.value for s in DeliveryState}:
         raise ValidationFailed(
@@ -81,10 +83,10 @@ def _delivery_args() -> dict[str, Any]:
         )
     return {
         "state": state,
-        "source_id": text_arg(args, "source"),
-        "limit": int_arg(args, "limit", PAGE_SIZE, 1, 500),
+        "source_id": web.text_arg(args, "source"),
+        "limit": web.int_arg(args, "limit", PAGE_SIZE, 1, 500),
         # Past PostgreSQL's bigint an offset is a 500: refused like any value out of range.
-        "offset": int_arg(args, "offset", 0, 0, MAX_OFFSET),
+        "offset": web.int_arg(args, "offset", 0, 0, MAX_OFFSET),
     }
 
 
@@ -107,67 +109,59 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
     )
 
 
-@bp.get("/v1/admin/sources")
-@documented(
+@_operation(
+    "/v1/admin/sources",
+    "GET",
     summary="Every source (CMS) with its policy",
-    tags=TAGS,
     responses={200: SourceList, **ERRORS},
-    security=SECURITY,
 )
-@admin_required
 def list_sources() -> Any:
-    with session_scope(settings()) as session:
+    with session_scope(web.settings()) as session:
         views = [_source_view(s) for s in sources.list_sources(session)]
-    return json_response(SourceList(sources=views))
+    return web.json_response(SourceList(sources=views))
 
 
-@bp.get("/v1/admin/sources/<source_id>")
-@documented(
+@_operation(
+    "/v1/admin/sources/<source_id>",
+    "GET",
     summary="One source with its policy and callback health",
-    tags=TAGS,
     responses={200: SourceView, 404: "problem", **ERRORS},
-    security=SECURITY,
 )
-@admin_required
 def get_source(source_id: str) -> Any:
-    source_id = known_id(source_id)
-    with session_scope(settings()) as session:
+    source_id = web.known_id(source_id)
+    with session_scope(web.settings()) as session:
         view = _source_view(sources.get_source(session, source_id))
-    return json_response(view)
+    return web.json_response(view)
 
 
-@bp.patch("/v1/admin/sources/<source_id>")
-@documented(
+@_operation(
+    "/v1/admin/sources/<source_id>",
+    "PATCH",
     summary="Change a source's callback URL, thresholds, blocklist or limits",
-    tags=TAGS,
     request=SourceUpdate,
     responses={200: SourceView, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
-    security=SECURITY,
 )
-@admin_required
 def update_source(source_id: str) -> Any:
-    source_id = known_id(source_id)
-    body = parse_body(SourceUpdate)
-    with session_scope(settings()) as session:
+    source_id = web.known_id(source_id)
+    body = web.parse_body(SourceUpdate)
+    with session_scope(web.settings()) as session:
         view = _source_view(sources.update_source(session, source_id, _changes(body)))
     log.info("source updated", source_id=source_id, fields=sorted(body.model_fields_set))
-    return json_response(view)
+    return web.json_response(view)
 
 
-@bp.post("/v1/admin/sources/<source_id>/rotate-secret")
-@documented(
+@_operation(
+    "/v1/admin/sources/<source_id>/rotate-secret",
+    "POST",
     summary="Give a source a new signing secret (shown once); the old one overlaps",
-    tags=TAGS,
     request=RotateSecretRequest,
     responses={200: RotatedSecret, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
-    security=SECURITY,
 )
-@admin_required
 def rotate_secret(source_id: str) -> Any:
-    source_id = known_id(source_id)
+    source_id = web.known_id(source_id)
     # A JSON body, `{}` at least, as the schema says: no body is refused, not defaulted.
-    body = parse_body(RotateSecretRequest)
-    with session_scope(settings()) as session:
+    body = web.parse_body(RotateSecretRequest)
+    with session_scope(web.settings()) as session:
         rotation = sources.rotate_secret(
             session, source_id, timedelta(seconds=body.overlap_seconds)
         )
@@ -175,56 +169,50 @@ def rotate_secret(source_id: str) -> Any:
             id=source_id, secret=rotation.secret, previous_expires_at=rotation.previous_expires_at
         )
     log.info("source secret rotated", source_id=source_id, overlap_seconds=body.overlap_seconds)
-    return json_response(result)
+    return web.json_response(result)
 
 
-@bp.get("/v1/admin/deliveries")
-@documented(
+@_operation(
+    "/v1/admin/deliveries",
+    "GET",
     summary="Callback deliveries, newest first (state=dead: the ones that gave up)",
-    tags=TAGS,
     responses={200: DeliveryList, 422: "problem", **ERRORS},
-    security=SECURITY,
     parameters=DELIVERY_PARAMETERS,
 )
-@admin_required
 def list_deliveries() -> Any:
     filters = _delivery_args()
-    with session_scope(settings()) as session:
+    with session_scope(web.settings()) as session:
         rows = deliveries.list_deliveries(session, **filters)
-    return json_response(
+    return web.json_response(
         DeliveryList(deliveries=[DeliveryView.model_validate(r.as_json()) for r in rows])
     )
 
 
-@bp.get("/v1/admin/deliveries/<event_id>")
-@documented(
+@_operation(
+    "/v1/admin/deliveries/<event_id>",
+    "GET",
     summary="One delivery with every attempt (status, latency, error)",
-    tags=TAGS,
     responses={200: DeliveryDetail, 404: "problem", **ERRORS},
-    security=SECURITY,
 )
-@admin_required
 def get_delivery(event_id: str) -> Any:
-    event_id = known_id(event_id)
-    with session_scope(settings()) as session:
+    event_id = web.known_id(event_id)
+    with session_scope(web.settings()) as session:
         detail = delivery_detail(session, event_id)
-    return json_response(detail)
+    return web.json_response(detail)
 
 
-@bp.post("/v1/admin/deliveries/<event_id>/redeliver")
-@documented(
+@_operation(
+    "/v1/admin/deliveries/<event_id>/redeliver",
+    "POST",
     summary="Send a dead (or delivered) event again, with a fresh retry schedule",
-    tags=TAGS,
     responses={202: DeliveryView, 404: "problem", 409: "problem", **WRITE_ERRORS},
-    security=SECURITY,
 )
-@admin_required
 def redeliver(event_id: str) -> Any:
-    event_id = known_id(event_id)
-    with session_scope(settings()) as session:
+    event_id = web.known_id(event_id)
+    with session_scope(web.settings()) as session:
         deliveries.redeliver(session, event_id)
         (row,) = deliveries.list_deliveries(session, limit=1, event_id=event_id)
         view = DeliveryView.model_validate(row.as_json())
-    queue_deliveries([event_id])
+    web.queue_deliveries([event_id])
     log.info("event redelivered by hand", event_id=event_id)
-    return json_response(view, 202)
+    return web.json_response(view, 202)

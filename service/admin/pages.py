@@ -6,8 +6,9 @@ accounts without a shell. Every page is admin-only and posts CSRF-protected form
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -31,30 +32,30 @@ log = structlog.stdlib.get_logger(__name__)
 
 bp = Blueprint("admin_pages", __name__)
 
+N = TypeVar("N", int, float)
+
 
 class NewUserForm(FlaskForm):  # type: ignore[misc]
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=320)])
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value) for r in Role])
 
 
-def _float_field(name: str) -> float | None:
+def _number_field(name: str, kind: Callable[[str], N], what: str) -> N | None:
     raw = (request.form.get(name) or "").strip()
     if not raw:
         return None
     try:
-        return float(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise sources.InvalidSourceChange(f"{name.replace('_', ' ')}: not a number") from exc
+        raise sources.InvalidSourceChange(f"{name.replace('_', ' ')}: {what}") from exc
+
+
+def _float_field(name: str) -> float | None:
+    return _number_field(name, float, "not a number")
 
 
 def _int_field(name: str) -> int | None:
-    raw = (request.form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise sources.InvalidSourceChange(f"{name.replace('_', ' ')}: not a whole number") from exc
+    return _number_field(name, int, "not a whole number")
 
 
 def _form_changes() -> sources.SourceChanges:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
@@ -15,13 +15,8 @@ from core.review import Sort
 from core.tables import Comment, Decision, Event
 from service.auth import current_moderator, moderator_token_or_session_required
 from service.errors import answer_domain_errors
-from service.openapi import documented
-from service.review.common import (
-    audit_csv_response,
-    audit_filters,
-    commit_decisions,
-    queue_filters,
-)
+from service.openapi import operation
+from service.review import common
 from service.review.schemas import (
     AuditResponse,
     Author,
@@ -50,9 +45,25 @@ from service.web import (
 bp = Blueprint("review", __name__, url_prefix="/v1/review")
 answer_domain_errors(bp)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 SECURITY = ["moderatorToken"]
 TAGS = ["review"]
 ERRORS: dict[int, str] = {401: "problem", 422: "problem"}
+
+
+def _operation(rule: str, method: str, **doc: Any) -> Callable[[F], F]:
+    """A route of this API: documented under its tag, for moderators only."""
+    return operation(
+        bp,
+        rule,
+        method=method,
+        guard=moderator_token_or_session_required,
+        tags=TAGS,
+        security=SECURITY,
+        **doc,
+    )
+
 
 PAGING_PARAMETERS: list[dict[str, Any]] = [
     {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
@@ -130,6 +141,10 @@ def decision_out(
     )
 
 
+def _paging(page: review.QueuePage | review.AuditPage) -> dict[str, int]:
+    return {"total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages}
+
+
 def decide_response(outcome: review.BulkOutcome, emails: Mapping[int, str]) -> DecideResponse:
     decisions = [decision_out(d, emails.get(d.moderator_id or 0), e) for d, e in outcome.decided]
     undo_until = (
@@ -140,41 +155,34 @@ def decide_response(outcome: review.BulkOutcome, emails: Mapping[int, str]) -> D
     return DecideResponse(decisions=decisions, skipped=outcome.skipped, undo_until=undo_until)
 
 
-@bp.get("/queue")
-@documented(
+@_operation(
+    "/queue",
+    "GET",
     summary="List comments awaiting review (flagged by default), sorted and filtered",
-    tags=TAGS,
     responses={200: QueueResponse, **ERRORS},
-    security=SECURITY,
     parameters=QUEUE_PARAMETERS,
 )
-@moderator_token_or_session_required
 def list_queue() -> Any:
     moderator = current_moderator()
     refuse_empty_args(request.args, QUEUE_PARAMETERS)
-    filters = queue_filters(request.args)
+    filters = common.queue_filters(request.args)
     with session_scope(settings()) as session:
         page = review.list_queue(session, filters, moderator.id)
         parents = review.parents_of(session, page.items)
         body = QueueResponse(
             items=[item_out(c, parents.get(c.id), moderator.id) for c in page.items],
             counts=page.counts,
-            total=page.total,
-            page=page.page,
-            per_page=page.per_page,
-            pages=page.pages,
+            **_paging(page),
         )
     return json_response(body)
 
 
-@bp.get("/comments/<comment_id>")
-@documented(
+@_operation(
+    "/comments/<comment_id>",
+    "GET",
     summary="One comment with its context, scores, highlights and decision history",
-    tags=TAGS,
     responses={200: CommentDetail, 401: "problem", 404: "problem"},
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def get_comment(comment_id: str) -> Any:
     moderator = current_moderator()
     with session_scope(settings()) as session:
@@ -190,26 +198,22 @@ def get_comment(comment_id: str) -> Any:
     return json_response(body)
 
 
-@bp.post("/comments/<comment_id>/claim")
-@documented(
+@_operation(
+    "/comments/<comment_id>/claim",
+    "POST",
     summary="Claim a comment so no other moderator reviews it (expires after 5 minutes)",
-    tags=TAGS,
     responses={200: ClaimResponse, 401: "problem", 404: "problem", 409: "problem"},
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def claim(comment_id: str) -> Any:
     return _change_claim(review.claim, comment_id)
 
 
-@bp.delete("/comments/<comment_id>/claim")
-@documented(
+@_operation(
+    "/comments/<comment_id>/claim",
+    "DELETE",
     summary="Release your claim on a comment",
-    tags=TAGS,
     responses={200: ClaimResponse, 401: "problem", 404: "problem"},
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def release(comment_id: str) -> Any:
     return _change_claim(review.release, comment_id)
 
@@ -225,26 +229,21 @@ def _change_claim(change: Callable[[Session, str, int], Comment], comment_id: st
 
 def _decide(ids: Sequence[str], request_body: DecideRequest, bulk: bool) -> Any:
     moderator = current_moderator()
-    body = commit_decisions(
+    verdict = review.Verdict(
+        Status(request_body.status), request_body.reason_code, request_body.note
+    )
+    body = common.commit_decisions(
         moderator,
-        lambda session: review.decide_comments(
-            session,
-            ids,
-            moderator.id,
-            Status(request_body.status),
-            request_body.reason_code,
-            request_body.note,
-            bulk=bulk,
-        ),
+        lambda session: review.decide_comments(session, ids, moderator.id, verdict, bulk=bulk),
         lambda outcome: decide_response(outcome, {moderator.id: moderator.email}),
     )
     return json_response(body, 201 if body.decisions else 200)
 
 
-@bp.post("/comments/<comment_id>/decision")
-@documented(
+@_operation(
+    "/comments/<comment_id>/decision",
+    "POST",
     summary="Approve or reject one comment (a rejection needs a reason code)",
-    tags=TAGS,
     request=DecideRequest,
     responses={
         201: DecideResponse,
@@ -254,41 +253,35 @@ def _decide(ids: Sequence[str], request_body: DecideRequest, bulk: bool) -> Any:
         415: "problem",
         **ERRORS,
     },
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def decide(comment_id: str) -> Any:
     return _decide([comment_id], parse_body(DecideRequest), bulk=False)
 
 
-@bp.post("/decisions")
-@documented(
+@_operation(
+    "/decisions",
+    "POST",
     summary="Approve or reject many comments at once; comments claimed by others are skipped",
-    tags=TAGS,
     request=BulkDecideRequest,
     responses={201: DecideResponse, 200: DecideResponse, 400: "problem", 415: "problem", **ERRORS},
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def bulk_decide() -> Any:
     body = parse_body(BulkDecideRequest)
     return _decide(body.ids, body, bulk=True)
 
 
-@bp.post("/undo")
-@documented(
+@_operation(
+    "/undo",
+    "POST",
     summary="Undo your last decision (or the given ones) within 10 seconds",
-    tags=TAGS,
     request=UndoRequest,
     request_required=False,
     responses={201: DecideResponse, 400: "problem", 409: "problem", 415: "problem", **ERRORS},
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def undo() -> Any:
     moderator = current_moderator()
     request_body = parse_body(UndoRequest) if request.content_length else UndoRequest()
-    body = commit_decisions(
+    body = common.commit_decisions(
         moderator,
         lambda session: review.undo(session, moderator.id, request_body.decision_ids),
         lambda outcome: decide_response(outcome, {moderator.id: moderator.email}),
@@ -298,14 +291,12 @@ def undo() -> Any:
     return json_response(body, 201)
 
 
-@bp.get("/comments/<comment_id>/author")
-@documented(
+@_operation(
+    "/comments/<comment_id>/author",
+    "GET",
     summary="The author's comments at the same source and their outcomes",
-    tags=TAGS,
     responses={200: AuthorResponse, 401: "problem", 404: "problem"},
-    security=SECURITY,
 )
-@moderator_token_or_session_required
 def author(comment_id: str) -> Any:
     moderator = current_moderator()
     with session_scope(settings()) as session:
@@ -319,39 +310,32 @@ def author(comment_id: str) -> Any:
     return json_response(body)
 
 
-@bp.get("/audit")
-@documented(
+@_operation(
+    "/audit",
+    "GET",
     summary="Every decision, by the model or a moderator: who, when, why (newest first)",
-    tags=TAGS,
     responses={200: AuditResponse, **ERRORS},
-    security=SECURITY,
     parameters=AUDIT_PARAMETERS,
 )
-@moderator_token_or_session_required
 def audit() -> Any:
     refuse_empty_args(request.args, AUDIT_PARAMETERS)
-    filters = audit_filters(request.args)
+    filters = common.audit_filters(request.args)
     with session_scope(settings()) as session:
         page = review.audit(session, filters)
         body = AuditResponse(
             decisions=[decision_out(r.decision, r.moderator_email) for r in page.rows],
-            total=page.total,
-            page=page.page,
-            per_page=page.per_page,
-            pages=page.pages,
+            **_paging(page),
         )
     return json_response(body)
 
 
-@bp.get("/audit.csv")
-@documented(
+@_operation(
+    "/audit.csv",
+    "GET",
     summary="The audit log as CSV (same filters as /audit, oldest first, all pages)",
-    tags=TAGS,
     responses={200: "text/csv", **ERRORS},
-    security=SECURITY,
     parameters=AUDIT_PARAMETERS,
 )
-@moderator_token_or_session_required
 def audit_csv() -> Any:
     refuse_empty_args(request.args, AUDIT_PARAMETERS)
-    return audit_csv_response(audit_filters(request.args))
+    return common.audit_csv_response(common.audit_filters(request.args))

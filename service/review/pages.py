@@ -18,16 +18,12 @@ from core import review
 from core.db import session_scope
 from core.domain import Status
 from core.reasons import describe_reasons
+from core.review import AuditFilters
 from core.tables import Source
 from service.auth import current_moderator, login_required
 from service.errors import ApiError
 from service.layout import add_nav_link
-from service.review.common import (
-    audit_csv_response,
-    audit_filters,
-    commit_decisions,
-    queue_filters,
-)
+from service.review import common
 from service.web import safe_http_url, settings
 
 log = structlog.stdlib.get_logger(__name__)
@@ -56,7 +52,7 @@ def _source_names(session: Any) -> list[tuple[str, str]]:
 def queue() -> Any:
     moderator = current_moderator()
     try:
-        filters = queue_filters(request.args)
+        filters = common.queue_filters(request.args)
     except ApiError as error:
         _flash_refusal(error)
         return redirect(url_for("pages.queue"))
@@ -104,10 +100,10 @@ def _decide_from_form(ids: Sequence[str], bulk: bool) -> None:
         reason_code = None
     note = (request.form.get("note") or "").strip() or None
     try:
-        decision_ids, skipped = commit_decisions(
+        decision_ids, skipped = common.commit_decisions(
             moderator,
             lambda session: review.decide_comments(
-                session, ids, moderator.id, status, reason_code, note, bulk=bulk
+                session, ids, moderator.id, review.Verdict(status, reason_code, note), bulk=bulk
             ),
             lambda outcome: ([d.id for d, _ in outcome.decided], outcome.skipped),
         )
@@ -151,7 +147,7 @@ def undo() -> Any:
         abort(400)
     wanted = [int(p) for p in raw] or None
     try:
-        undone = commit_decisions(
+        undone = common.commit_decisions(
             moderator,
             lambda session: review.undo(session, moderator.id, wanted),
             lambda outcome: len(outcome.decided),
@@ -186,13 +182,20 @@ def author(comment_id: str) -> Any:
     )
 
 
+def _audit_filters() -> AuditFilters | None:
+    """The audit page's filters, or None (the refusal flashed) when one is unusable."""
+    try:
+        return common.audit_filters(request.args)
+    except ApiError as error:
+        _flash_refusal(error)
+        return None
+
+
 @bp.get("/moderate/audit")
 @login_required
 def audit() -> Any:
-    try:
-        filters = audit_filters(request.args)
-    except ApiError as error:
-        _flash_refusal(error)
+    filters = _audit_filters()
+    if filters is None:
         return redirect(url_for("pages.audit"))
     with session_scope(settings()) as session:
         page = review.audit(session, filters)
@@ -209,12 +212,10 @@ def audit() -> Any:
 @bp.get("/moderate/audit.csv")
 @login_required
 def audit_csv() -> Any:
-    try:
-        filters = audit_filters(request.args)
-    except ApiError as error:
-        _flash_refusal(error)
+    filters = _audit_filters()
+    if filters is None:
         return redirect(url_for("pages.audit"))
-    return audit_csv_response(filters)
+    return common.audit_csv_response(filters)
 
 
 @bp.record_once
