@@ -316,6 +316,29 @@ def author_comments(session: Session, comment: Comment, limit: int = 100) -> lis
     )
 
 
+@dataclass(frozen=True)
+class AuthorHistory:
+    """A comment's author at its source: their comments (newest first) and how they ended."""
+
+    comment: Comment
+    comments: list[Comment]
+    outcomes: dict[str, int]
+
+
+def author_history(session: Session, comment_id: str) -> AuthorHistory:
+    comment = get_comment(session, comment_id)
+    comments = author_comments(session, comment)
+    outcomes = {s.value: 0 for s in Status}
+    for other in comments:
+        outcomes[other.status] = outcomes.get(other.status, 0) + 1
+    return AuthorHistory(comment=comment, comments=comments, outcomes=outcomes)
+
+
+def latest_reasons(comment: Comment) -> list[dict[str, Any]]:
+    """Why the comment is where it is: the reasons of its latest decision."""
+    return list(comment.decisions[-1].reasons) if comment.decisions else []
+
+
 def _claimed_by_other(comment: Comment, user_id: int, now: datetime) -> bool:
     return (
         comment.claimed_by is not None
@@ -443,6 +466,33 @@ def bulk_decide(
                 _decide_locked(session, comment, user_id, status, reason_code, note)
             )
     return outcome
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a moderator decided: the new status, why, and an optional note."""
+
+    status: Status
+    reason_code: str | None = None
+    note: str | None = None
+
+
+def decide_comments(
+    session: Session,
+    comment_ids: Sequence[str],
+    user_id: int,
+    verdict: Verdict,
+    *,
+    bulk: bool = False,
+    now: datetime | None = None,
+) -> BulkOutcome:
+    """A moderator's verdict on one comment (refused when missing or claimed by another) or on
+    many at once (those skipped instead); the API and the pages both decide through this."""
+    how = (verdict.status, verdict.reason_code, verdict.note, now)
+    if bulk:
+        return bulk_decide(session, comment_ids, user_id, *how)
+    (comment_id,) = comment_ids
+    return BulkOutcome(decided=[decide(session, comment_id, user_id, *how)])
 
 
 def _latest_decision_id(session: Session, comment_id: str) -> int | None:

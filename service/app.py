@@ -50,12 +50,19 @@ def create_app(
     app.register_blueprint(intake.bp)
     app.register_blueprint(metrics.bp)
 
-    from service import admin, auth, pages, review
+    from service import auth, layout, login
+    from service.admin import api as admin_api
+    from service.admin import pages as admin_pages
+    from service.review import api as review_api
+    from service.review import pages as review_pages
 
     auth.init_auth(app)
-    pages.init_pages(app)
-    app.register_blueprint(review.bp)
-    app.register_blueprint(admin.bp)
+    app.register_blueprint(login.bp)
+    layout.init_layout(app)
+    app.register_blueprint(review_pages.bp)
+    app.register_blueprint(review_api.bp)
+    app.register_blueprint(admin_pages.bp)
+    app.register_blueprint(admin_api.bp)
 
     from service import limits
 

@@ -1,5 +1,7 @@
 """Who is asking: moderator sessions (Flask-Login, CSRF), review API tokens, roles, and headers.
 
+The sign-in and sign-out pages themselves are in service.login.
+
 Pages use `login_required` / `admin_required`; the JSON review API uses
 `moderator_token_or_session_required`, which accepts a bearer token (no CSRF: no cookie is
 involved) or the page's session (then the X-CSRFToken header is checked like a form).
@@ -13,37 +15,29 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import structlog
 from flask import (
-    Blueprint,
     Flask,
     Response,
-    abort,
     current_app,
-    flash,
     g,
-    redirect,
     render_template,
     request,
-    url_for,
 )
-from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_login import LoginManager, current_user
 from flask_login import login_required as _flask_login_required
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from core.accounts import authenticate, end_sessions, user_by_token, user_for_session
+from core.accounts import user_by_token, user_for_session
 from core.db import session_scope
 from core.domain import Role
 from core.settings import Settings
 from core.tables import User
+from service import web
 from service.errors import ApiError, Forbidden, Unauthorized, problem_response
 
-log = structlog.stdlib.get_logger(__name__)
-
-bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
@@ -99,77 +93,20 @@ class Moderator:
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
+    """The sign-in form (service.login shows it; service.limits re-renders it when throttled)."""
+
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
 
 
-class LogoutForm(FlaskForm):  # type: ignore[misc]
-    """Empty: logging out is a POST carrying only the CSRF token."""
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
-    return settings
-
-
 def load_user(session_id: str) -> Moderator | None:
     """Checked on every request: a session whose account moved on a generation is refused."""
-    with session_scope(_settings()) as session:
+    with session_scope(web.settings()) as session:
         user = user_for_session(session, session_id)
         return Moderator.from_user(user) if user is not None else None
 
 
 login_manager.user_loader(load_user)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a login link must not bounce the moderator elsewhere."""
-    if not target:
-        return url_for("pages.queue")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.queue")
-    if "\\" in target:
-        return url_for("pages.queue")
-    return target
-
-
-@bp.route("/login", methods=["GET", "POST"])
-def login() -> Any:
-    if request.method == "GET" and _session_moderator() is not None:
-        return redirect(_safe_next(request.args.get("next")))
-    # Failed sign-ins are limited per address and e-mail by service.limits (a 401 counts).
-    form = LoginForm()
-    if form.validate_on_submit():
-        with session_scope(_settings()) as session:
-            user = authenticate(session, form.email.data or "", form.password.data or "")
-            moderator = Moderator.from_user(user) if user is not None else None
-        if moderator is not None:
-            login_user(moderator)
-            log.info("moderator signed in", moderator_id=moderator.id)
-            return redirect(_safe_next(request.args.get("next")))
-        log.info("sign-in refused")
-        flash("Wrong e-mail or password.", "error")
-        return render_template("login.html", form=form, transport=plain_http_problem()), 401
-    return render_template("login.html", form=form, transport=plain_http_problem())
-
-
-@bp.post("/logout")
-def logout() -> Any:
-    form = LogoutForm()
-    if not form.validate_on_submit():
-        abort(400)
-    moderator = _session_moderator()
-    if moderator is not None:
-        # Ends this account's sessions on the server too: a copy of the cookie is worthless now.
-        with session_scope(_settings()) as session:
-            user = session.get(User, moderator.id)
-            if user is not None:
-                end_sessions(user)
-        log.info("moderator signed out", moderator_id=moderator.id)
-    logout_user()
-    flash("Signed out.", "info")
-    return redirect(url_for("auth.login"))
 
 
 def login_required(view: F) -> F:
@@ -183,7 +120,7 @@ def admin_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         api = request.path.startswith("/v1/")
-        moderator = _api_moderator() if api else _session_moderator()
+        moderator = _api_moderator() if api else session_moderator()
         if moderator is None:
             if api:
                 raise Unauthorized(
@@ -201,7 +138,7 @@ def admin_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _session_moderator() -> Moderator | None:
+def session_moderator() -> Moderator | None:
     user = current_user
     if user and user.is_authenticated:
         return user._get_current_object()  # type: ignore[no-any-return]
@@ -215,10 +152,10 @@ def _api_moderator() -> Moderator | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        with session_scope(_settings()) as session:
+        with session_scope(web.settings()) as session:
             user = user_by_token(session, token.strip())
             return Moderator.from_user(user) if user is not None else None
-    moderator = _session_moderator()
+    moderator = session_moderator()
     if moderator is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     return moderator
@@ -246,7 +183,7 @@ def current_moderator() -> Moderator:
     """The moderator the current request was authenticated as (set by the decorators)."""
     moderator = getattr(g, "moderator", None)
     if moderator is None:
-        moderator = _session_moderator()
+        moderator = session_moderator()
     if moderator is None:
         raise Unauthorized("sign in or send a moderator token")
     return moderator
@@ -327,4 +264,3 @@ def init_auth(app: Flask) -> None:
     app.before_request(_protect_forms)
     app.register_error_handler(CSRFError, _csrf_error)
     app.after_request(_security_headers)
-    app.register_blueprint(bp)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
+
+from core import deliveries, review, sources
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -94,6 +97,38 @@ def problem_response(error: ApiError) -> Response:
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
+
+
+def _refused_body(error: Exception) -> ApiError:
+    return ValidationFailed(str(error), errors=[{"field": "body", "message": str(error)}])
+
+
+# Each refusal of a core use case and its problem+json; the first matching class wins, so a
+# subclass comes before its base.
+DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ...] = (
+    (review.CommentNotFound, lambda error: NotFound(str(error))),
+    (review.ClaimedByOther, lambda error: Conflict(str(error))),
+    (review.UndoRefused, lambda error: Conflict(str(error))),
+    (review.ReviewError, _refused_body),
+    (sources.SourceNotFound, lambda error: NotFound(f"no source {error.args[0]!r}")),
+    (sources.InvalidSourceChange, _refused_body),
+    (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
+    (deliveries.RedeliveryRefused, lambda error: Conflict(str(error))),
+)
+
+
+def domain_problem(error: Exception) -> Response:
+    """The problem+json of a core refusal (DOMAIN_ERRORS); anything else is not ours to map."""
+    for kind, to_problem in DOMAIN_ERRORS:
+        if isinstance(error, kind):
+            return problem_response(to_problem(error))
+    raise error
+
+
+def answer_domain_errors(bp: Blueprint) -> None:
+    """An API blueprint answers every core refusal raised in its views as problem+json."""
+    for kind, _ in DOMAIN_ERRORS:
+        bp.register_error_handler(kind, domain_problem)
 
 
 def register_error_handlers(app: Flask) -> None:

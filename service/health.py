@@ -7,38 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app, jsonify
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import get_engine, session_scope
 from core.registry import live_model
 from core.settings import Settings
+from service import web
 
 bp = Blueprint("health", __name__)
 
 # Key pattern of the heartbeats each worker process with a model loaded keeps in Redis.
 WORKER_HEARTBEAT_PATTERN = "moderation:worker:*"
-REDIS_TIMEOUT_SECONDS = 1.0
 # Heartbeat keys examined at most; one live worker is enough.
 MAX_HEARTBEATS_READ = 100
-
-
-def redis_client(settings: Settings) -> redis.Redis:
-    """The app's Redis client for probes, built on first use (redis-py reconnects after fork)."""
-    client: redis.Redis | None = current_app.extensions.get("moderation.redis")
-    if client is None:
-        client = redis.Redis.from_url(
-            settings.redis_client_url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            # A probe answers within its timeout: no reconnect-and-retry rounds.
-            retry=Retry(NoBackoff(), 0),
-        )
-        current_app.extensions["moderation.redis"] = client
-    return client
 
 
 def check_database(settings: Settings) -> str:
@@ -85,7 +68,7 @@ def check_redis_and_model(
 ) -> tuple[str, str, list[str], list[dict[str, Any]]]:
     """Redis answers a ping; at least one worker heartbeat names its loaded model version.
     Also the models workers refused to swap to (they keep the old one, so still ready)."""
-    client = redis_client(settings)
+    client = web.redis_client(settings)
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -136,7 +119,7 @@ def readyz() -> Any:
     under `moderation up` also its worker and private Redis, down while it restarts them.
     model_errors lists live models workers refused to load: they score with the old one, so
     this does not make the service unready, but it needs a person."""
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    settings = web.settings()
     checks: dict[str, str] = {"database": check_database(settings)}
     checks["redis"], checks["model"], versions, errors = check_redis_and_model(settings)
     # What `up` knows (a child restarting) says more than a failed ping; "ok" hides no error.

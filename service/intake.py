@@ -32,7 +32,7 @@ from core.store import (
 from core.store import IncomingComment as StoredIncoming
 from core.tables import Comment, Decision
 from core.tasks import SCORE_COMMENT, queue_task
-from service import limits, signing
+from service import limits, signing, web
 from service.errors import (
     ApiError,
     MalformedJson,
@@ -71,11 +71,6 @@ WEBHOOK_HEADERS = [
 ]
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
-    return settings
-
-
 @contextmanager
 def database_errors() -> Iterator[None]:
     """Turn an unreachable database into a 503 the caller can retry; the transaction rolled back."""
@@ -91,7 +86,7 @@ def database_errors() -> Iterator[None]:
 
 def comment_link(comment_id: str) -> str:
     path = url_for("intake.get_comment", comment_id=comment_id)
-    return _settings().public_url.rstrip("/") + path
+    return web.settings().public_url.rstrip("/") + path
 
 
 def decision_view(decision: Decision) -> DecisionView:
@@ -303,7 +298,7 @@ def _measured(view: Callable[..., tuple[Response, str]]) -> Callable[..., Respon
 @_measured
 def post_comment(source_id: str) -> tuple[Response, str]:
     """Store a signed comment once, queue its scoring, and say where to read it."""
-    settings = _settings()
+    settings = web.settings()
     # One transaction, on one pooled connection, from the source lookup to the commit.
     with database_errors(), session_scope(settings) as session:
         source, replayed = intake_source(session, source_id, request.headers.get("webhook-id"))
@@ -356,7 +351,7 @@ def _bearer_token() -> str:
 def get_comment(comment_id: str) -> Response:
     """A source reads back what became of its comment; other sources see a 404."""
     token = _bearer_token()
-    with database_errors(), session_scope(_settings()) as session:
+    with database_errors(), session_scope(web.settings()) as session:
         source = source_by_token(session, token)
         if source is None:
             raise Unauthorized(

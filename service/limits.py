@@ -27,6 +27,7 @@ from limits.errors import StorageError
 from redis.exceptions import RedisError
 
 from core.settings import Settings
+from service import web
 from service.errors import ApiError, problem_response
 
 log = structlog.stdlib.get_logger(__name__)
@@ -145,7 +146,7 @@ def count_refused_intake() -> TooManyRequests | None:
     address (a shared proxy, say) is not held back by someone else's bad requests.
     """
     limiter: Limiter = current_app.extensions[EXTENSION]
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    settings = web.settings()
     item = parse(settings.intake_refused_rate_limit)
     keys = (key_prefix(settings), address_key(), INTAKE_ENDPOINT)
     try:

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Iterator
 
 import structlog
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import session_scope
 from core.registry import list_models
 from core.settings import Settings
+from service import web
 from service.errors import Unauthorized
 from service.openapi import documented
 
@@ -74,11 +75,9 @@ class QueueDepthCollector(Collector):
         self.settings = settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from service.health import redis_client
-
         queues = (self.settings.queue_name, self.settings.delivery_queue_name)
         try:
-            client = redis_client(self.settings)
+            client = web.redis_client(self.settings)
             depths = [(queue, client.llen(queue)) for queue in queues]
         except (RedisError, OSError) as exc:
             # No sample rather than a wrong one; the scrape itself still succeeds.
@@ -153,7 +152,7 @@ def _check_token(expected: str) -> None:
     security=["metricsToken"],
 )
 def metrics() -> Response:
-    settings: Settings = current_app.config["MODERATION_SETTINGS"]
+    settings = web.settings()
     if settings.metrics_token:
         _check_token(settings.metrics_token)
     scrape_time = CollectorRegistry()

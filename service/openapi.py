@@ -83,6 +83,19 @@ def documented(
     return decorate
 
 
+def operation(
+    blueprint: Blueprint, rule: str, *, method: str, guard: Callable[[F], F], **doc: Any
+) -> Callable[[F], F]:
+    """Route, guard and document an API view in one decorator: `doc` goes to documented()."""
+
+    def decorate(view: F) -> F:
+        guarded = documented(**doc)(guard(view))
+        blueprint.add_url_rule(rule, view_func=guarded, methods=[method])
+        return guarded
+
+    return decorate
+
+
 _PATH_PARAM = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
 
 

@@ -75,3 +75,57 @@ def test_models_modules_import_no_cycle() -> None:
     for start in sorted(edges):
         visit(start, [start])
     assert cycles == []
+
+
+SERVICE = ROOT / "service"
+# Modules every feature may use: the app's wiring, the web layer, the layout, auth and the
+# Prometheus instruments features record into. Anything else of service/ is a feature.
+SERVICE_SHARED = {
+    "service",
+    "service.app",
+    "service.auth",
+    "service.errors",
+    "service.layout",
+    "service.limits",
+    "service.metrics",
+    "service.openapi",
+    "service.queue",
+    "service.request_ids",
+    "service.schemas",
+    "service.security",
+    "service.signing",
+    "service.web",
+}
+
+
+def _feature_of(module: str) -> str | None:
+    """service.review.pages -> service.review; None for a shared module."""
+    if module in SERVICE_SHARED or not module.startswith("service."):
+        return None
+    return ".".join(module.split(".")[:2])
+
+
+SERVICE_GRAPH = {
+    _module_name(path): _imports(path)
+    for path in sorted(SERVICE.rglob("*.py"))
+    if _module_name(path) != "service.app"  # the composition root wires every feature in
+}
+SERVICE_MODULES = {name for name in SERVICE_GRAPH} | {
+    name.rsplit(".", 1)[0] for name in SERVICE_GRAPH if "." in name
+}
+
+
+@pytest.mark.parametrize("module", sorted(SERVICE_GRAPH))
+def test_service_module_imports_no_other_feature(module: str) -> None:
+    own = _feature_of(module)
+    borrowed = sorted(
+        name
+        for name in SERVICE_GRAPH[module]
+        if name in SERVICE_MODULES and _feature_of(name) not in (None, own)
+    )
+    assert borrowed == []
+
+
+def test_service_has_features_apart_from_shared_modules() -> None:
+    features = {_feature_of(module) for module in SERVICE_GRAPH} - {None}
+    assert features >= {"service.intake", "service.review", "service.admin", "service.health"}

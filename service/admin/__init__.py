@@ -1,0 +1,1 @@
+"""Admin: sources, deliveries and accounts, as an API (api) and as pages (pages)."""

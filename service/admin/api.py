@@ -1,0 +1,218 @@
+"""Admin API under /v1/admin: sources, their thresholds and secrets, deliveries (admins only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import structlog
+from flask import Blueprint, request
+
+from core import deliveries, sources
+from core.db import session_scope
+from core.domain import DeliveryState
+from core.thresholds import live_model_thresholds
+from service import web
+from service.admin.schemas import (
+    PAGE_SIZE,
+    DeliveryDetail,
+    DeliveryList,
+    DeliveryView,
+    RotatedSecret,
+    RotateSecretRequest,
+    SourceList,
+    SourceUpdate,
+    SourceView,
+    delivery_detail,
+)
+from service.auth import admin_required
+from service.errors import ValidationFailed, answer_domain_errors
+from service.openapi import operation
+
+log = structlog.stdlib.get_logger(__name__)
+
+bp = Blueprint("admin", __name__)
+answer_domain_errors(bp)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TAGS = ["admin"]
+SECURITY = ["moderatorToken"]
+ERRORS: dict[int, str] = {401: "problem", 403: "problem"}
+# Writes may also meet a malformed body, or a missing CSRF token when a page session is used.
+WRITE_ERRORS: dict[int, str] = {400: "problem", **ERRORS}
+
+
+def _operation(rule: str, method: str, **doc: Any) -> Callable[[F], F]:
+    """A route of this API: documented under its tag, for admins only."""
+    return operation(
+        bp, rule, method=method, guard=admin_required, tags=TAGS, security=SECURITY, **doc
+    )
+
+
+# Largest offset into the deliveries list (PostgreSQL's OFFSET is a bigint).
+MAX_OFFSET = 2**62
+
+DELIVERY_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "state", "in": "query", "schema": {"enum": [s.value for s in DeliveryState]}},
+    {"name": "source", "in": "query", "schema": web.TEXT_QUERY_SCHEMA},
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+    },
+]
+
+
+def _source_view(source: Any) -> SourceView:
+    return SourceView.model_validate(
+        sources.describe_source(source, live_model_thresholds(web.settings()))
+    )
+
+
+def _delivery_args() -> dict[str, Any]:
+    args = request.args
+    web.refuse_empty_args(args, DELIVERY_PARAMETERS)
+    state = args.get("state") or None
+    if state is not None and state not in {s.value for s in DeliveryState}:
+        raise ValidationFailed(
+            "state must be pending, delivered or dead",
+            errors=[{"field": "state", "message": "must be pending, delivered or dead"}],
+        )
+    return {
+        "state": state,
+        "source_id": web.text_arg(args, "source"),
+        "limit": web.int_arg(args, "limit", PAGE_SIZE, 1, 500),
+        # Past PostgreSQL's bigint an offset is a 500: refused like any value out of range.
+        "offset": web.int_arg(args, "offset", 0, 0, MAX_OFFSET),
+    }
+
+
+def _changes(body: SourceUpdate) -> sources.SourceChanges:
+    sent = body.model_fields_set
+    return sources.SourceChanges(
+        name=body.name,
+        callback_url=str(body.callback_url) if body.callback_url is not None else None,
+        clear_callback_url="callback_url" in sent and body.callback_url is None,
+        thresholds={
+            label: t.model_dump() if t is not None else None
+            for label, t in (body.thresholds or {}).items()
+        }
+        or None,
+        thresholds_from_model="thresholds" in sent and body.thresholds is None,
+        blocklist_add=[item.model_dump() for item in body.blocklist_add],
+        blocklist_remove=body.blocklist_remove,
+        max_links=body.max_links,
+        max_body_chars=body.max_body_chars,
+    )
+
+
+@_operation(
+    "/v1/admin/sources",
+    "GET",
+    summary="Every source (CMS) with its policy",
+    responses={200: SourceList, **ERRORS},
+)
+def list_sources() -> Any:
+    with session_scope(web.settings()) as session:
+        views = [_source_view(s) for s in sources.list_sources(session)]
+    return web.json_response(SourceList(sources=views))
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>",
+    "GET",
+    summary="One source with its policy and callback health",
+    responses={200: SourceView, 404: "problem", **ERRORS},
+)
+def get_source(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    with session_scope(web.settings()) as session:
+        view = _source_view(sources.get_source(session, source_id))
+    return web.json_response(view)
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>",
+    "PATCH",
+    summary="Change a source's callback URL, thresholds, blocklist or limits",
+    request=SourceUpdate,
+    responses={200: SourceView, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
+)
+def update_source(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    body = web.parse_body(SourceUpdate)
+    with session_scope(web.settings()) as session:
+        view = _source_view(sources.update_source(session, source_id, _changes(body)))
+    log.info("source updated", source_id=source_id, fields=sorted(body.model_fields_set))
+    return web.json_response(view)
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/rotate-secret",
+    "POST",
+    summary="Give a source a new signing secret (shown once); the old one overlaps",
+    request=RotateSecretRequest,
+    responses={200: RotatedSecret, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
+)
+def rotate_secret(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    # A JSON body, `{}` at least, as the schema says: no body is refused, not defaulted.
+    body = web.parse_body(RotateSecretRequest)
+    with session_scope(web.settings()) as session:
+        rotation = sources.rotate_secret(
+            session, source_id, timedelta(seconds=body.overlap_seconds)
+        )
+        result = RotatedSecret(
+            id=source_id, secret=rotation.secret, previous_expires_at=rotation.previous_expires_at
+        )
+    log.info("source secret rotated", source_id=source_id, overlap_seconds=body.overlap_seconds)
+    return web.json_response(result)
+
+
+@_operation(
+    "/v1/admin/deliveries",
+    "GET",
+    summary="Callback deliveries, newest first (state=dead: the ones that gave up)",
+    responses={200: DeliveryList, 422: "problem", **ERRORS},
+    parameters=DELIVERY_PARAMETERS,
+)
+def list_deliveries() -> Any:
+    filters = _delivery_args()
+    with session_scope(web.settings()) as session:
+        rows = deliveries.list_deliveries(session, **filters)
+    return web.json_response(
+        DeliveryList(deliveries=[DeliveryView.model_validate(r.as_json()) for r in rows])
+    )
+
+
+@_operation(
+    "/v1/admin/deliveries/<event_id>",
+    "GET",
+    summary="One delivery with every attempt (status, latency, error)",
+    responses={200: DeliveryDetail, 404: "problem", **ERRORS},
+)
+def get_delivery(event_id: str) -> Any:
+    event_id = web.known_id(event_id)
+    with session_scope(web.settings()) as session:
+        detail = delivery_detail(session, event_id)
+    return web.json_response(detail)
+
+
+@_operation(
+    "/v1/admin/deliveries/<event_id>/redeliver",
+    "POST",
+    summary="Send a dead (or delivered) event again, with a fresh retry schedule",
+    responses={202: DeliveryView, 404: "problem", 409: "problem", **WRITE_ERRORS},
+)
+def redeliver(event_id: str) -> Any:
+    event_id = web.known_id(event_id)
+    with session_scope(web.settings()) as session:
+        deliveries.redeliver(session, event_id)
+        (row,) = deliveries.list_deliveries(session, limit=1, event_id=event_id)
+        view = DeliveryView.model_validate(row.as_json())
+    web.queue_deliveries([event_id])
+    log.info("event redelivered by hand", event_id=event_id)
+    return web.json_response(view, 202)

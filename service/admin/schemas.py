@@ -1,0 +1,160 @@
+"""Shapes of the admin API's requests and answers (validated in, documented in /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from core import deliveries
+from core.domain import LABELS
+from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
+
+# Deliveries listed at once when the caller does not say.
+PAGE_SIZE = 100
+
+
+class ThresholdView(BaseModel):
+    # strict: JSON true/false is not a number (lax pydantic would read it as 1 or 0).
+    flag: float = Field(ge=0, le=1, strict=True, description="Flag at or above this score")
+    reject: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        strict=True,
+        description="Reject at or above this score (null: never)",
+    )
+
+
+class EffectiveThreshold(ThresholdView):
+    source: Literal["model", "custom"] = Field(
+        description="model: the live model's tuned threshold, which follows the model when it "
+        "changes; custom: set by a person, kept"
+    )
+
+
+# Strings stored as sent: bounded and free of what a database cannot hold (NUL...).
+Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
+
+
+class BlocklistItem(BaseModel):
+    term: Term
+    action: Literal["flag", "reject"] = "flag"
+
+
+class CallbackHealth(BaseModel):
+    consecutive_failures: int
+    circuit_open_until: datetime | None = Field(
+        description="While set, this source's deliveries are parked (circuit breaker open)"
+    )
+
+
+class SourceView(BaseModel):
+    id: str
+    name: str
+    callback_url: str | None
+    thresholds: dict[str, EffectiveThreshold]
+    thresholds_source: Literal["model", "custom", "mixed"] = Field(
+        description="model: every label uses the live model's thresholds; custom: a person set "
+        "every label; mixed: some of each"
+    )
+    blocklist: list[BlocklistItem]
+    max_links: int
+    max_body_chars: int
+    previous_secret_expires_at: datetime | None = Field(
+        description="During a rotation, until when the old secret still verifies"
+    )
+    callbacks: CallbackHealth
+    created_at: datetime
+    updated_at: datetime
+
+
+class SourceList(BaseModel):
+    sources: list[SourceView]
+
+
+class SourceUpdate(BaseModel):
+    """Only the fields sent change; callback_url null stops callbacks; thresholds null (or a
+    label's null) goes back to the live model's thresholds."""
+
+    name: Term | None = None
+    callback_url: HttpUrlText | None = None
+    # Keys named in the schema (propertyNames), so the document refuses what the code does.
+    thresholds: (
+        dict[Annotated[str, Field(json_schema_extra={"enum": list(LABELS)})], ThresholdView | None]
+        | None
+    ) = None
+    blocklist_add: list[BlocklistItem] = Field(default_factory=list, max_length=1000)
+    blocklist_remove: list[Term] = Field(default_factory=list, max_length=1000)
+    # strict: `false` is not a number of links (lax pydantic would store 0).
+    max_links: Annotated[int, Field(strict=True, ge=0, le=100_000), Integral] | None = None
+    max_body_chars: Annotated[int, Field(strict=True, ge=1, le=100_000), Integral] | None = None
+
+
+class RotateSecretRequest(BaseModel):
+    overlap_seconds: Annotated[
+        int,
+        Field(strict=True, ge=0, le=30 * 86_400, description="How long the old secret verifies"),
+        Integral,
+    ] = 86_400
+
+
+class RotatedSecret(BaseModel):
+    id: str
+    secret: str = Field(description="The new whsec_ secret, shown only in this response")
+    previous_expires_at: datetime | None
+
+
+class DeliveryView(BaseModel):
+    id: str = Field(description="Event id, also the webhook-id header of every attempt")
+    source_id: str
+    comment_id: str
+    type: str
+    seq: int
+    state: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryView]
+
+
+class AttemptView(BaseModel):
+    number: int
+    url: str
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+    started_at: datetime
+
+
+class DeliveryDetail(BaseModel):
+    delivery: DeliveryView
+    attempts: list[AttemptView]
+
+
+def delivery_detail(session: Session, event_id: str) -> DeliveryDetail:
+    """One delivery with every attempt, for the API and its page alike."""
+    attempts = deliveries.attempts_of(session, event_id)
+    (row,) = [r for r in deliveries.list_deliveries(session, limit=1, event_id=event_id)]
+    return DeliveryDetail(
+        delivery=DeliveryView.model_validate(row.as_json()),
+        attempts=[
+            AttemptView(
+                number=a.number,
+                url=a.url,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                error=a.error,
+                started_at=a.started_at,
+            )
+            for a in attempts
+        ],
+    )

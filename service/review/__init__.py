@@ -1,0 +1,1 @@
+"""Review: the moderator API (api), its pages (pages), what both share (common), schemas."""

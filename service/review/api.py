@@ -1,0 +1,341 @@
+"""The review API under /v1/review: the moderator page's data and actions, for scripts too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from flask import Blueprint, request
+from sqlalchemy.orm import Session
+
+from core import review
+from core.db import session_scope
+from core.domain import LABELS, Status
+from core.review import Sort
+from core.tables import Comment, Decision, Event
+from service.auth import current_moderator, moderator_token_or_session_required
+from service.errors import answer_domain_errors
+from service.openapi import operation
+from service.review import common
+from service.review.schemas import (
+    AuditResponse,
+    Author,
+    AuthorResponse,
+    BulkDecideRequest,
+    ClaimResponse,
+    CommentDetail,
+    DecideRequest,
+    DecideResponse,
+    DecisionOut,
+    Parent,
+    QueueResponse,
+    ReviewItem,
+    Thread,
+    UndoRequest,
+)
+from service.web import (
+    TEXT_QUERY_SCHEMA,
+    json_response,
+    parse_body,
+    refuse_empty_args,
+    safe_http_url,
+    settings,
+)
+
+bp = Blueprint("review", __name__, url_prefix="/v1/review")
+answer_domain_errors(bp)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SECURITY = ["moderatorToken"]
+TAGS = ["review"]
+ERRORS: dict[int, str] = {401: "problem", 422: "problem"}
+
+
+def _operation(rule: str, method: str, **doc: Any) -> Callable[[F], F]:
+    """A route of this API: documented under its tag, for moderators only."""
+    return operation(
+        bp,
+        rule,
+        method=method,
+        guard=moderator_token_or_session_required,
+        tags=TAGS,
+        security=SECURITY,
+        **doc,
+    )
+
+
+PAGING_PARAMETERS: list[dict[str, Any]] = [
+    {"name": name, "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100_000}}
+    for name in ("page", "per_page")
+]
+QUEUE_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
+    {"name": "sort", "in": "query", "schema": {"enum": [s.value for s in Sort]}},
+    {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "thread", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "label", "in": "query", "schema": {"enum": list(LABELS)}},
+    {"name": "author", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    *PAGING_PARAMETERS,
+]
+AUDIT_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "actor", "in": "query", "schema": {"enum": ["model", "moderator"]}},
+    {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
+    {"name": "moderator", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "comment", "in": "query", "schema": TEXT_QUERY_SCHEMA},
+    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+    *PAGING_PARAMETERS,
+]
+
+
+def item_out(comment: Comment, parent: Comment | None, viewer_id: int) -> ReviewItem:
+    return ReviewItem(
+        id=comment.id,
+        source_id=comment.source_id,
+        external_id=comment.external_id,
+        status=comment.status,
+        revision=comment.revision,
+        body=comment.body,
+        author=Author(name=comment.author_name, id=comment.author_id),
+        thread=Thread(
+            id=comment.thread_id,
+            title=comment.thread_title,
+            url=safe_http_url(comment.thread_url),
+        ),
+        parent=(
+            Parent(
+                id=parent.id, author_name=parent.author_name, body=parent.body, status=parent.status
+            )
+            if parent is not None
+            else None
+        ),
+        scores=comment.scores,
+        risk=review.risk_of(comment),
+        highlights=[[int(s), int(e)] for s, e, *_ in comment.highlights or []],
+        reasons=review.latest_reasons(comment),
+        suggested_reject_reason=review.suggested_reject_reason(comment.scores),
+        received_at=comment.received_at,
+        decided_at=comment.decided_at,
+        claimed_by_me=comment.claimed_by == viewer_id,
+    )
+
+
+def decision_out(
+    decision: Decision, moderator: str | None, event: Event | None = None
+) -> DecisionOut:
+    return DecisionOut(
+        id=decision.id,
+        comment_id=decision.comment_id,
+        status=decision.status,
+        previous_status=decision.previous_status,
+        actor=decision.actor,
+        model_version=decision.model_version,
+        moderator=moderator,
+        reason_code=decision.reason_code,
+        note=decision.note,
+        reasons=list(decision.reasons),
+        created_at=decision.created_at,
+        event_id=event.id if event is not None else None,
+    )
+
+
+def _paging(page: review.QueuePage | review.AuditPage) -> dict[str, int]:
+    return {"total": page.total, "page": page.page, "per_page": page.per_page, "pages": page.pages}
+
+
+def decide_response(outcome: review.BulkOutcome, emails: Mapping[int, str]) -> DecideResponse:
+    decisions = [decision_out(d, emails.get(d.moderator_id or 0), e) for d, e in outcome.decided]
+    undo_until = (
+        max(d.created_at for d, _ in outcome.decided) + review.UNDO_WINDOW
+        if outcome.decided
+        else None
+    )
+    return DecideResponse(decisions=decisions, skipped=outcome.skipped, undo_until=undo_until)
+
+
+@_operation(
+    "/queue",
+    "GET",
+    summary="List comments awaiting review (flagged by default), sorted and filtered",
+    responses={200: QueueResponse, **ERRORS},
+    parameters=QUEUE_PARAMETERS,
+)
+def list_queue() -> Any:
+    moderator = current_moderator()
+    refuse_empty_args(request.args, QUEUE_PARAMETERS)
+    filters = common.queue_filters(request.args)
+    with session_scope(settings()) as session:
+        page = review.list_queue(session, filters, moderator.id)
+        parents = review.parents_of(session, page.items)
+        body = QueueResponse(
+            items=[item_out(c, parents.get(c.id), moderator.id) for c in page.items],
+            counts=page.counts,
+            **_paging(page),
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/comments/<comment_id>",
+    "GET",
+    summary="One comment with its context, scores, highlights and decision history",
+    responses={200: CommentDetail, 401: "problem", 404: "problem"},
+)
+def get_comment(comment_id: str) -> Any:
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        comment = review.get_comment(session, comment_id)
+        emails = review.moderator_emails(
+            session, [d.moderator_id for d in comment.decisions if d.moderator_id]
+        )
+        item = item_out(comment, review.parent_of(session, comment), moderator.id)
+        body = CommentDetail(
+            **item.model_dump(),
+            decisions=[decision_out(d, emails.get(d.moderator_id or 0)) for d in comment.decisions],
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/comments/<comment_id>/claim",
+    "POST",
+    summary="Claim a comment so no other moderator reviews it (expires after 5 minutes)",
+    responses={200: ClaimResponse, 401: "problem", 404: "problem", 409: "problem"},
+)
+def claim(comment_id: str) -> Any:
+    return _change_claim(review.claim, comment_id)
+
+
+@_operation(
+    "/comments/<comment_id>/claim",
+    "DELETE",
+    summary="Release your claim on a comment",
+    responses={200: ClaimResponse, 401: "problem", 404: "problem"},
+)
+def release(comment_id: str) -> Any:
+    return _change_claim(review.release, comment_id)
+
+
+def _change_claim(change: Callable[[Session, str, int], Comment], comment_id: str) -> Any:
+    """Claim or release a comment for the signed-in moderator; the claim as it stands after."""
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        comment = change(session, comment_id, moderator.id)
+        body = ClaimResponse(id=comment.id, claimed_until=comment.claimed_until)
+    return json_response(body)
+
+
+def _decide(ids: Sequence[str], request_body: DecideRequest, bulk: bool) -> Any:
+    moderator = current_moderator()
+    verdict = review.Verdict(
+        Status(request_body.status), request_body.reason_code, request_body.note
+    )
+    body = common.commit_decisions(
+        moderator,
+        lambda session: review.decide_comments(session, ids, moderator.id, verdict, bulk=bulk),
+        lambda outcome: decide_response(outcome, {moderator.id: moderator.email}),
+    )
+    return json_response(body, 201 if body.decisions else 200)
+
+
+@_operation(
+    "/comments/<comment_id>/decision",
+    "POST",
+    summary="Approve or reject one comment (a rejection needs a reason code)",
+    request=DecideRequest,
+    responses={
+        201: DecideResponse,
+        400: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
+)
+def decide(comment_id: str) -> Any:
+    return _decide([comment_id], parse_body(DecideRequest), bulk=False)
+
+
+@_operation(
+    "/decisions",
+    "POST",
+    summary="Approve or reject many comments at once; comments claimed by others are skipped",
+    request=BulkDecideRequest,
+    responses={201: DecideResponse, 200: DecideResponse, 400: "problem", 415: "problem", **ERRORS},
+)
+def bulk_decide() -> Any:
+    body = parse_body(BulkDecideRequest)
+    return _decide(body.ids, body, bulk=True)
+
+
+@_operation(
+    "/undo",
+    "POST",
+    summary="Undo your last decision (or the given ones) within 10 seconds",
+    request=UndoRequest,
+    request_required=False,
+    responses={201: DecideResponse, 400: "problem", 409: "problem", 415: "problem", **ERRORS},
+)
+def undo() -> Any:
+    moderator = current_moderator()
+    request_body = parse_body(UndoRequest) if request.content_length else UndoRequest()
+    body = common.commit_decisions(
+        moderator,
+        lambda session: review.undo(session, moderator.id, request_body.decision_ids),
+        lambda outcome: decide_response(outcome, {moderator.id: moderator.email}),
+        message="moderator undid a decision",
+    )
+    body.undo_until = None
+    return json_response(body, 201)
+
+
+@_operation(
+    "/comments/<comment_id>/author",
+    "GET",
+    summary="The author's comments at the same source and their outcomes",
+    responses={200: AuthorResponse, 401: "problem", 404: "problem"},
+)
+def author(comment_id: str) -> Any:
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        history = review.author_history(session, comment_id)
+        parents = review.parents_of(session, history.comments)
+        body = AuthorResponse(
+            author=Author(name=history.comment.author_name, id=history.comment.author_id),
+            comments=[item_out(c, parents.get(c.id), moderator.id) for c in history.comments],
+            outcomes=history.outcomes,
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/audit",
+    "GET",
+    summary="Every decision, by the model or a moderator: who, when, why (newest first)",
+    responses={200: AuditResponse, **ERRORS},
+    parameters=AUDIT_PARAMETERS,
+)
+def audit() -> Any:
+    refuse_empty_args(request.args, AUDIT_PARAMETERS)
+    filters = common.audit_filters(request.args)
+    with session_scope(settings()) as session:
+        page = review.audit(session, filters)
+        body = AuditResponse(
+            decisions=[decision_out(r.decision, r.moderator_email) for r in page.rows],
+            **_paging(page),
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/audit.csv",
+    "GET",
+    summary="The audit log as CSV (same filters as /audit, oldest first, all pages)",
+    responses={200: "text/csv", **ERRORS},
+    parameters=AUDIT_PARAMETERS,
+)
+def audit_csv() -> Any:
+    refuse_empty_args(request.args, AUDIT_PARAMETERS)
+    return common.audit_csv_response(common.audit_filters(request.args))

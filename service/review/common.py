@@ -1,0 +1,153 @@
+"""What the review API and the review pages share: filters from a query, deciding, the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import structlog
+from flask import Response, stream_with_context
+from sqlalchemy.orm import Session
+
+from core import review
+from core.db import session_scope
+from core.domain import LABELS, Status
+from core.reasons import describe_reasons
+from core.review import AuditFilters, BulkOutcome, QueueFilters, Sort
+from core.settings import Settings
+from service.auth import Moderator
+from service.web import choice_arg, datetime_arg, int_arg, queue_deliveries, settings, text_arg
+
+log = structlog.stdlib.get_logger(__name__)
+
+T = TypeVar("T")
+
+MAX_PAGE = 100_000
+CSV_COLUMNS = (
+    "decision_id",
+    "created_at",
+    "comment_id",
+    "status",
+    "previous_status",
+    "actor",
+    "model_version",
+    "moderator",
+    "reason_code",
+    "note",
+    "reasons",
+)
+
+
+def _page_arg(args: Mapping[str, str], name: str, default: int) -> int:
+    return int_arg(args, name, default, 1, MAX_PAGE)
+
+
+def queue_filters(args: Mapping[str, str]) -> QueueFilters:
+    """Query parameters (API or page) -> QueueFilters, refusing unknown values."""
+    return QueueFilters(
+        status=Status(choice_arg(args, "status", [s.value for s in Status]) or Status.FLAGGED),
+        sort=Sort(choice_arg(args, "sort", [s.value for s in Sort]) or Sort.RISK),
+        source=text_arg(args, "source"),
+        thread=text_arg(args, "thread"),
+        label=choice_arg(args, "label", LABELS),
+        author=text_arg(args, "author"),
+        page=_page_arg(args, "page", 1),
+        per_page=_page_arg(args, "per_page", 20),
+    )
+
+
+def audit_filters(args: Mapping[str, str]) -> AuditFilters:
+    return AuditFilters(
+        actor=choice_arg(args, "actor", ["model", "moderator"]),
+        status=choice_arg(args, "status", [s.value for s in Status]),
+        moderator=text_arg(args, "moderator"),
+        source=text_arg(args, "source"),
+        comment=text_arg(args, "comment"),
+        since=datetime_arg(args, "since"),
+        until=datetime_arg(args, "until", inclusive_day=True),
+        page=_page_arg(args, "page", 1),
+        per_page=_page_arg(args, "per_page", 50),
+    )
+
+
+def commit_decisions(
+    moderator: Moderator,
+    act: Callable[[Session], BulkOutcome],
+    present: Callable[[BulkOutcome], T],
+    message: str = "moderator decided",
+) -> T:
+    """Run a decision use case in one committed session, present its outcome while the rows
+    are loaded, then log each decision and queue its callback (the API and the pages alike)."""
+    with session_scope(settings()) as session:
+        outcome = act(session)
+        shown = present(outcome)
+        decided = [(d.comment_id, d.status, e.id) for d, e in outcome.decided]
+    for comment_id, status, _ in decided:
+        log.info(message, comment_id=comment_id, moderator_id=moderator.id, status=status)
+    queue_deliveries(event_id for _, _, event_id in decided)
+    return shown
+
+
+def _csv_cell(value: Any) -> str:
+    """Text a spreadsheet will not run as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _csv_row(row: review.AuditRow) -> list[str]:
+    d = row.decision
+    return [
+        _csv_cell(v)
+        for v in (
+            d.id,
+            d.created_at.isoformat(),
+            d.comment_id,
+            d.status,
+            d.previous_status,
+            d.actor,
+            d.model_version,
+            row.moderator_email,
+            d.reason_code,
+            d.note,
+            "; ".join(describe_reasons(d.reasons)),
+        )
+    ]
+
+
+def audit_csv_lines(filters: AuditFilters, configured: Settings) -> Iterator[str]:
+    """The audit log as CSV lines, streamed in batches.
+
+    Stops once before the header, after the first query: the caller runs it that far before
+    answering, so a database failure is an error response, never an export cut short.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    with session_scope(configured) as session:
+        rows = review.iter_audit(session, filters)
+        first = next(rows, None)
+        yield ""
+        writer.writerow(CSV_COLUMNS)
+        if first is not None:
+            writer.writerow(_csv_row(first))
+        yield buffer.getvalue()
+        for row in rows:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(_csv_row(row))
+            yield buffer.getvalue()
+
+
+def audit_csv_response(filters: AuditFilters) -> Response:
+    lines = audit_csv_lines(filters, settings())
+    next(lines)  # the first query runs now, before the status line is sent
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
+    )

@@ -1,0 +1,224 @@
+"""Moderator pages: the queue, the author view and the audit log.
+
+Server-rendered and usable without JavaScript (every action is a CSRF-protected form);
+static/review.js adds the keyboard, claims, bulk actions and undo on top, through /v1/review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from core import review
+from core.db import session_scope
+from core.domain import Status
+from core.reasons import describe_reasons
+from core.review import AuditFilters
+from core.tables import Source
+from service.auth import current_moderator, login_required
+from service.errors import ApiError
+from service.layout import add_nav_link
+from service.review import common
+from service.web import safe_http_url, settings
+
+log = structlog.stdlib.get_logger(__name__)
+
+bp = Blueprint("pages", __name__)
+
+
+def _return_to() -> str:
+    """Back to the page the form was on (same-site paths only)."""
+    target = request.form.get("return_to", "")
+    if target.startswith("/moderate") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("pages.queue")
+
+
+def _flash_refusal(error: review.ReviewError | ApiError) -> None:
+    flash(str(error), "error")
+
+
+def _source_names(session: Any) -> list[tuple[str, str]]:
+    return [(s.id, s.name) for s in session.scalars(select(Source).order_by(Source.name))]
+
+
+@bp.get("/moderate")
+@login_required
+def queue() -> Any:
+    moderator = current_moderator()
+    try:
+        filters = common.queue_filters(request.args)
+    except ApiError as error:
+        _flash_refusal(error)
+        return redirect(url_for("pages.queue"))
+    with session_scope(settings()) as session:
+        try:
+            page = review.list_queue(session, filters, moderator.id)
+        except review.ReviewError as error:
+            _flash_refusal(error)
+            return redirect(url_for("pages.queue"))
+        parents = review.parents_of(session, page.items)
+        items = [
+            {
+                "comment": c,
+                "parent": parents.get(c.id),
+                "segments": review.highlight_segments(c.body, c.highlights),
+                "reasons": describe_reasons(review.latest_reasons(c)),
+                "risk": review.risk_of(c),
+                "thread_url": safe_http_url(c.thread_url),
+                "suggested": review.suggested_reject_reason(c.scores),
+            }
+            for c in page.items
+        ]
+        sources = _source_names(session)
+    return render_template(
+        "queue.html",
+        page=page,
+        items=items,
+        filters=filters,
+        sources=sources,
+        statuses=[
+            s.value for s in (Status.FLAGGED, Status.PENDING, Status.APPROVED, Status.REJECTED)
+        ],
+        args={k: v for k, v in request.args.items() if k not in ("status", "page") and v},
+    )
+
+
+def _decide_from_form(ids: Sequence[str], bulk: bool) -> None:
+    moderator = current_moderator()
+    status_value = request.form.get("status", "")
+    if status_value not in (Status.APPROVED.value, Status.REJECTED.value):
+        abort(400)
+    status = Status(status_value)
+    reason_code = request.form.get("reason_code") or None
+    if status is Status.APPROVED and reason_code not in review.APPROVE_REASONS:
+        reason_code = None
+    note = (request.form.get("note") or "").strip() or None
+    try:
+        decision_ids, skipped = common.commit_decisions(
+            moderator,
+            lambda session: review.decide_comments(
+                session, ids, moderator.id, review.Verdict(status, reason_code, note), bulk=bulk
+            ),
+            lambda outcome: ([d.id for d, _ in outcome.decided], outcome.skipped),
+        )
+    except review.ReviewError as error:
+        _flash_refusal(error)
+        return
+    verb = "Approved" if status is Status.APPROVED else "Rejected"
+    flash(f"{verb} {len(decision_ids)} comment{'s' if len(decision_ids) != 1 else ''}.", "info")
+    if skipped:
+        flash(f"Skipped {len(skipped)}: claimed by another moderator or gone.", "error")
+    if decision_ids:
+        flash(",".join(str(i) for i in decision_ids), "undo")
+
+
+@bp.post("/moderate/comments/<comment_id>/decide")
+@login_required
+def decide(comment_id: str) -> Any:
+    _decide_from_form([comment_id], bulk=False)
+    return redirect(_return_to())
+
+
+@bp.post("/moderate/bulk")
+@login_required
+def bulk_decide() -> Any:
+    form: MultiDict[str, str] = request.form
+    scope = request.args.get("scope") or form.get("scope")
+    ids = form.getlist("page_ids") if scope == "page" else form.getlist("ids")
+    if not ids:
+        flash("Select at least one comment.", "error")
+        return redirect(_return_to())
+    _decide_from_form(ids[: review.MAX_BULK], bulk=True)
+    return redirect(_return_to())
+
+
+@bp.post("/moderate/undo")
+@login_required
+def undo() -> Any:
+    moderator = current_moderator()
+    raw = [part for part in (request.form.get("decision_ids") or "").split(",") if part.strip()]
+    if not all(part.strip().isdigit() for part in raw):
+        abort(400)
+    wanted = [int(p) for p in raw] or None
+    try:
+        undone = common.commit_decisions(
+            moderator,
+            lambda session: review.undo(session, moderator.id, wanted),
+            lambda outcome: len(outcome.decided),
+            message="moderator undid a decision",
+        )
+    except review.ReviewError as error:
+        _flash_refusal(error)
+        return redirect(_return_to())
+    flash(f"Undid {undone} decision{'s' if undone != 1 else ''}.", "info")
+    return redirect(_return_to())
+
+
+@bp.get("/moderate/comments/<comment_id>/author")
+@login_required
+def author(comment_id: str) -> Any:
+    with session_scope(settings()) as session:
+        try:
+            history = review.author_history(session, comment_id)
+        except review.CommentNotFound:
+            abort(404)
+        rows = [
+            {
+                "comment": c,
+                "reasons": describe_reasons(review.latest_reasons(c)),
+                "risk": review.risk_of(c),
+                "thread_url": safe_http_url(c.thread_url),
+            }
+            for c in history.comments
+        ]
+    return render_template(
+        "author.html", comment=history.comment, rows=rows, outcomes=history.outcomes
+    )
+
+
+def _audit_filters() -> AuditFilters | None:
+    """The audit page's filters, or None (the refusal flashed) when one is unusable."""
+    try:
+        return common.audit_filters(request.args)
+    except ApiError as error:
+        _flash_refusal(error)
+        return None
+
+
+@bp.get("/moderate/audit")
+@login_required
+def audit() -> Any:
+    filters = _audit_filters()
+    if filters is None:
+        return redirect(url_for("pages.audit"))
+    with session_scope(settings()) as session:
+        page = review.audit(session, filters)
+        sources = _source_names(session)
+    return render_template(
+        "audit.html",
+        page=page,
+        filters=filters,
+        sources=sources,
+        args={k: v for k, v in request.args.items() if k != "page" and v},
+    )
+
+
+@bp.get("/moderate/audit.csv")
+@login_required
+def audit_csv() -> Any:
+    filters = _audit_filters()
+    if filters is None:
+        return redirect(url_for("pages.audit"))
+    return common.audit_csv_response(filters)
+
+
+@bp.record_once
+def _add_nav_links(state: Any) -> None:
+    add_nav_link(state.app, "pages.queue", "Queue")
+    add_nav_link(state.app, "pages.audit", "Audit log")
