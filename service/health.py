@@ -15,13 +15,9 @@ from core.db import get_engine, session_scope
 from core.registry import live_model
 from core.settings import Settings
 from service import web
+from service.workers import worker_heartbeats
 
 bp = Blueprint("health", __name__)
-
-# Key pattern of the heartbeats each worker process with a model loaded keeps in Redis.
-WORKER_HEARTBEAT_PATTERN = "moderation:worker:*"
-# Heartbeat keys examined at most; one live worker is enough.
-MAX_HEARTBEATS_READ = 100
 
 
 def check_database(settings: Settings) -> str:
@@ -31,22 +27,6 @@ def check_database(settings: Settings) -> str:
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return f"error: {type(exc).__name__}"
     return "ok"
-
-
-def worker_heartbeats(client: redis.Redis) -> list[dict[str, Any]]:
-    """The heartbeats of the worker processes with a model loaded (worker.heartbeat)."""
-    beats = []
-    for count, key in enumerate(client.scan_iter(match=WORKER_HEARTBEAT_PATTERN, count=100)):
-        if count >= MAX_HEARTBEATS_READ:
-            break
-        raw = client.get(key)
-        try:
-            beat = json.loads(raw) if raw else None
-        except ValueError:
-            continue
-        if isinstance(beat, dict) and beat.get("model_version"):
-            beats.append(beat)
-    return beats
 
 
 def model_errors(beats: list[dict[str, Any]]) -> list[dict[str, Any]]:

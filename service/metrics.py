@@ -102,7 +102,7 @@ class ModelInfoCollector(Collector):
         self.settings = settings
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from service.health import redis_client, worker_heartbeats
+        from service.workers import worker_heartbeats
 
         gauge = GaugeMetricFamily(
             "moderation_model_info",
@@ -117,7 +117,7 @@ class ModelInfoCollector(Collector):
         except SQLAlchemyError as exc:
             log.warning("model registry unavailable", error=type(exc).__name__)
         try:
-            beats = worker_heartbeats(redis_client(self.settings))
+            beats = worker_heartbeats(web.redis_client(self.settings))
         except (RedisError, OSError) as exc:
             log.warning("worker heartbeats unavailable", error=type(exc).__name__)
             beats = []
