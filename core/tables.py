@@ -190,6 +190,18 @@ class Decision(Base):
     comment: Mapped[Comment] = relationship(back_populates="decisions")
 
 
+class CommentNote(Base):
+    """A moderator's note on a comment for the next moderator (never sent to the CMS)."""
+
+    __tablename__ = "comment_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class User(Base):
     """A moderator or admin account."""
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.review import APPROVE_REASONS, MAX_BULK, MAX_NOTE_CHARS, REJECT_REASONS
+from core.review import (
+    APPROVE_REASONS,
+    MAX_BULK,
+    MAX_NOTE_CHARS,
+    REJECT_REASONS,
+    AuditComment,
+    Note,
+)
 from service.schemas import Integral
 
 Verdict = Literal["approved", "rejected"]
@@ -82,6 +90,21 @@ class Parent(BaseModel):
     status: str
 
 
+class NoteRequest(Strict):
+    body: str = Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
+
+
+class NoteOut(BaseModel):
+    id: int
+    author: str = Field(description="The e-mail of the moderator who left it")
+    body: str
+    created_at: datetime
+
+    @classmethod
+    def from_note(cls, note: Note) -> NoteOut:
+        return cls(id=note.id, author=note.author, body=note.body, created_at=note.created_at)
+
+
 class ReviewItem(BaseModel):
     id: str
     source_id: str
@@ -100,15 +123,32 @@ class ReviewItem(BaseModel):
     received_at: datetime
     decided_at: datetime | None
     claimed_by_me: bool
+    notes: list[NoteOut] = Field(
+        default_factory=list, description="Moderators' notes for each other, oldest first"
+    )
 
 
 class QueueResponse(BaseModel):
     items: list[ReviewItem]
     counts: dict[str, int]
+    held: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per status, comments other moderators hold a claim on (not in counts)",
+    )
     total: int
     page: int
     per_page: int
     pages: int
+
+
+class AuditCommentOut(BaseModel):
+    excerpt: str = Field(description="The comment's text, shortened to 200 characters")
+    author_name: str
+    author_id: str | None
+    source_id: str
+    source_name: str
+    thread_id: str
+    thread_title: str | None
 
 
 class DecisionOut(BaseModel):
@@ -124,6 +164,12 @@ class DecisionOut(BaseModel):
     reasons: list[dict[str, Any]]
     created_at: datetime
     event_id: str | None = None
+    comment: AuditCommentOut | None = Field(
+        default=None, description="In the audit log: which comment the decision was about"
+    )
+
+    def with_comment(self, comment: AuditComment) -> DecisionOut:
+        return self.model_copy(update={"comment": AuditCommentOut(**asdict(comment))})
 
 
 class CommentDetail(ReviewItem):
@@ -153,3 +199,19 @@ class AuditResponse(BaseModel):
     page: int
     per_page: int
     pages: int
+
+
+class LastActionOut(BaseModel):
+    decision_ids: list[int]
+    undo_until: datetime
+
+
+class PersonInQueue(BaseModel):
+    email: str
+    seen_at: datetime | None = Field(description="Last seen in the queue; null: only holds")
+    holding: list[str] = Field(description="Ids of the comments this moderator has claimed")
+    you: bool
+
+
+class PresenceResponse(BaseModel):
+    moderators: list[PersonInQueue]
