@@ -20,7 +20,7 @@ from pathlib import Path
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import session_scope
+from core.db import dispose_engines, session_scope
 from core.moderation import Scorer
 from core.registry import SHIPPED_DIRECTORY, RegistryError, ensure_seeded, shadow_model
 from core.settings import Settings
@@ -193,6 +193,18 @@ def ensure_follower(settings: Settings, current: Target | None) -> None:
     follower.current = current
     follower.start()
     _running = (os.getpid(), follower)
+
+
+def seed_registry(settings: Settings) -> None:
+    """Seed an empty registry (core.registry.ensure_seeded); a failure is only logged: each
+    pool process tries again when it starts."""
+    try:
+        live_target(settings)
+    except (SQLAlchemyError, RegistryError) as exc:
+        log.warning("model registry not seeded", error=str(exc))
+    finally:
+        # The main process must not hand its database connections to the forked children.
+        dispose_engines()
 
 
 def start_following(settings: Settings) -> Scorer:
