@@ -20,20 +20,16 @@ from sqlalchemy.orm import Session
 from core import policy as policy_v1
 from core.domain import LABELS, Actor, Status
 from core.labels import LabelFilters, iter_labels
-from core.moderation import Scorer, labelled
+from core.moderation import Scorer, comment_and_source, labelled
 from core.registry import ModelState
-from core.tables import Comment, Decision, ModelVersion, ShadowScore, Source
+from core.tables import Decision, ModelVersion, ShadowScore
 from core.thresholds import scorer_thresholds, source_policy
 
 
 def shadow_comment(session: Session, comment_id: str, scorer: Scorer) -> ShadowScore | None:
     """Score a decided comment with the shadow model and store what it would have decided;
     None when there is nothing to compare (not decided by the model, edited, done already)."""
-    row = session.execute(
-        select(Comment, Source)
-        .join(Source, Source.id == Comment.source_id)
-        .where(Comment.id == comment_id)
-    ).one_or_none()
+    row = comment_and_source(session, comment_id)
     if row is None:
         return None
     comment, source = row
