@@ -69,6 +69,16 @@ def _claim(session: Session, comment: Comment) -> bool:
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
+def comment_and_source(session: Session, comment_id: str) -> tuple[Comment, Source] | None:
+    """A comment and its source (for the policy) in one round trip."""
+    row = session.execute(
+        select(Comment, Source)
+        .join(Source, Source.id == Comment.source_id)
+        .where(Comment.id == comment_id)
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
 def moderate_comment(
     session: Session, comment_id: str, scorer: Scorer
 ) -> tuple[Decision, Event] | None:
@@ -77,12 +87,7 @@ def moderate_comment(
     Idempotent: a comment already decided (or missing, or edited meanwhile) is left alone. The
     caller commits, then queues delivery of the returned event (the sweeper catches a lost one).
     """
-    # The comment and its source (for the policy) in one round trip.
-    row = session.execute(
-        select(Comment, Source)
-        .join(Source, Source.id == Comment.source_id)
-        .where(Comment.id == comment_id)
-    ).one_or_none()
+    row = comment_and_source(session, comment_id)
     if row is None:
         log.warning("moderate_comment: comment not found; nothing to do", comment_id=comment_id)
         return None

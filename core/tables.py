@@ -312,3 +312,29 @@ class ModelChange(Base):
     # What the gates said on promotion: [{"gate", "passed", "detail"}].
     gates: Mapped[list[Any]] = mapped_column(default=list)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShadowScore(Base):
+    """A shadow model's scores and would-be decision for one decided revision (core.shadow).
+
+    Stored apart from comments and decisions: nothing here reaches the CMS or the queue."""
+
+    __tablename__ = "shadow_scores"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "revision", "model_version", name="uq_shadow_scores_one"),
+        Index("ix_shadow_scores_version_created", "model_version", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(100))
+    scores: Mapped[dict[str, Any]] = mapped_column()
+    # What the shadow model would have decided, and why (the decision's reason shapes).
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # The live decision it is compared with.
+    live_decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    live_status: Mapped[str] = mapped_column(String(16))
+    live_model_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import deliveries, review, sources
+from core import deliveries, registry, review, sources
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -105,6 +105,12 @@ def _refused_body(error: Exception) -> ApiError:
 
 # Each refusal of a core use case and its problem+json; the first matching class wins, so a
 # subclass comes before its base.
+def _gates_refused(error: Exception) -> ApiError:
+    """409 with what each promotion gate found (registry.GatesRefused.results)."""
+    results = getattr(error, "results", [])
+    return Conflict(str(error), gates=[result.as_json() for result in results])
+
+
 DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ...] = (
     (review.CommentNotFound, lambda error: NotFound(str(error))),
     (review.ClaimedByOther, lambda error: Conflict(str(error))),
@@ -114,6 +120,9 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (sources.InvalidSourceChange, _refused_body),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
     (deliveries.RedeliveryRefused, lambda error: Conflict(str(error))),
+    (registry.UnknownModel, lambda error: NotFound(str(error))),
+    (registry.GatesRefused, _gates_refused),
+    (registry.RegistryError, lambda error: Conflict(str(error))),
 )
 
 

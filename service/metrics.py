@@ -33,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db import session_scope
 from core.registry import list_models
 from core.settings import Settings
+from core.shadow import agreement_ratios
 from service import web
 from service.errors import Unauthorized
 from service.openapi import documented
@@ -96,7 +97,8 @@ class QueueDepthCollector(Collector):
 class ModelInfoCollector(Collector):
     """moderation_model_info{version,state}: the registry's models by state (1 each), and the
     worker processes scoring with a version (state "serving") or refusing the live one
-    (state "load_failed"), from their heartbeats, at scrape time."""
+    (state "load_failed"), from their heartbeats; moderation_shadow_agreement_ratio{version}
+    for the model in shadow. Read at scrape time."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -110,10 +112,18 @@ class ModelInfoCollector(Collector):
             "the worker processes scoring with a version or refusing to load it.",
             labels=["version", "state"],
         )
+        agreement = GaugeMetricFamily(
+            "moderation_shadow_agreement_ratio",
+            "Share of the shadow model's would-be decisions equal to the live decisions, since "
+            "it went into shadow.",
+            labels=["version"],
+        )
         try:
             with session_scope(self.settings) as session:
                 for model in list_models(session):
                     gauge.add_metric([model.version, model.state], 1.0)
+                for version, ratio in agreement_ratios(session).items():
+                    agreement.add_metric([version], ratio)
         except SQLAlchemyError as exc:
             log.warning("model registry unavailable", error=type(exc).__name__)
         try:
@@ -132,6 +142,7 @@ class ModelInfoCollector(Collector):
         for (version, state), count in sorted(counts.items()):
             gauge.add_metric([version, state], float(count))
         yield gauge
+        yield agreement
 
 
 def _check_token(expected: str) -> None:

@@ -1,4 +1,5 @@
-"""Admin API under /v1/admin: sources, their thresholds and secrets, deliveries (admins only)."""
+"""Admin API under /v1/admin: sources, their thresholds and secrets, deliveries, the model
+registry (admins only)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, request
+from sqlalchemy.orm import Session
 
-from core import deliveries, sources
+from core import deliveries, registry, sources
 from core.db import session_scope
 from core.domain import DeliveryState
+from core.shadow import shadow_report
 from core.thresholds import live_model_thresholds
 from service import web
 from service.admin.schemas import (
@@ -19,15 +22,22 @@ from service.admin.schemas import (
     DeliveryDetail,
     DeliveryList,
     DeliveryView,
+    GateView,
+    ModelList,
+    ModelView,
+    PromoteRequest,
+    Promotion,
+    RollbackRequest,
     RotatedSecret,
     RotateSecretRequest,
+    ShadowReportView,
     SourceList,
     SourceUpdate,
     SourceView,
     delivery_detail,
 )
-from service.auth import admin_required
-from service.errors import ValidationFailed, answer_domain_errors
+from service.auth import admin_required, current_moderator
+from service.errors import NotFound, ValidationFailed, answer_domain_errors
 from service.openapi import operation
 
 log = structlog.stdlib.get_logger(__name__)
@@ -51,6 +61,8 @@ def _operation(rule: str, method: str, **doc: Any) -> Callable[[F], F]:
     )
 
 
+# Longest model version the registry stores.
+MAX_VERSION_CHARS = 100
 # Largest offset into the deliveries list (PostgreSQL's OFFSET is a bigint).
 MAX_OFFSET = 2**62
 
@@ -216,3 +228,99 @@ def redeliver(event_id: str) -> Any:
     web.queue_deliveries([event_id])
     log.info("event redelivered by hand", event_id=event_id)
     return web.json_response(view, 202)
+
+
+def model_list(session: Session) -> ModelList:
+    """The registry (seeded on first use) and the shadow model's report, for API and page."""
+    registry.ensure_seeded(session, web.settings())
+    models = [ModelView.model_validate(registry.describe(m)) for m in registry.list_models(session)]
+    shadow = registry.shadow_model(session)
+    report = (
+        ShadowReportView.model_validate(shadow_report(session, shadow).as_json())
+        if shadow is not None
+        else None
+    )
+    return ModelList(models=models, shadow=report)
+
+
+def model_version(value: str) -> str:
+    """A path version no row can have is simply not found."""
+    value = web.known_id(value)
+    if len(value) > MAX_VERSION_CHARS:
+        raise NotFound(f"no registered model {value[:50]!r}")
+    return value
+
+
+@_operation(
+    "/v1/admin/models",
+    "GET",
+    summary="Every registered model with its state, and the shadow model's figures",
+    responses={200: ModelList, **ERRORS},
+)
+def list_models() -> Any:
+    with session_scope(web.settings()) as session:
+        result = model_list(session)
+    return web.json_response(result)
+
+
+@_operation(
+    "/v1/admin/models/<version>/shadow",
+    "POST",
+    summary="Score every comment with this model too, beside the live one (decides nothing)",
+    responses={200: ModelView, 404: "problem", 409: "problem", **WRITE_ERRORS},
+)
+def shadow_model(version: str) -> Any:
+    version = model_version(version)
+    with session_scope(web.settings()) as session:
+        registry.ensure_seeded(session, web.settings())
+        model = registry.shadow(session, version, current_moderator().email)
+        view = ModelView.model_validate(registry.describe(model))
+    return web.json_response(view)
+
+
+@_operation(
+    "/v1/admin/models/<version>/promote",
+    "POST",
+    summary="Make this model live if the promotion gates pass (409 with what they found if "
+    "not); force with a reason overrides them",
+    request=PromoteRequest,
+    request_required=False,
+    responses={
+        200: Promotion,
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        422: "problem",
+        **WRITE_ERRORS,
+    },
+)
+def promote_model(version: str) -> Any:
+    version = model_version(version)
+    body = web.parse_body(PromoteRequest) if request.content_length else PromoteRequest()
+    with session_scope(web.settings()) as session:
+        registry.ensure_seeded(session, web.settings())
+        model, results = registry.promote(
+            session, version, current_moderator().email, force=body.force, reason=body.reason
+        )
+        result = Promotion(
+            model=ModelView.model_validate(registry.describe(model)),
+            gates=[GateView.model_validate(r.as_json()) for r in results],
+        )
+    return web.json_response(result)
+
+
+@_operation(
+    "/v1/admin/models/rollback",
+    "POST",
+    summary="Retire the live model and make live again the one it replaced",
+    request=RollbackRequest,
+    request_required=False,
+    responses={200: ModelView, 409: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
+)
+def rollback_model() -> Any:
+    body = web.parse_body(RollbackRequest) if request.content_length else RollbackRequest()
+    with session_scope(web.settings()) as session:
+        registry.ensure_seeded(session, web.settings())
+        restored = registry.rollback(session, current_moderator().email, body.reason)
+        view = ModelView.model_validate(registry.describe(restored))
+    return web.json_response(view)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -158,3 +158,64 @@ def delivery_detail(session: Session, event_id: str) -> DeliveryDetail:
             for a in attempts
         ],
     )
+
+
+class GateView(BaseModel):
+    gate: Literal["site_heldout", "public_heldout", "identity_audit"]
+    passed: bool
+    detail: str
+
+
+class ModelView(BaseModel):
+    version: str
+    state: Literal["candidate", "shadow", "live", "retired"]
+    sha256: str = Field(description="sha256 of the model file, taken when it was registered")
+    created_at: datetime
+    metrics: dict[str, Any] = Field(description="Held-out figures from its manifest")
+    directory: str
+    trained_on: dict[str, Any]
+    thresholds: dict[str, float] = Field(description="The flag thresholds it was tuned to")
+    changed_by: str
+    changed_at: datetime
+
+
+class ModeratorLabelsView(BaseModel):
+    labels: int
+    positives: int
+    shadow_roc_auc: float | None
+    live_roc_auc: float | None
+
+
+class ShadowReportView(BaseModel):
+    version: str
+    since: datetime = Field(description="When it went into shadow")
+    scored: int
+    agreement: float | None = Field(description="Share of would-be decisions equal to the live")
+    would_flag: dict[str, int]
+    would_reject: dict[str, int]
+    moderator_labels: dict[str, ModeratorLabelsView]
+
+
+class ModelList(BaseModel):
+    models: list[ModelView]
+    shadow: ShadowReportView | None = Field(description="The model in shadow, since it began")
+
+
+Reason = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra=NO_NUL), PlainText]
+
+
+class PromoteRequest(BaseModel):
+    """Empty to promote through the gates; force with a reason overrides them (audit log);
+    force without a reason is refused with 409, like a gate."""
+
+    force: bool = Field(default=False, strict=True)
+    reason: Reason | None = None
+
+
+class RollbackRequest(BaseModel):
+    reason: Reason | None = None
+
+
+class Promotion(BaseModel):
+    model: ModelView
+    gates: list[GateView]

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from core import registry
 from core.db import session_scope
 from core.settings import Settings
 from core.store import NewSource
+from core.tables import Event, ShadowScore
 from tests.integration.intake import decided_view, post_comment
 from tests.integration.workers import StartWorker, WorkerProcess, wait_for
 from tests.registry_support import figures_like_shipped, shipped_version, tiny_artifact
@@ -55,6 +57,12 @@ def decided_by(client: FlaskClient, source: NewSource) -> str:
     comment_id = post_comment(client, source, "Thanks for the clear article")["id"]
     view = wait_for(decided_view(client, source, comment_id), timeout=30)
     return str(view["decision"]["model_version"])
+
+
+def shadow_rows(settings: Settings, comment_ids: list[str]) -> list[ShadowScore]:
+    with session_scope(settings) as session:
+        query = select(ShadowScore).where(ShadowScore.comment_id.in_(comment_ids))
+        return list(session.scalars(query))
 
 
 def register(settings: Settings, directory: Path) -> str:
@@ -117,3 +125,36 @@ class TestWorkerFollowsTheRegistry:
         assert "is not the expected model" in ready[0]["error"]
         assert f'moderation_model_info{{state="load_failed",version="{candidate}"}} 1.0' in metrics
         assert f'moderation_model_info{{state="live",version="{candidate}"}} 1.0' in metrics
+
+    def test_shadow_model_scores_apart_after_the_live_decision(
+        self,
+        settings: Settings,
+        client: FlaskClient,
+        source: NewSource,
+        start_worker: StartWorker,
+        tiny_models: dict[str, Path],
+    ) -> None:
+        candidate = register(settings, tiny_models["tiny-a"])
+        with session_scope(settings) as session:
+            registry.shadow(session, candidate, "test")
+        worker = start_worker(MODEL_CHECK_INTERVAL_SECONDS=CHECK_INTERVAL)
+        wait_for(lambda: "shadow model loaded" in worker.log_text(), timeout=SWAP_DEADLINE)
+        comment_ids = [
+            post_comment(client, source, body)["id"]
+            for body in ("Thanks for the clear article", "you are a stupid idiot")
+        ]
+        views = [wait_for(decided_view(client, source, cid), timeout=30) for cid in comment_ids]
+        wait_for(lambda: len(shadow_rows(settings, comment_ids)) == 2, timeout=30)
+        rows = shadow_rows(settings, comment_ids)
+
+        with session_scope(settings) as session:
+            events = session.scalars(select(Event).where(Event.comment_id.in_(comment_ids))).all()
+        assert {v["decision"]["model_version"] for v in views} == {shipped_version()}
+        assert {row.comment_id for row in rows} == set(comment_ids)
+        assert {row.model_version for row in rows} == {candidate}
+        assert len(events) == 2
+        assert {e.payload["data"]["decided_by"]["model_version"] for e in events} == {
+            shipped_version()
+        }
+        metrics = client.get("/metrics").get_data(as_text=True)
+        assert f'moderation_shadow_agreement_ratio{{version="{candidate}"}}' in metrics
