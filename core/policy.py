@@ -30,10 +30,16 @@ class Policy:
     # (term, action) pairs; action is "flag" or "reject".
     blocklist: Sequence[tuple[str, str]] = ()
     max_links: int = DEFAULT_MAX_LINKS
+    # The source's policy version this policy is (core.policies); None for one not stored.
+    version: int | None = None
 
     @classmethod
     def from_source_fields(
-        cls, thresholds: Mapping[str, Any] | None, blocklist: Sequence[Any] | None, max_links: int
+        cls,
+        thresholds: Mapping[str, Any] | None,
+        blocklist: Sequence[Any] | None,
+        max_links: int,
+        version: int | None = None,
     ) -> Policy:
         parsed = {
             label: Thresholds(
@@ -44,14 +50,15 @@ class Policy:
         terms = tuple(
             (str(item["term"]), str(item.get("action", "flag"))) for item in blocklist or ()
         )
-        return cls(thresholds=parsed, blocklist=terms, max_links=max_links)
+        return cls(thresholds=parsed, blocklist=terms, max_links=max_links, version=version)
 
     def for_label(self, label: str) -> Thresholds:
         return self.thresholds.get(label, Thresholds())
 
     def describe(self) -> dict[str, Any]:
-        """What is recorded with a decision: the thresholds and rules in force."""
+        """What is recorded with a decision: the policy version, its thresholds and rules."""
         return {
+            "version": self.version,
             "thresholds": {
                 label: {"flag": self.for_label(label).flag, "reject": self.for_label(label).reject}
                 for label in LABELS
