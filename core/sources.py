@@ -122,6 +122,13 @@ def _checked_thresholds(
     return merged
 
 
+def check_thresholds(
+    current: Mapping[str, Any], changes: Mapping[str, Mapping[str, float | None] | None]
+) -> dict[str, Any]:
+    """`current` thresholds with `changes` applied, each checked (raises InvalidSourceChange)."""
+    return _checked_thresholds(current, changes)
+
+
 @dataclass(frozen=True)
 class SourceChanges:
     """What an update may change; None (or empty) leaves a field as it is."""

@@ -149,6 +149,7 @@ class Comment(Base):
         UniqueConstraint("source_id", "external_id", name="uq_comments_source_external"),
         Index("ix_comments_status_received", "status", "received_at"),
         Index("ix_comments_author", "source_id", "author_email"),
+        Index("ix_comments_source_received", "source_id", "received_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

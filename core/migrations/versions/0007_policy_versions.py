@@ -57,6 +57,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("source_id", "label", name="uq_score_references_label"),
     )
+    # The what-if and drift read one source's comments of a period (id: SQLite joins from it).
+    op.create_index("ix_comments_source_received", "comments", ["source_id", "received_at", "id"])
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("policy_version", sa.Integer(), nullable=False, server_default="1")
@@ -90,5 +92,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("sources", schema=None) as batch_op:
         batch_op.drop_column("policy_version")
+    op.drop_index("ix_comments_source_received", table_name="comments")
     op.drop_table("score_references")
     op.drop_table("policy_versions")
