@@ -10,6 +10,7 @@ import click
 
 from cli.database import cli_session
 from core.domain import LABELS
+from core.drift import check_drift
 from core.policies import PolicyVersionNotFound, policy_history
 from core.settings import get_settings
 from core.sources import (
@@ -165,3 +166,31 @@ def suggest(
         click.echo(f"Saved as policy version {saved}.")
     else:
         click.echo("Not saved: add --save to apply these thresholds.")
+
+
+@policy.command()
+@click.option("--source", "source_name", required=True, help="The source's name or id.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def drift(source_name: str, as_json: bool) -> None:
+    """Score drift (PSI of the last 7 days against the first 30) per label, and the moderators'
+    override rate per day; alerts are logged too."""
+    with cli_session(*REFUSALS) as session:
+        found = check_drift(session, find_source(session, source_name))
+    body = found.as_json()
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    for label, value in body["psi"].items():
+        shown = "n/a (too little history)" if value["psi"] is None else f"{value['psi']:.3f}"
+        flag = "  ALERT (> 0.2)" if value["alert"] else ""
+        click.echo(f"psi {label:14} {shown}{flag}")
+    override = body["override"]
+    ratio, mean = override["ratio"], override["mean_30_days"]
+    click.echo(
+        "override rate, last 24 h: "
+        + ("n/a" if ratio is None else f"{ratio:.3f}")
+        + " (30-day mean "
+        + ("n/a" if mean is None else f"{mean:.3f}")
+        + ")"
+        + ("  ALERT (doubled)" if override["alert"] else "")
+    )

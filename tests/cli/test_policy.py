@@ -83,3 +83,15 @@ class TestPolicyCommands:
             "link lists",
             ["max links: 2 -> 5"],
         )
+
+
+class TestPolicyDrift:
+    def test_drift_json_reports_psi_and_override_per_source(self, settings: Settings) -> None:
+        with session_scope(settings) as session:
+            source_id = create_source(session, "Quiet Herald").source.id
+        result = run("policy", "drift", "--source", source_id, "--json")
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.output)
+        assert body["psi"]["toxic"] == {"psi": None, "recent": 0, "reference": 0, "alert": False}
+        assert (body["override"]["ratio"], body["override"]["alert"]) == (None, False)
+        assert len(body["override"]["days"]) == 31
