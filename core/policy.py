@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +30,16 @@ class Policy:
     # (term, action) pairs; action is "flag" or "reject".
     blocklist: Sequence[tuple[str, str]] = ()
     max_links: int = DEFAULT_MAX_LINKS
+    # The source's policy version this policy is (core.policies); None for one not stored.
+    version: int | None = None
 
     @classmethod
     def from_source_fields(
-        cls, thresholds: Mapping[str, Any] | None, blocklist: Sequence[Any] | None, max_links: int
+        cls,
+        thresholds: Mapping[str, Any] | None,
+        blocklist: Sequence[Any] | None,
+        max_links: int,
+        version: int | None = None,
     ) -> Policy:
         parsed = {
             label: Thresholds(
@@ -44,14 +50,15 @@ class Policy:
         terms = tuple(
             (str(item["term"]), str(item.get("action", "flag"))) for item in blocklist or ()
         )
-        return cls(thresholds=parsed, blocklist=terms, max_links=max_links)
+        return cls(thresholds=parsed, blocklist=terms, max_links=max_links, version=version)
 
     def for_label(self, label: str) -> Thresholds:
         return self.thresholds.get(label, Thresholds())
 
     def describe(self) -> dict[str, Any]:
-        """What is recorded with a decision: the thresholds and rules in force."""
+        """What is recorded with a decision: the policy version, its thresholds and rules."""
         return {
+            "version": self.version,
             "thresholds": {
                 label: {"flag": self.for_label(label).flag, "reject": self.for_label(label).reject}
                 for label in LABELS
@@ -115,3 +122,25 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
     if not reasons:
         reasons.append(BelowThresholdsReason(outcome=Status.APPROVED.value))
     return Outcome(status=status, reasons=reasons)
+
+
+def rules_status(policy: Policy) -> Callable[[str], Status]:
+    """decide()'s rule half (blocklist and link limit, no scores) as a function of the text, its
+    patterns compiled once: core.whatif runs it over a source's whole history. A change to how
+    decide() applies the rules belongs here too (tests/core/test_whatif.py compares the two)."""
+    patterns = [
+        (_term_pattern(term), Status.REJECTED if action == "reject" else Status.FLAGGED)
+        for term, action in policy.blocklist
+    ]
+    rejecting = [pattern for pattern, verdict in patterns if verdict is Status.REJECTED]
+    flagging = [pattern for pattern, verdict in patterns if verdict is Status.FLAGGED]
+    max_links = policy.max_links
+
+    def status(text: str) -> Status:
+        if any(pattern.search(text) for pattern in rejecting):
+            return Status.REJECTED
+        if any(pattern.search(text) for pattern in flagging) or count_links(text) > max_links:
+            return Status.FLAGGED
+        return Status.APPROVED
+
+    return status

@@ -13,8 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.domain import LABELS, DeliveryState
+from core.policies import policy_document, policy_version, record_policy_version
 from core.store import new_webhook_secret
-from core.tables import Event, Source
+from core.tables import Event, PolicyVersion, Source
 from core.thresholds import effective_thresholds
 from core.thresholds import summary as thresholds_summary
 
@@ -121,6 +122,13 @@ def _checked_thresholds(
     return merged
 
 
+def check_thresholds(
+    current: Mapping[str, Any], changes: Mapping[str, Mapping[str, float | None] | None]
+) -> dict[str, Any]:
+    """`current` thresholds with `changes` applied, each checked (raises InvalidSourceChange)."""
+    return _checked_thresholds(current, changes)
+
+
 @dataclass(frozen=True)
 class SourceChanges:
     """What an update may change; None (or empty) leaves a field as it is."""
@@ -149,14 +157,39 @@ def list_sources(session: Session) -> list[Source]:
     return list(session.scalars(select(Source).order_by(Source.created_at, Source.id)))
 
 
+def find_source(session: Session, name_or_id: str) -> Source:
+    """A source by its id, else by its name (refused when the name is not unique)."""
+    source = session.get(Source, name_or_id)
+    if source is not None:
+        return source
+    named = list(session.scalars(select(Source).where(Source.name == name_or_id).limit(2)))
+    if not named:
+        raise SourceNotFound(name_or_id)
+    if len(named) > 1:
+        raise InvalidSourceChange(f"several sources are named {name_or_id!r}; give its id")
+    return named[0]
+
+
 def update_source(
-    session: Session, source_id: str, changes: SourceChanges, now: datetime | None = None
+    session: Session,
+    source_id: str,
+    changes: SourceChanges,
+    now: datetime | None = None,
+    *,
+    changed_by: str | None = None,
+    reason: str | None = None,
+    restored_from: int | None = None,
 ) -> Source:
-    """Apply changes after checking them all; a new callback URL re-arms parked deliveries."""
+    """Apply changes after checking them all; a new callback URL re-arms parked deliveries.
+
+    A change of the policy (thresholds, blocklist, link limit) becomes a new policy version
+    (core.policies) recording `changed_by` and `reason`.
+    """
     now = now or datetime.now(UTC)
     source = session.get(Source, source_id, with_for_update=True)
     if source is None:
         raise SourceNotFound(source_id)
+    policy_before = policy_document(source)
     if changes.max_links is not None and not 0 <= changes.max_links <= 100_000:
         # The column is a 32-bit integer: a larger value would fail in the database, not here.
         raise InvalidSourceChange("max links must be between 0 and 100000")
@@ -208,8 +241,55 @@ def update_source(
             .values(next_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
+    if policy_document(source) != policy_before:
+        record_policy_version(
+            session,
+            source,
+            changed_by=changed_by,
+            reason=reason,
+            restored_from=restored_from,
+            now=now,
+        )
     session.flush()
     return source
+
+
+def restore_policy(
+    session: Session,
+    source_id: str,
+    version: int,
+    *,
+    changed_by: str | None,
+    reason: str,
+    now: datetime | None = None,
+) -> PolicyVersion:
+    """Roll a source's policy back: a new version copying `version` (through update_source)."""
+    if not reason.strip():
+        raise InvalidSourceChange("a restore needs a reason")
+    source = get_source(session, source_id)
+    earlier = policy_version(session, source_id, version)
+    if dict(earlier.policy) == policy_document(source):
+        raise InvalidSourceChange(
+            f"version {version} is the policy in force already (version {source.policy_version})"
+        )
+    policy = earlier.policy
+    changes = SourceChanges(
+        thresholds_from_model=True,
+        thresholds=dict(policy.get("thresholds") or {}),
+        blocklist_remove=[str(item["term"]) for item in source.blocklist or []],
+        blocklist_add=list(policy.get("blocklist") or []),
+        max_links=int(policy.get("max_links", source.max_links)),
+    )
+    update_source(
+        session,
+        source_id,
+        changes,
+        now,
+        changed_by=changed_by,
+        reason=reason.strip(),
+        restored_from=version,
+    )
+    return policy_version(session, source_id, source.policy_version)
 
 
 @dataclass(frozen=True)

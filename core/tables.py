@@ -82,12 +82,53 @@ class Source(Base):
     blocklist: Mapped[list[Any]] = mapped_column(default=list)
     max_links: Mapped[int] = mapped_column(Integer, default=2)
     max_body_chars: Mapped[int] = mapped_column(Integer, default=1500)
+    # The number of the policy_versions row in force (thresholds, blocklist, max_links).
+    policy_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Circuit breaker for callbacks: retryable failures in a row, and until when this source's
     # pending events are parked instead of tried (so one dead endpoint cannot slow the others).
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     circuit_open_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PolicyVersion(Base):
+    """One version of a source's policy, kept for ever: who changed it, why, and to what."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        UniqueConstraint("source_id", "version", name="uq_policy_versions_source_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    # {"thresholds": {label: {"flag", "reject"}} (the labels a person set), "blocklist": [...],
+    # "max_links": n}: the source's policy fields as they were stored.
+    policy: Mapped[dict[str, Any]] = mapped_column()
+    changed_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The earlier version this one copies, when it was made by a restore.
+    restored_from: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScoreReference(Base):
+    """A source's reference score distribution for one label (drift is measured against it)."""
+
+    __tablename__ = "score_references"
+    __table_args__ = (UniqueConstraint("source_id", "label", name="uq_score_references_label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    label: Mapped[str] = mapped_column(String(40))
+    # Bin edges (ascending, first 0.0, last 1.0) and the share of reference scores in each bin.
+    edges: Mapped[list[Any]] = mapped_column()
+    fractions: Mapped[list[Any]] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SeenWebhook(Base):
@@ -108,6 +149,7 @@ class Comment(Base):
         UniqueConstraint("source_id", "external_id", name="uq_comments_source_external"),
         Index("ix_comments_status_received", "status", "received_at"),
         Index("ix_comments_author", "source_id", "author_email"),
+        Index("ix_comments_source_received", "source_id", "received_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -179,7 +221,8 @@ class Decision(Base):
     model_version: Mapped[str | None] = mapped_column(String(100), default=None)
     moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    # The policy in force: {"thresholds": {...}, "max_links": n, "blocklist_size": n}
+    # The policy in force: {"version": n, "thresholds": {...}, "max_links": n,
+    # "blocklist_terms": n} (version: the source's policy_versions row; None before 0009)
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # [{"kind": "score", "label", "score", "threshold"}, {"kind": "blocklist", "term"}, ...]
     reasons: Mapped[list[Any]] = mapped_column(default=list)
