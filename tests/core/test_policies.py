@@ -85,7 +85,9 @@ class TestPolicyVersions:
         with session_scope(settings) as session:
             moderate_comment(session, comment_id, WordListScorer())
         with session_scope(settings) as session:
-            decision = session.scalars(sa.select(Decision)).one()
+            # PostgreSQL's database is shared by the run's tests: this comment's decision only.
+            query = sa.select(Decision).where(Decision.comment_id == comment_id)
+            decision = session.scalars(query).one()
             assert decision.policy is not None and decision.policy["version"] == 2
             assert decision.status == "rejected"
 
