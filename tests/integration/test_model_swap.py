@@ -14,8 +14,10 @@ from sqlalchemy import select
 
 from core import registry
 from core.db import session_scope
+from core.domain import LABELS
 from core.settings import Settings
-from core.store import NewSource
+from core.sources import SourceChanges, update_source
+from core.store import NewSource, create_source
 from core.tables import Event, ShadowScore
 from tests.integration.intake import decided_view, post_comment
 from tests.integration.workers import StartWorker, WorkerProcess, wait_for
@@ -36,10 +38,15 @@ CHECK_INTERVAL = "1"
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two loadable artifacts whose figures pass the gates against the shipped model."""
     root = tmp_path_factory.mktemp("tiny-models")
-    return {
+    models = {
         version: tiny_artifact(root / version, version, **figures_like_shipped())
         for version in ("tiny-a", "tiny-b")
     }
+    # Tuned to flag almost anything: its thresholds must reach the sources that follow it.
+    models["tiny-eager"] = tiny_artifact(
+        root / "tiny-eager", "tiny-eager", dict.fromkeys(LABELS, 0.001), **figures_like_shipped()
+    )
+    return models
 
 
 def served_versions(worker: WorkerProcess) -> set[str]:
@@ -72,6 +79,33 @@ def register(settings: Settings, directory: Path) -> str:
 
 
 class TestWorkerFollowsTheRegistry:
+    def test_promoted_model_brings_its_thresholds_person_set_ones_stay(
+        self,
+        settings: Settings,
+        client: FlaskClient,
+        source: NewSource,
+        start_worker: StartWorker,
+        tiny_models: dict[str, Path],
+    ) -> None:
+        candidate = register(settings, tiny_models["tiny-eager"])
+        with session_scope(settings) as session:
+            tuned = create_source(session, "Person-tuned Gazette")
+            person_set = {label: {"flag": 0.999, "reject": None} for label in LABELS}
+            update_source(session, tuned.source.id, SourceChanges(thresholds=person_set))
+        worker = start_worker(MODEL_CHECK_INTERVAL_SECONDS=CHECK_INTERVAL)
+        with session_scope(settings) as session:
+            registry.promote(session, candidate, "test")
+        wait_until_serving(worker, candidate)
+
+        text = "Thanks for the clear article"
+        follows = wait_for(decided_view(client, source, post_comment(client, source, text)["id"]))
+        keeps = wait_for(decided_view(client, tuned, post_comment(client, tuned, text)["id"]))
+
+        assert follows["decision"]["model_version"] == keeps["decision"]["model_version"]
+        assert follows["status"] == "flagged"
+        assert {r["threshold"] for r in follows["decision"]["reasons"]} == {0.001}
+        assert keeps["status"] == "approved"
+
     def test_promote_and_rollback_switch_a_running_worker(
         self,
         settings: Settings,
