@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.db import session_scope
 from core.domain import Status
@@ -683,6 +683,17 @@ class TestReviewAudit:
         future = client.get(f"/v1/review/audit?since={tomorrow}", headers=bearer(moderator)).json
         assert mine["total"] == 1  # type: ignore[index]
         assert future["total"] == 0  # type: ignore[index]
+
+    def test_review_audit_csv_fails_whole_when_the_database_fails(
+        self, settings: Settings, moderator: Account
+    ) -> None:
+        # A real failure of the export's query: its table is gone. The answer is an error,
+        # never a 200 whose CSV stops after the header.
+        with session_scope(settings) as session:
+            session.execute(text("ALTER TABLE decisions RENAME TO decisions_away"))
+        client = create_app({"TESTING": False}, settings=settings).test_client()
+        response = client.get("/v1/review/audit.csv", headers=bearer(moderator))
+        assert response.status_code == 500
 
     def test_review_audit_csv_exports_every_decision(
         self, client: FlaskClient, settings: Settings, source: NewSource, moderator: Account
