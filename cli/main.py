@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "deliveries": "cli.deliveries:deliveries",
     "labels": "cli.labels:labels",
     "models": "cli.models:models",
+    "authors": "cli.authors:authors_group",
 }
 
 

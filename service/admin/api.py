@@ -106,6 +106,9 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
         blocklist_remove=body.blocklist_remove,
         max_links=body.max_links,
         max_body_chars=body.max_body_chars,
+        sanctioned_comments=body.sanctioned_comments,
+        retention_days=body.retention_days,
+        clear_retention="retention_days" in sent and body.retention_days is None,
     )
 
 
