@@ -1,4 +1,4 @@
-"""`moderation authors suspend|ban|reinstate|sanctions`: an author's standing at one source."""
+"""`moderation authors suspend|ban|reinstate|sanctions|export|erase`: authors at one source."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import getpass
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session
 
 from cli.database import cli_session
-from core import authors
+from core import author_data, authors
 from core.settings import get_settings
 from core.sources import SourceNotFound
 
@@ -143,3 +144,56 @@ def sanctions(source: str, author_id: str, as_json: bool) -> None:
         click.echo(f"{author_id} has never been suspended or banned.")
     for row in rows:
         click.echo(_describe(row))
+
+
+@authors_group.command()
+@SOURCE
+@AUTHOR
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the JSON here (private to you) instead of printing it.",
+)
+def export(source: str, author_id: str, out: Path | None) -> None:
+    """Everything stored about an author at a source, as one JSON object (by table)."""
+    with cli_session(*REFUSALS) as session:
+        exported = author_data.export_author(
+            session, authors.source_named(session, source), author_id
+        )
+    text = json.dumps(exported, indent=2, ensure_ascii=False)
+    if out is None:
+        click.echo(text)
+        return
+    # Personal data: readable by its owner only.
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(text + "\n", encoding="utf-8")
+    counts = ", ".join(f"{len(rows)} {table}" for table, rows in exported["tables"].items() if rows)
+    click.echo(f"Wrote {out}: {counts}.", err=True)
+
+
+@authors_group.command()
+@SOURCE
+@AUTHOR
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@AS_JSON
+def erase(source: str, author_id: str, yes: bool, as_json: bool) -> None:
+    """Erase an author's personal data at a source for good; decisions stay, without it."""
+    if not yes:
+        click.confirm(
+            f"Erase the bodies, names, e-mail and IP addresses and user agents of {author_id!r} "
+            f"at {source!r}? This cannot be undone",
+            abort=True,
+        )
+    with cli_session(*REFUSALS) as session:
+        erasure = author_data.erase_author(
+            session, authors.source_named(session, source), author_id, by=_by()
+        )
+        event_id = erasure.event.id
+        result = {"author_id": author_id, "counts": erasure.counts, "event_id": event_id}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        counts = ", ".join(f"{n} {table}" for table, n in erasure.counts.items())
+        click.echo(f"Erased {author_id}: {counts}. The CMS is told (author.erased).")
+    _queue(event_id)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from core.author_data import apply_retention
 from core.authors import expire_sanctions
 from core.deliveries import due_event_ids
 from core.domain import Status
@@ -25,6 +26,8 @@ class StaleWork:
     webhooks_forgotten: int
     # Suspensions that ran out and were lifted (their author.reinstated events are in event_ids).
     sanctions_expired: int = 0
+    # Comments whose IP address, user agent or body aged out (sources' retention_days).
+    retention_erased: int = 0
 
 
 def collect_stale_work(
@@ -36,7 +39,8 @@ def collect_stale_work(
     limit: int,
 ) -> StaleWork:
     """Comments pending too long, events overdue; prunes webhook ids past the replay window and
-    lifts suspensions that ran out (their author.reinstated events are due at once).
+    lifts suspensions that ran out (their author.reinstated events are due at once); erases
+    what each source's retention period says is too old to keep.
 
     An event counts as overdue only `event_grace` after its next attempt time, which keeps the
     sweeper off events whose delivery task was queued a moment ago (a duplicate is harmless,
@@ -50,6 +54,7 @@ def collect_stale_work(
         event_ids=[*reinstated, *(e for e in overdue if e not in reinstated)],
         webhooks_forgotten=forget_webhooks_before(session, now - webhook_memory),
         sanctions_expired=len(reinstated),
+        retention_erased=apply_retention(session, now, limit=limit),
     )
 
 

@@ -9,13 +9,15 @@ from typing import Any, TypeVar
 import structlog
 from flask import Blueprint, request
 
-from core import deliveries, sources
+from core import author_data, deliveries, sources
 from core.db import session_scope
 from core.domain import DeliveryState
 from core.thresholds import live_model_thresholds
 from service import web
 from service.admin.schemas import (
     PAGE_SIZE,
+    AuthorErased,
+    AuthorExport,
     DeliveryDetail,
     DeliveryList,
     DeliveryView,
@@ -26,7 +28,7 @@ from service.admin.schemas import (
     SourceView,
     delivery_detail,
 )
-from service.auth import admin_required
+from service.auth import admin_required, current_moderator
 from service.errors import ValidationFailed, answer_domain_errors
 from service.openapi import operation
 
@@ -219,3 +221,42 @@ def redeliver(event_id: str) -> Any:
     web.queue_deliveries([event_id])
     log.info("event redelivered by hand", event_id=event_id)
     return web.json_response(view, 202)
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/authors/<author_id>",
+    "GET",
+    summary="Export everything stored about one author at a source (their comments, revisions, "
+    "decisions, events, sanctions)",
+    responses={200: AuthorExport, 404: "problem", **ERRORS},
+)
+def export_author(source_id: str, author_id: str) -> Any:
+    source_id, author_id = web.known_id(source_id), web.known_id(author_id)
+    with session_scope(web.settings()) as session:
+        exported = AuthorExport.model_validate(
+            author_data.export_author(session, source_id, author_id)
+        )
+    log.info("author exported", source_id=source_id, moderator_id=current_moderator().id)
+    return web.json_response(exported)
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/authors/<author_id>",
+    "DELETE",
+    summary="Erase an author's personal data at a source (decisions kept without it); the CMS "
+    "is told (author.erased)",
+    responses={200: AuthorErased, 404: "problem", **WRITE_ERRORS},
+)
+def erase_author(source_id: str, author_id: str) -> Any:
+    source_id, author_id = web.known_id(source_id), web.known_id(author_id)
+    by = current_moderator().email
+    with session_scope(web.settings()) as session:
+        erasure = author_data.erase_author(session, source_id, author_id, by=by)
+        body = AuthorErased(
+            source_id=source_id,
+            author_id=author_id,
+            counts=erasure.counts,
+            event_id=erasure.event.id,
+        )
+    web.queue_deliveries([body.event_id])
+    return web.json_response(body)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -116,6 +116,25 @@ class RotatedSecret(BaseModel):
     id: str
     secret: str = Field(description="The new whsec_ secret, shown only in this response")
     previous_expires_at: datetime | None
+
+
+class AuthorExport(BaseModel):
+    """Every row stored about one author at one source, by table."""
+
+    source_id: str
+    author_id: str
+    exported_at: datetime
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="comments, revisions, decisions, events, delivery_attempts, "
+        "author_sanctions, and any other table that refers to the author's comments"
+    )
+
+
+class AuthorErased(BaseModel):
+    source_id: str
+    author_id: str
+    counts: dict[str, int] = Field(description="Rows changed, per table")
+    event_id: str = Field(description="The author.erased event telling the CMS")
 
 
 class DeliveryView(BaseModel):

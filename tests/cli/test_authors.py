@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import redis
 from click.testing import CliRunner, Result
@@ -11,7 +12,8 @@ from cli.main import cli
 from core.db import session_scope
 from core.settings import Settings
 from core.store import create_source
-from core.tables import Event
+from core.tables import Comment, Event
+from tests.service.review_support import add_comment
 
 
 def run(*args: str) -> Result:
@@ -62,3 +64,37 @@ class TestAuthorsSanctions:
         assert "neither suspended nor banned" in result.output
         result = run("authors", "ban", "--source", "Nope", "--author", "u-9", "--reason", "x")
         assert result.exit_code == 1 and "no source is named 'Nope'" in result.output
+
+
+class TestAuthorsData:
+    def test_export_to_a_private_file_then_erase(
+        self, settings: Settings, broker: redis.Redis, tmp_path: Path
+    ) -> None:
+        source_id = new_source(settings)
+        comment_id = add_comment(settings, source_id, author="Ann", author_id="u-9")
+        out = tmp_path / "u-9.json"
+        result = run("authors", "export", "--source", "Bugle", "--author", "u-9", "--out", str(out))
+        assert result.exit_code == 0, result.output
+        exported = json.loads(out.read_text())
+        assert [c["id"] for c in exported["tables"]["comments"]] == [comment_id]
+        assert out.stat().st_mode & 0o077 == 0
+        result = run("authors", "erase", "--source", "Bugle", "--author", "u-9", "--yes", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["counts"]["comments"] == 1
+        with session_scope(settings) as session:
+            assert session.get_one(Comment, comment_id).body == ""
+
+    def test_erase_asks_first(self, settings: Settings) -> None:
+        source_id = new_source(settings)
+        comment_id = add_comment(settings, source_id, author="Ann", author_id="u-9")
+        result = CliRunner().invoke(
+            cli, ["authors", "erase", "--source", "Bugle", "--author", "u-9"], input="n\n"
+        )
+        assert result.exit_code == 1
+        with session_scope(settings) as session:
+            assert session.get_one(Comment, comment_id).body != ""
+
+    def test_export_of_a_stranger_is_one_line(self, settings: Settings) -> None:
+        new_source(settings)
+        result = run("authors", "export", "--source", "Bugle", "--author", "u-nobody")
+        assert result.exit_code == 1 and "nothing is stored" in result.output
