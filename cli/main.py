@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "labels": "cli.labels:labels",
     "models": "cli.models:models",
     "policy": "cli.policy:policy",
+    "authors": "cli.authors:authors_group",
 }
 
 

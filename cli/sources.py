@@ -102,6 +102,12 @@ def list_command(as_json: bool) -> None:
             f"  limits:     {item['max_links']} links, {item['max_body_chars']} chars; "
             f"blocklist: {blocklist or '(empty)'}"
         )
+        retention = item["retention_days"]
+        fate = {"reject": "rejected", "hold": "held"}[item["sanctioned_comments"]]
+        click.echo(
+            f"  authors:    sanctioned authors' comments {fate}; personal data "
+            f"{f'erased after {retention} days' if retention else 'kept'}"
+        )
         callbacks = item["callbacks"]
         if callbacks["circuit_open_until"]:
             click.echo(
@@ -140,6 +146,17 @@ def list_command(as_json: bool) -> None:
 @click.option("--max-links", type=click.IntRange(0, 100_000), help="Links allowed before flagging.")
 @click.option("--max-body-chars", type=click.IntRange(1, 100_000), help="Longest body accepted.")
 @click.option("--reason", help="Why the policy changes (kept in `moderation policy history`).")
+@click.option(
+    "--sanctioned-comments",
+    type=click.Choice(["reject", "hold"]),
+    help="Reject the comments of suspended or banned authors, or hold them for a person.",
+)
+@click.option(
+    "--retention-days",
+    type=click.IntRange(1, 36_500),
+    help="Erase IP addresses, user agents and decided bodies after this many days.",
+)
+@click.option("--no-retention", is_flag=True, help="Keep personal data for good (the default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
 def update(
     source_id: str,
@@ -153,12 +170,17 @@ def update(
     max_links: int | None,
     max_body_chars: int | None,
     reason: str | None,
+    sanctioned_comments: str | None,
+    retention_days: int | None,
+    no_retention: bool,
     as_json: bool,
 ) -> None:
     """Change a source's callback URL, thresholds, blocklist or limits; a policy change becomes a
     new policy version."""
     if callback_url is not None and no_callback_url:
         raise click.UsageError("--callback-url and --no-callback-url exclude each other")
+    if retention_days is not None and no_retention:
+        raise click.UsageError("--retention-days and --no-retention exclude each other")
     changes = SourceChanges(
         name=name,
         callback_url=callback_url,
@@ -169,6 +191,9 @@ def update(
         blocklist_remove=blocklist_remove,
         max_links=max_links,
         max_body_chars=max_body_chars,
+        sanctioned_comments=sanctioned_comments,
+        retention_days=retention_days,
+        clear_retention=no_retention,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
         updated = update_source(session, source_id, changes, changed_by=cli_actor(), reason=reason)

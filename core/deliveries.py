@@ -88,7 +88,7 @@ class Claim:
 
     event_id: str
     source_id: str
-    comment_id: str
+    comment_id: str | None
     seq: int
     number: int
     url: str
@@ -193,6 +193,8 @@ def _defer(session: Session, event: Event, until: datetime | None) -> None:
 
 
 def _earlier_pending(session: Session, event: Event) -> Event | None:
+    if event.comment_id is None:  # an author event: no comment's order to keep
+        return None
     return session.scalar(
         select(Event)
         .where(
@@ -279,6 +281,8 @@ def claim_delivery(session: Session, event_id: str, now: datetime | None = None)
 
 def _next_of_comment(session: Session, event: Event, now: datetime) -> tuple[str, ...]:
     """Re-arm the next pending event of the same comment (it waited for this one)."""
+    if event.comment_id is None:
+        return ()
     following = session.scalar(
         select(Event)
         .where(
@@ -399,7 +403,7 @@ class DeliverySummary:
 
     id: str
     source_id: str
-    comment_id: str
+    comment_id: str | None
     type: str
     seq: int
     state: str

@@ -34,6 +34,11 @@ class EventType(enum.StrEnum):
     APPROVED = "comment.approved"
     FLAGGED = "comment.flagged"
     REJECTED = "comment.rejected"
+    # About an author rather than one comment (core.authors).
+    AUTHOR_SUSPENDED = "author.suspended"
+    AUTHOR_BANNED = "author.banned"
+    AUTHOR_REINSTATED = "author.reinstated"
+    AUTHOR_ERASED = "author.erased"
 
     @classmethod
     def for_status(cls, status: Status) -> EventType:

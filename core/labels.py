@@ -144,16 +144,16 @@ def standing_decisions(decisions: Sequence[D]) -> dict[int, D]:
 
 
 def _comment_ids_query(session: Session, filters: LabelFilters) -> Select[str]:
+    # A comment whose text was erased (core.author_data) teaches nothing any more.
     query = (
         select(Decision.comment_id)
-        .where(Decision.actor == Actor.MODERATOR.value)
+        .join(Comment, Comment.id == Decision.comment_id)
+        .where(Decision.actor == Actor.MODERATOR.value, Comment.erased_at.is_(None))
         .group_by(Decision.comment_id)
     )
     if filters.source is not None:
         ids = _source_ids(session, filters.source)
-        query = query.join(Comment, Comment.id == Decision.comment_id).where(
-            Comment.source_id.in_(ids)
-        )
+        query = query.where(Comment.source_id.in_(ids))
     if filters.since is not None:
         # Comments decided since then; which decision stands is worked out from all of them.
         query = query.having(func.max(Decision.created_at) >= filters.since)

@@ -10,6 +10,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import authors
 from core import policy as policy_v1
 from core.domain import Actor, Status
 from core.store import record_decision
@@ -108,6 +109,8 @@ def moderate_comment(
     # Labels nobody tuned for this source follow the thresholds of the model deciding now.
     policy = source_policy(source, scorer_thresholds(scorer))
     outcome = policy_v1.decide(scores, comment.body, policy)
+    # A suspended or banned author's comment is rejected or held, whatever it scored.
+    outcome = authors.sanctioned_outcome(session, comment, source, outcome)
 
     if not _claim(session, comment):
         log.info(

@@ -113,6 +113,21 @@ class UndoReason(Reason):
         return f"undo of decision {self.undoes}"
 
 
+class SanctionReason(Reason):
+    """The author was suspended (until `until`) or banned at the comment's source."""
+
+    kind: Literal["sanction"] = "sanction"
+    sanction: Literal["suspension", "ban"]
+    sanction_id: int
+    until: str | None = None
+    outcome: str
+
+    def describe(self) -> str:
+        if self.sanction == "ban":
+            return "author banned"
+        return f"author suspended until {self.until}"
+
+
 class UnreadableReason(Reason):
     """A stored reason none of the types above reads (kept readable rather than failing a page)."""
 
@@ -128,7 +143,8 @@ _KnownReason = Annotated[
     | LinksReason
     | BelowThresholdsReason
     | ModeratorReason
-    | UndoReason,
+    | UndoReason
+    | SanctionReason,
     Field(discriminator="kind"),
 ]
 REASON_TYPES: tuple[type[Reason], ...] = (
@@ -138,6 +154,7 @@ REASON_TYPES: tuple[type[Reason], ...] = (
     BelowThresholdsReason,
     ModeratorReason,
     UndoReason,
+    SanctionReason,
 )
 _READER: TypeAdapter[_KnownReason] = TypeAdapter(_KnownReason)
 

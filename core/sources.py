@@ -26,6 +26,9 @@ MAX_ROTATION_OVERLAP = timedelta(days=30)
 # Column sizes of sources.name and sources.callback_url.
 MAX_NAME_CHARS = 200
 MAX_URL_CHARS = 2000
+# What a source may do with comments by a suspended or banned author (core.authors).
+SANCTIONED_COMMENTS = ("reject", "hold")
+MAX_RETENTION_DAYS = 36_500
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -144,6 +147,11 @@ class SourceChanges:
     max_links: int | None = None
     max_body_chars: int | None = None
     name: str | None = None
+    # "reject" or "hold": what becomes of comments by a suspended or banned author.
+    sanctioned_comments: str | None = None
+    # Days after which the sweeper erases IPs, user agents and decided bodies; clear: keep them.
+    retention_days: int | None = None
+    clear_retention: bool = False
 
 
 def get_source(session: Session, source_id: str) -> Source:
@@ -197,6 +205,12 @@ def update_source(
         raise InvalidSourceChange("max body chars must be between 1 and 100000")
     if changes.name is not None:
         check_name(changes.name)
+    if changes.sanctioned_comments is not None and changes.sanctioned_comments not in (
+        SANCTIONED_COMMENTS
+    ):
+        raise InvalidSourceChange("sanctioned comments are either rejected or held: reject, hold")
+    if changes.retention_days is not None and not 1 <= changes.retention_days <= MAX_RETENTION_DAYS:
+        raise InvalidSourceChange(f"retention must be between 1 and {MAX_RETENTION_DAYS} days")
     callback_url = (
         validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
     )
@@ -223,6 +237,12 @@ def update_source(
         source.max_links = changes.max_links
     if changes.max_body_chars is not None:
         source.max_body_chars = changes.max_body_chars
+    if changes.sanctioned_comments is not None:
+        source.sanctioned_comments = changes.sanctioned_comments
+    if changes.clear_retention:
+        source.retention_days = None
+    elif changes.retention_days is not None:
+        source.retention_days = changes.retention_days
     if changes.clear_callback_url:
         source.callback_url = None
     elif callback_url is not None and callback_url != source.callback_url:
@@ -352,6 +372,8 @@ def describe_source(
         "blocklist": list(source.blocklist or []),
         "max_links": source.max_links,
         "max_body_chars": source.max_body_chars,
+        "sanctioned_comments": source.sanctioned_comments,
+        "retention_days": source.retention_days,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
         "callbacks": {
             "consecutive_failures": source.consecutive_failures,

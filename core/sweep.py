@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from core.author_data import apply_retention
+from core.authors import expire_sanctions
 from core.deliveries import due_event_ids
 from core.domain import Status
 from core.store import forget_webhooks_before, stale_pending_ids
@@ -22,6 +24,10 @@ class StaleWork:
     comment_ids: list[str]
     event_ids: list[str]
     webhooks_forgotten: int
+    # Suspensions that ran out and were lifted (their author.reinstated events are in event_ids).
+    sanctions_expired: int = 0
+    # Comments whose IP address, user agent or body aged out (sources' retention_days).
+    retention_erased: int = 0
 
 
 def collect_stale_work(
@@ -32,17 +38,23 @@ def collect_stale_work(
     webhook_memory: timedelta,
     limit: int,
 ) -> StaleWork:
-    """Comments pending too long, events overdue; prunes webhook ids past the replay window.
+    """Comments pending too long, events overdue; prunes webhook ids past the replay window and
+    lifts suspensions that ran out (their author.reinstated events are due at once); erases
+    what each source's retention period says is too old to keep.
 
     An event counts as overdue only `event_grace` after its next attempt time, which keeps the
     sweeper off events whose delivery task was queued a moment ago (a duplicate is harmless,
     core.deliveries claims each attempt, but needless).
     """
     now = datetime.now(UTC)
+    reinstated = expire_sanctions(session, now, limit=limit)
+    overdue = due_event_ids(session, now=now - event_grace, limit=limit)
     return StaleWork(
         comment_ids=stale_pending_ids(session, stale_after, limit=limit),
-        event_ids=due_event_ids(session, now=now - event_grace, limit=limit),
+        event_ids=[*reinstated, *(e for e in overdue if e not in reinstated)],
         webhooks_forgotten=forget_webhooks_before(session, now - webhook_memory),
+        sanctions_expired=len(reinstated),
+        retention_erased=apply_retention(session, now, limit=limit),
     )
 
 

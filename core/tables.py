@@ -88,6 +88,14 @@ class Source(Base):
     # pending events are parked instead of tried (so one dead endpoint cannot slow the others).
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     circuit_open_until: Mapped[datetime | None] = mapped_column(default=None)
+    # What becomes of a comment by a suspended or banned author: "reject" or "hold" (flagged
+    # for a person).
+    sanctioned_comments: Mapped[str] = mapped_column(
+        String(16), default="reject", server_default="reject"
+    )
+    # After this many days the sweeper erases IP addresses, user agents and decided bodies
+    # (None: kept).
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -181,6 +189,8 @@ class Comment(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the author's data was erased (core.authors), on request or by retention.
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="comment", order_by="Revision.number", cascade="all, delete-orphan"
@@ -282,8 +292,9 @@ class Event(Base):
     # Also the Standard Webhooks "webhook-id" of every delivery attempt: "msg_..."
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"), index=True)
-    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
-    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    # Both None for an author event (author.suspended ...), which is about no one comment.
+    comment_id: Mapped[str | None] = mapped_column(ForeignKey("comments.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
     type: Mapped[str] = mapped_column(String(40))
     seq: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column()
@@ -381,3 +392,27 @@ class ShadowScore(Base):
     live_status: Mapped[str] = mapped_column(String(16))
     live_model_version: Mapped[str | None] = mapped_column(String(100), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuthorSanction(Base):
+    """A suspension (until ends_at) or a ban (ends_at None) of one author at one source.
+
+    Only the lift fields are ever written after creation: the rows are the audit trail.
+    """
+
+    __tablename__ = "author_sanctions"
+    __table_args__ = (Index("ix_author_sanctions_author", "source_id", "author_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    # The author's id at the CMS (or their e-mail address when the CMS sends no id).
+    author_id: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(16))  # "suspension" or "ban"
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Lifted by a person (lifted_by their e-mail) or at expiry by the sweeper ("expiry").
+    lifted_at: Mapped[datetime | None] = mapped_column(default=None)
+    lifted_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    lift_reason: Mapped[str | None] = mapped_column(Text, default=None)

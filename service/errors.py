@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import deliveries, registry, review, sources
+from core import author_data, authors, deliveries, registry, review, sources
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -118,6 +118,9 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (review.ReviewError, _refused_body),
     (sources.SourceNotFound, lambda error: NotFound(f"no source {error.args[0]!r}")),
     (sources.InvalidSourceChange, _refused_body),
+    (author_data.NothingStored, lambda error: NotFound(str(error))),
+    (authors.NotSanctioned, lambda error: Conflict(str(error))),
+    (authors.AuthorError, _refused_body),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
     (deliveries.RedeliveryRefused, lambda error: Conflict(str(error))),
     (registry.UnknownModel, lambda error: NotFound(str(error))),

@@ -68,5 +68,7 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
         comments=len(queued),
         events=len(work.event_ids),
         webhook_ids_forgotten=work.webhooks_forgotten,
+        sanctions_expired=work.sanctions_expired,
+        retention_erased=work.retention_erased,
     )
     return work

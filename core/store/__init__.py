@@ -4,7 +4,12 @@
 `decisions` (decisions and their CMS events). The names are also importable from `core.store`.
 """
 
-from core.store.decisions import event_payload, record_decision, stale_pending_ids
+from core.store.decisions import (
+    event_payload,
+    record_author_event,
+    record_decision,
+    stale_pending_ids,
+)
 from core.store.ids import new_id, sha256_hex
 from core.store.intake import (
     Accepted,
@@ -38,6 +43,7 @@ __all__ = [
     "intake_source",
     "new_id",
     "new_webhook_secret",
+    "record_author_event",
     "record_decision",
     "sha256_hex",
     "source_by_token",

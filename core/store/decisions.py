@@ -100,6 +100,35 @@ def event_payload(comment: Comment, decision: Decision) -> dict[str, Any]:
     }
 
 
+def record_author_event(
+    session: Session,
+    source_id: str,
+    event_type: EventType,
+    data: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Event:
+    """An event about an author (no comment, no decision), in the caller's transaction.
+
+    Outbox like a decision's event: the caller commits, then queues its delivery.
+    """
+    now = now or datetime.now(UTC)
+    stamp = now.isoformat().replace("+00:00", "Z")
+    event = Event(
+        id=new_id("msg")[:36],
+        source_id=source_id,
+        comment_id=None,
+        decision_id=None,
+        type=event_type.value,
+        seq=0,
+        payload={"type": event_type.value, "timestamp": stamp, "data": dict(data)},
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
 def stale_pending_ids(session: Session, older_than: timedelta, limit: int = 1000) -> list[str]:
     """Comments still pending after `older_than`: their scoring task was lost or delayed."""
     cutoff = datetime.now(UTC) - older_than

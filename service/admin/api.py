@@ -11,7 +11,7 @@ import structlog
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import deliveries, registry, sources
+from core import author_data, deliveries, registry, sources
 from core.db import session_scope
 from core.domain import DeliveryState
 from core.shadow import shadow_report
@@ -19,6 +19,8 @@ from core.thresholds import live_model_thresholds
 from service import web
 from service.admin.schemas import (
     PAGE_SIZE,
+    AuthorErased,
+    AuthorExport,
     DeliveryDetail,
     DeliveryList,
     DeliveryView,
@@ -118,6 +120,9 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
         blocklist_remove=body.blocklist_remove,
         max_links=body.max_links,
         max_body_chars=body.max_body_chars,
+        sanctioned_comments=body.sanctioned_comments,
+        retention_days=body.retention_days,
+        clear_retention="retention_days" in sent and body.retention_days is None,
     )
 
 
@@ -324,3 +329,42 @@ def rollback_model() -> Any:
         restored = registry.rollback(session, current_moderator().email, body.reason)
         view = ModelView.model_validate(registry.describe(restored))
     return web.json_response(view)
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/authors/<author_id>",
+    "GET",
+    summary="Export everything stored about one author at a source (their comments, revisions, "
+    "decisions, events, sanctions)",
+    responses={200: AuthorExport, 404: "problem", **ERRORS},
+)
+def export_author(source_id: str, author_id: str) -> Any:
+    source_id, author_id = web.known_id(source_id), web.known_id(author_id)
+    with session_scope(web.settings()) as session:
+        exported = AuthorExport.model_validate(
+            author_data.export_author(session, source_id, author_id)
+        )
+    log.info("author exported", source_id=source_id, moderator_id=current_moderator().id)
+    return web.json_response(exported)
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/authors/<author_id>",
+    "DELETE",
+    summary="Erase an author's personal data at a source (decisions kept without it); the CMS "
+    "is told (author.erased)",
+    responses={200: AuthorErased, 404: "problem", **WRITE_ERRORS},
+)
+def erase_author(source_id: str, author_id: str) -> Any:
+    source_id, author_id = web.known_id(source_id), web.known_id(author_id)
+    by = current_moderator().email
+    with session_scope(web.settings()) as session:
+        erasure = author_data.erase_author(session, source_id, author_id, by=by)
+        body = AuthorErased(
+            source_id=source_id,
+            author_id=author_id,
+            counts=erasure.counts,
+            event_id=erasure.event.id,
+        )
+    web.queue_deliveries([body.event_id])
+    return web.json_response(body)

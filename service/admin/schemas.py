@@ -63,6 +63,14 @@ class SourceView(BaseModel):
     blocklist: list[BlocklistItem]
     max_links: int
     max_body_chars: int
+    sanctioned_comments: Literal["reject", "hold"] = Field(
+        description="What becomes of comments by a suspended or banned author: rejected, or "
+        "held (flagged) for a person"
+    )
+    retention_days: int | None = Field(
+        description="Days after which the sweeper erases IP addresses, user agents and the "
+        "bodies of decided comments (null: kept)"
+    )
     previous_secret_expires_at: datetime | None = Field(
         description="During a rotation, until when the old secret still verifies"
     )
@@ -91,6 +99,9 @@ class SourceUpdate(BaseModel):
     # strict: `false` is not a number of links (lax pydantic would store 0).
     max_links: Annotated[int, Field(strict=True, ge=0, le=100_000), Integral] | None = None
     max_body_chars: Annotated[int, Field(strict=True, ge=1, le=100_000), Integral] | None = None
+    sanctioned_comments: Literal["reject", "hold"] | None = None
+    # null: keep personal data for good.
+    retention_days: Annotated[int, Field(strict=True, ge=1, le=36_500), Integral] | None = None
 
 
 class RotateSecretRequest(BaseModel):
@@ -107,10 +118,29 @@ class RotatedSecret(BaseModel):
     previous_expires_at: datetime | None
 
 
+class AuthorExport(BaseModel):
+    """Every row stored about one author at one source, by table."""
+
+    source_id: str
+    author_id: str
+    exported_at: datetime
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="comments, revisions, decisions, events, delivery_attempts, "
+        "author_sanctions, and any other table that refers to the author's comments"
+    )
+
+
+class AuthorErased(BaseModel):
+    source_id: str
+    author_id: str
+    counts: dict[str, int] = Field(description="Rows changed, per table")
+    event_id: str = Field(description="The author.erased event telling the CMS")
+
+
 class DeliveryView(BaseModel):
     id: str = Field(description="Event id, also the webhook-id header of every attempt")
     source_id: str
-    comment_id: str
+    comment_id: str | None = Field(description="null for an author event (author.*)")
     type: str
     seq: int
     state: Literal["pending", "delivered", "dead"]

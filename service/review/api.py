@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import review
+from core import authors, review, sources
 from core.db import session_scope
 from core.domain import LABELS, Status
 from core.review import Sort
-from core.tables import Comment, Decision, Event
+from core.tables import AuthorSanction, Comment, Decision, Event
 from service.auth import current_moderator, moderator_token_or_session_required
 from service.errors import NotFound, answer_domain_errors
 from service.openapi import operation
@@ -34,14 +35,20 @@ from service.review.schemas import (
     Parent,
     PresenceResponse,
     QueueResponse,
+    ReinstateRequest,
     ReviewItem,
+    SanctionList,
+    SanctionOut,
+    SanctionRequest,
     Thread,
     UndoRequest,
 )
 from service.web import (
     TEXT_QUERY_SCHEMA,
     json_response,
+    known_id,
     parse_body,
+    queue_deliveries,
     refuse_empty_args,
     safe_http_url,
     settings,
@@ -363,11 +370,102 @@ def author(comment_id: str) -> Any:
     with session_scope(settings()) as session:
         history = review.author_history(session, comment_id)
         parents = review.parents_of(session, history.comments)
+        active = authors.active_sanction(
+            session, history.comment.source_id, authors.author_key(history.comment)
+        )
         body = AuthorResponse(
             author=Author(name=history.comment.author_name, id=history.comment.author_id),
             comments=[item_out(c, parents.get(c.id), moderator.id) for c in history.comments],
             outcomes=history.outcomes,
+            sanction=sanction_out(active) if active is not None else None,
         )
+    return json_response(body)
+
+
+def sanction_out(sanction: AuthorSanction, event_id: str | None = None) -> SanctionOut:
+    return SanctionOut.model_validate({**authors.sanction_json(sanction), "event_id": event_id})
+
+
+AUTHOR_PATH = "/sources/<source_id>/authors/<author_id>"
+
+
+@_operation(
+    f"{AUTHOR_PATH}/sanctions",
+    "GET",
+    summary="An author's suspensions and bans at a source, newest first, and the one in force",
+    responses={200: SanctionList, 401: "problem", 404: "problem"},
+)
+def list_sanctions(source_id: str, author_id: str) -> Any:
+    source_id, author_id = known_id(source_id), known_id(author_id)
+    with session_scope(settings()) as session:
+        sources.get_source(session, source_id)
+        history = authors.sanctions_of(session, source_id, author_id)
+        active = authors.active_sanction(session, source_id, author_id)
+        body = SanctionList(
+            active=sanction_out(active) if active is not None else None,
+            sanctions=[sanction_out(s) for s in history],
+        )
+    return json_response(body)
+
+
+def _change_sanction(act: Callable[[Session], authors.SanctionChange]) -> SanctionOut:
+    """Run a sanction change in one committed session, then queue the event for the CMS."""
+    with session_scope(settings()) as session:
+        change = act(session)
+        body = sanction_out(change.sanction, change.event.id)
+    queue_deliveries([change.event.id])
+    return body
+
+
+@_operation(
+    f"{AUTHOR_PATH}/sanctions",
+    "POST",
+    summary="Suspend an author for some days, or ban them; the CMS is told (author.*)",
+    request=SanctionRequest,
+    responses={201: SanctionOut, 400: "problem", 404: "problem", 415: "problem", **ERRORS},
+)
+def add_sanction(source_id: str, author_id: str) -> Any:
+    source_id, author_id = known_id(source_id), known_id(author_id)
+    request_body = parse_body(SanctionRequest)
+    moderator = current_moderator()
+    days = request_body.days
+    body = _change_sanction(
+        lambda session: authors.sanction_author(
+            session,
+            source_id,
+            author_id,
+            authors.SanctionKind(request_body.kind),
+            request_body.reason,
+            by=moderator.email,
+            duration=timedelta(days=days) if days is not None else None,
+        )
+    )
+    return json_response(body, 201)
+
+
+@_operation(
+    f"{AUTHOR_PATH}/reinstate",
+    "POST",
+    summary="Lift an author's suspension or ban by hand; the CMS is told (author.reinstated)",
+    request=ReinstateRequest,
+    responses={
+        200: SanctionOut,
+        400: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
+)
+def reinstate(source_id: str, author_id: str) -> Any:
+    source_id, author_id = known_id(source_id), known_id(author_id)
+    request_body = parse_body(ReinstateRequest)
+    moderator = current_moderator()
+    body = _change_sanction(
+        lambda session: authors.reinstate_author(
+            session, source_id, author_id, by=moderator.email, reason=request_body.reason
+        )
+    )
     return json_response(body)
 
 

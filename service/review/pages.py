@@ -7,6 +7,7 @@ static/review.js adds the keyboard, claims, bulk actions and undo on top, throug
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -14,17 +15,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from core import review
+from core import authors, review
 from core.db import session_scope
 from core.domain import Status
 from core.reasons import describe_reasons
 from core.review import AuditFilters
-from core.tables import Source
+from core.tables import Comment, Source
 from service.auth import current_moderator, login_required
 from service.errors import ApiError
 from service.layout import add_nav_link
 from service.review import common, together
-from service.web import safe_http_url, settings
+from service.web import queue_deliveries, safe_http_url, settings
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -197,8 +198,78 @@ def author(comment_id: str) -> Any:
             }
             for c in history.comments
         ]
+        key = authors.author_key(history.comment)
+        source_id = history.comment.source_id
+        active = authors.active_sanction(session, source_id, key)
+        sanctions = authors.sanctions_of(session, source_id, key)
+        source = session.get(Source, source_id)
+        sanctioned_comments = source.sanctioned_comments if source is not None else "reject"
     return render_template(
-        "author.html", comment=history.comment, rows=rows, outcomes=history.outcomes
+        "author.html",
+        comment=history.comment,
+        rows=rows,
+        outcomes=history.outcomes,
+        active=active,
+        sanctions=sanctions,
+        sanctioned_comments=sanctioned_comments,
+    )
+
+
+def _change_author(comment_id: str, act: Any, done: str) -> Any:
+    """A sanction change from the author page: committed, the CMS's event queued, flashed."""
+    moderator = current_moderator()
+    try:
+        with session_scope(settings()) as session:
+            comment: Comment = review.get_comment(session, comment_id)
+            change: authors.SanctionChange = act(
+                session, comment.source_id, authors.author_key(comment), moderator.email
+            )
+            event_id = change.event.id
+    except review.CommentNotFound:
+        abort(404)
+    except authors.AuthorError as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.author", comment_id=comment_id))
+    queue_deliveries([event_id])
+    log.info("moderator changed an author's standing", comment_id=comment_id, event_id=event_id)
+    flash(done, "info")
+    return redirect(url_for("pages.author", comment_id=comment_id))
+
+
+@bp.post("/moderate/comments/<comment_id>/author/sanction")
+@login_required
+def sanction(comment_id: str) -> Any:
+    kind_value = request.form.get("kind", "")
+    if kind_value not in {k.value for k in authors.SanctionKind}:
+        abort(400)
+    kind = authors.SanctionKind(kind_value)
+    reason = request.form.get("reason", "")
+    duration: timedelta | None = None
+    if kind is authors.SanctionKind.SUSPENSION:
+        days = (request.form.get("days") or "").strip()
+        if not days.isdigit() or not 1 <= int(days) <= 3650:
+            flash("A suspension lasts 1 to 3650 days.", "error")
+            return redirect(url_for("pages.author", comment_id=comment_id))
+        duration = timedelta(days=int(days))
+    return _change_author(
+        comment_id,
+        lambda session, source_id, key, by: authors.sanction_author(
+            session, source_id, key, kind, reason, by=by, duration=duration
+        ),
+        "Author banned." if kind is authors.SanctionKind.BAN else "Author suspended.",
+    )
+
+
+@bp.post("/moderate/comments/<comment_id>/author/reinstate")
+@login_required
+def reinstate(comment_id: str) -> Any:
+    reason = request.form.get("reason", "")
+    return _change_author(
+        comment_id,
+        lambda session, source_id, key, by: authors.reinstate_author(
+            session, source_id, key, by=by, reason=reason
+        ),
+        "Author reinstated.",
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.authors import MAX_REASON_CHARS as MAX_SANCTION_REASON_CHARS
 from core.review import (
     APPROVE_REASONS,
     MAX_BULK,
@@ -187,10 +188,71 @@ class DecideResponse(BaseModel):
     undo_until: datetime | None = None
 
 
+class SanctionOut(BaseModel):
+    id: int
+    source_id: str
+    author_id: str
+    kind: Literal["suspension", "ban"]
+    reason: str
+    created_by: str
+    created_at: datetime
+    ends_at: datetime | None = Field(description="null for a ban")
+    active: bool
+    lifted_at: datetime | None
+    lifted_by: str | None = Field(description='Who lifted it, or "expiry"')
+    lift_reason: str | None
+    event_id: str | None = Field(default=None, description="The event telling the CMS")
+
+
+class SanctionList(BaseModel):
+    active: SanctionOut | None
+    sanctions: list[SanctionOut] = Field(description="Newest first")
+
+
+# Some words, not only blanks; no NUL.
+Reason = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_SANCTION_REASON_CHARS,
+        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+    ),
+]
+# The schema says what the model checks: a suspension needs days, a ban has none.
+_DAYS_RULE: dict[str, Any] = {
+    "if": {"properties": {"kind": {"const": "suspension"}}, "required": ["kind"]},
+    "then": {"required": ["days"], "properties": {"days": {"type": "integer"}}},
+    "else": {"properties": {"days": {"type": "null"}}},
+}
+
+
+class SanctionRequest(Strict):
+    """A suspension needs days; a ban has none."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_DAYS_RULE)
+
+    kind: Literal["suspension", "ban"]
+    reason: Reason
+    days: Annotated[int, Field(strict=True, ge=1, le=3650), Integral] | None = None
+
+    @model_validator(mode="after")
+    def _days_fit_the_kind(self) -> SanctionRequest:
+        if self.kind == "suspension" and self.days is None:
+            raise ValueError("a suspension needs days")
+        if self.kind == "ban" and self.days is not None:
+            raise ValueError("a ban has no end; suspend for some days instead")
+        return self
+
+
+class ReinstateRequest(Strict):
+    reason: Reason
+
+
 class AuthorResponse(BaseModel):
     author: Author
     comments: list[ReviewItem]
     outcomes: dict[str, int]
+    sanction: SanctionOut | None = Field(description="The suspension or ban in force, if any")
 
 
 class AuditResponse(BaseModel):

@@ -18,6 +18,7 @@ from core.reasons import (
     LinksReason,
     ModeratorReason,
     Reason,
+    SanctionReason,
     ScoreReason,
     UndoReason,
     describe_reason,
@@ -58,6 +59,19 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
         UndoReason(undoes=41, outcome="flagged"),
         {"kind": "undo", "undoes": 41, "outcome": "flagged"},
         "undo of decision 41",
+    ),
+    (
+        SanctionReason(
+            sanction="suspension", sanction_id=3, until="2026-12-11T12:00:00Z", outcome="rejected"
+        ),
+        {
+            "kind": "sanction",
+            "sanction": "suspension",
+            "sanction_id": 3,
+            "until": "2026-12-11T12:00:00Z",
+            "outcome": "rejected",
+        },
+        "author suspended until 2026-12-11T12:00:00Z",
     ),
 ]
 KINDS = [json["kind"] for _, json, _ in EXAMPLES]
