@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain import LABELS, Status
 from core.reasons import BelowThresholdsReason, BlocklistReason, LinksReason, Reason, ScoreReason
+from core.rules import compile_terms, count_links, read, read_text
 
 DEFAULT_FLAG_THRESHOLD = 0.5
 DEFAULT_MAX_LINKS = 2
-
-_LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 
 
 @dataclass(frozen=True)
@@ -74,14 +72,6 @@ class Outcome:
     reasons: list[Reason]
 
 
-def count_links(text: str) -> int:
-    return len(_LINK.findall(text))
-
-
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
-
-
 def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
     """The strictest outcome any score or rule calls for; every contributing reason is kept."""
     rank = {Status.APPROVED: 0, Status.FLAGGED: 1, Status.REJECTED: 2}
@@ -106,10 +96,14 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
         )
         status = max(status, verdict, key=rank.__getitem__)
 
-    for term, action in policy.blocklist:
-        if _term_pattern(term).search(text):
-            verdict = Status.REJECTED if action == "reject" else Status.FLAGGED
-            reasons.append(BlocklistReason(term=term, outcome=verdict.value))
+    terms = compile_terms(policy.blocklist)
+    reading = read(text) if terms else None
+    for rule in terms:
+        assert reading is not None
+        matched = rule.find(reading, text)
+        if matched is not None:
+            verdict = Status.REJECTED if rule.action == "reject" else Status.FLAGGED
+            reasons.append(BlocklistReason(term=rule.term, matched=matched, outcome=verdict.value))
             status = max(status, verdict, key=rank.__getitem__)
 
     links = count_links(text)
@@ -128,18 +122,16 @@ def rules_status(policy: Policy) -> Callable[[str], Status]:
     """decide()'s rule half (blocklist and link limit, no scores) as a function of the text, its
     patterns compiled once: core.whatif runs it over a source's whole history. A change to how
     decide() applies the rules belongs here too (tests/core/test_whatif.py compares the two)."""
-    patterns = [
-        (_term_pattern(term), Status.REJECTED if action == "reject" else Status.FLAGGED)
-        for term, action in policy.blocklist
-    ]
-    rejecting = [pattern for pattern, verdict in patterns if verdict is Status.REJECTED]
-    flagging = [pattern for pattern, verdict in patterns if verdict is Status.FLAGGED]
+    terms = compile_terms(policy.blocklist)
+    rejecting = [rule.pattern for rule in terms if rule.action == "reject"]
+    flagging = [rule.pattern for rule in terms if rule.action != "reject"]
     max_links = policy.max_links
 
     def status(text: str) -> Status:
-        if any(pattern.search(text) for pattern in rejecting):
+        folded = read_text(text) if terms else ""
+        if any(pattern.search(folded) for pattern in rejecting):
             return Status.REJECTED
-        if any(pattern.search(text) for pattern in flagging) or count_links(text) > max_links:
+        if any(pattern.search(folded) for pattern in flagging) or count_links(text) > max_links:
             return Status.FLAGGED
         return Status.APPROVED
 

@@ -61,9 +61,13 @@ class BlocklistReason(Reason):
 
     kind: Literal["blocklist"] = "blocklist"
     term: str
+    # What the reader wrote that the term matched ("c a s i n o" for `casino`), when known.
+    matched: str | None = None
     outcome: str
 
     def describe(self) -> str:
+        if self.matched and self.matched.casefold() != self.term.casefold():
+            return f"blocked term: {self.term} (written “{self.matched}”)"
         return f"blocked term: {self.term}"
 
 

@@ -36,9 +36,14 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
         "toxic scored 0.91 (threshold 0.5)",
     ),
     (
-        BlocklistReason(term="watchword", outcome="rejected"),
-        {"kind": "blocklist", "term": "watchword", "outcome": "rejected"},
-        "blocked term: watchword",
+        BlocklistReason(term="watchword", matched="w a t c h w o r d", outcome="rejected"),
+        {
+            "kind": "blocklist",
+            "term": "watchword",
+            "matched": "w a t c h w o r d",
+            "outcome": "rejected",
+        },
+        "blocked term: watchword (written “w a t c h w o r d”)",
     ),
     (
         LinksReason(count=3, limit=2, outcome="flagged"),
