@@ -187,6 +187,9 @@ def _filtered(query: AnySelect, filters: QueueFilters, dialect: str) -> AnySelec
     if filters.source:
         query = query.where(Comment.source_id == filters.source)
     if filters.thread:
+        if not filters.source:
+            # Thread ids are each CMS's own: two sources may both have an "article-3".
+            raise InvalidDecision("a thread filter needs its source (thread ids are per source)")
         query = query.where(Comment.thread_id == filters.thread)
     if filters.author:
         query = query.where(

@@ -147,9 +147,17 @@ class TestReviewQueue:
                 author_id="u-2",
             ),
         }
-        body = client.get(f"/v1/review/queue?{query}", headers=bearer(moderator)).json
+        scoped = f"source={source.source.id}&{query}"
+        body = client.get(f"/v1/review/queue?{scoped}", headers=bearer(moderator)).json
         assert body is not None
         assert [item["id"] for item in body["items"]] == [ids[expected]]
+
+    def test_review_queue_thread_filter_needs_its_source(
+        self, client: FlaskClient, moderator: Account
+    ) -> None:
+        response = client.get("/v1/review/queue?thread=article-9", headers=bearer(moderator))
+        assert response.status_code == 422
+        assert "thread ids are per source" in response.json["detail"]  # type: ignore[index]
 
     def test_review_queue_filters_by_source(
         self,
