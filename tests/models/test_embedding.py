@@ -103,14 +103,14 @@ def stacked() -> Classifier:
 
 
 class TestStage:
-    def test_stage_rescores_the_stacked_labels_and_keeps_toxic(self, stacked: Classifier) -> None:
+    def test_stage_rescores_the_stacked_labels_only(self, stacked: Classifier) -> None:
         stage = stacked.embedding_stage
-        assert stage is not None and stage.labels == ("identity_hate", "threat", "spam")
+        assert stage is not None and stage.labels == ("toxic", "threat", "spam")
         texts = ["I will kill you, thanks", "great song about the weather"]
         probabilities = stacked.predict_proba(texts)
         plain = stacked._calibrate(stacked.decision_function(texts))
-        toxic = stacked.labels.index("toxic")
-        np.testing.assert_allclose(probabilities[:, toxic], plain[:, toxic])
+        hate = stacked.labels.index("identity_hate")
+        np.testing.assert_allclose(probabilities[:, hate], plain[:, hate])
         assert not np.allclose(probabilities[:, stage.columns], plain[:, stage.columns])
 
     def test_stage_fast_path_equals_batch_path(self, stacked: Classifier) -> None:
