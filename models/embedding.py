@@ -115,8 +115,9 @@ class StaticEmbedding:
                 f"embedding vectors of shape {vectors.shape} do not fit a vocabulary of "
                 f"{len(self.vocabulary)} tokens"
             )
-        # float32 once here: the batch product and the one-text mean then never convert.
-        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        # float64 once here (29,525 x 256: 60 MB): the batch product and the one-text mean
+        # then never convert, and agree to the last bits as the n-gram paths do.
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float64)
 
     def save_vectors(self, directory: Path) -> str:
         """Writes the vectors to EMBEDDING_FILE in ``directory``; returns (and keeps) its sha256."""
@@ -189,17 +190,17 @@ class StaticEmbedding:
 
     # -- vectors ---------------------------------------------------------------------------------
     def embed_one(self, text: str) -> np.ndarray:
-        """Unit-length mean of the text's token vectors (float32; zeros for no known token)."""
+        """Unit-length mean of the text's token vectors (zeros for no known token)."""
         assert self.vectors is not None, "embedding vectors not attached"
         ids = self.token_ids(text)
         if not len(ids):
-            return np.zeros(self.dim, dtype=np.float32)
+            return np.zeros(self.dim)
         mean = self.vectors[ids].mean(axis=0)
         norm = float(np.sqrt(mean @ mean))
         return mean / norm if norm > 0 else mean
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """embed_one of every text, (n, dim) float32: one sparse product for the batch."""
+        """embed_one of every text, (n, dim): one sparse product for the batch."""
         assert self.vectors is not None, "embedding vectors not attached"
         import scipy.sparse as sp
 
@@ -208,9 +209,9 @@ class StaticEmbedding:
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         ids = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
-        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths)
         means = sp.csr_matrix((weights, ids, indptr), shape=(len(rows), len(self.vocabulary)))
-        result = np.asarray(means @ self.vectors, dtype=np.float32)
+        result = np.asarray(means @ self.vectors)
         norms = np.sqrt(np.einsum("ij,ij->i", result, result))
         norms[norms == 0] = 1.0
         return result / norms[:, None]
