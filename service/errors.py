@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import deliveries, review, sources
+from core import deliveries, policies, review, sources
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -112,6 +112,8 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (review.ReviewError, _refused_body),
     (sources.SourceNotFound, lambda error: NotFound(f"no source {error.args[0]!r}")),
     (sources.InvalidSourceChange, _refused_body),
+    (policies.PolicyVersionNotFound, lambda error: NotFound(str(error))),
+    (policies.PolicyInForce, lambda error: Conflict(str(error))),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
     (deliveries.RedeliveryRefused, lambda error: Conflict(str(error))),
 )
