@@ -11,7 +11,7 @@ import click
 from cli.database import cli_session
 from core.domain import LABELS
 from core.drift import check_drift
-from core.policies import PolicyVersionNotFound, policy_history
+from core.policies import PolicyInForce, PolicyVersionNotFound, policy_history
 from core.settings import get_settings
 from core.sources import (
     InvalidSourceChange,
@@ -25,7 +25,7 @@ from core.suggest import TargetRefused, suggest_for_capacity, suggest_for_precis
 from core.thresholds import live_model_thresholds
 from core.whatif import DEFAULT_DAYS, MAX_DAYS, load_history, proposed_policy
 
-REFUSALS = (SourceNotFound, InvalidSourceChange, PolicyVersionNotFound)
+REFUSALS = (SourceNotFound, InvalidSourceChange, PolicyVersionNotFound, PolicyInForce)
 
 
 def cli_actor() -> str:

@@ -27,6 +27,10 @@ class PolicyVersionNotFound(LookupError):
         return f"source {source_id!r} has no policy version {version}"
 
 
+class PolicyInForce(ValueError):
+    """A restore of the version that is in force already (nothing would change)."""
+
+
 def policy_document(source: Source) -> dict[str, Any]:
     """The source's policy fields as one JSON object (what a version stores)."""
     return {

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.domain import LABELS, DeliveryState
-from core.policies import policy_document, policy_version, record_policy_version
+from core.policies import PolicyInForce, policy_document, policy_version, record_policy_version
 from core.store import new_webhook_secret
 from core.tables import Event, PolicyVersion, Source
 from core.thresholds import effective_thresholds
@@ -123,13 +123,6 @@ def _checked_thresholds(
             "reject": float(reject) if reject is not None else None,
         }
     return merged
-
-
-def check_thresholds(
-    current: Mapping[str, Any], changes: Mapping[str, Mapping[str, float | None] | None]
-) -> dict[str, Any]:
-    """`current` thresholds with `changes` applied, each checked (raises InvalidSourceChange)."""
-    return _checked_thresholds(current, changes)
 
 
 @dataclass(frozen=True)
@@ -289,7 +282,7 @@ def restore_policy(
     source = get_source(session, source_id)
     earlier = policy_version(session, source_id, version)
     if dict(earlier.policy) == policy_document(source):
-        raise InvalidSourceChange(
+        raise PolicyInForce(
             f"version {version} is the policy in force already (version {source.policy_version})"
         )
     policy = earlier.policy

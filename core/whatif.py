@@ -24,7 +24,7 @@ from core.domain import LABELS, Actor, Status
 from core.labels import standing_decisions
 from core.policy import Policy, rules_status
 from core.review import UNDO_REASON_CODE
-from core.sources import InvalidSourceChange, check_thresholds
+from core.sources import InvalidSourceChange
 from core.tables import Comment, Decision, Source
 from core.thresholds import effective_thresholds
 
@@ -258,7 +258,19 @@ def proposed_policy(
         label: {"flag": value["flag"], "reject": value["reject"]}
         for label, value in effective_thresholds(source.thresholds, model_thresholds).items()
     }
-    merged = check_thresholds(effective, thresholds or {})
+    # A what-if may try any numbers in [0, 1], even a reject below the flag (decide() rejects
+    # first); only saving a policy insists on flag <= reject (core.sources).
+    merged: dict[str, dict[str, float | None]] = {k: dict(v) for k, v in effective.items()}
+    for label, value in (thresholds or {}).items():
+        if label not in LABELS:
+            raise InvalidSourceChange(f"unknown label {label!r}; labels: {', '.join(LABELS)}")
+        for which in ("flag", "reject"):
+            number = value.get(which, merged[label][which])
+            if number is not None and not 0.0 <= float(number) <= 1.0:
+                raise InvalidSourceChange(f"{label}.{which} must be between 0 and 1")
+            merged[label][which] = float(number) if number is not None else None
+        if merged[label]["flag"] is None:
+            raise InvalidSourceChange(f"{label}.flag cannot be empty")
     return Policy.from_source_fields(
         merged,
         source.blocklist if blocklist is None else blocklist,

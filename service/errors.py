@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import author_data, authors, deliveries, registry, review, sources
+from core import author_data, authors, deliveries, policies, registry, review, sources
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -121,6 +121,8 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (author_data.NothingStored, lambda error: NotFound(str(error))),
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
     (authors.AuthorError, _refused_body),
+    (policies.PolicyVersionNotFound, lambda error: NotFound(str(error))),
+    (policies.PolicyInForce, lambda error: Conflict(str(error))),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
     (deliveries.RedeliveryRefused, lambda error: Conflict(str(error))),
     (registry.UnknownModel, lambda error: NotFound(str(error))),

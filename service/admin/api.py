@@ -11,9 +11,9 @@ import structlog
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import author_data, deliveries, registry, sources
+from core import author_data, deliveries, policies, registry, sources, thresholds, whatif
 from core.db import session_scope
-from core.domain import DeliveryState
+from core.domain import LABELS, DeliveryState
 from core.shadow import shadow_report
 from core.thresholds import live_model_thresholds
 from service import web
@@ -27,8 +27,11 @@ from service.admin.schemas import (
     GateView,
     ModelList,
     ModelView,
+    PolicyHistory,
+    PolicyVersionView,
     PromoteRequest,
     Promotion,
+    RestoreRequest,
     RollbackRequest,
     RotatedSecret,
     RotateSecretRequest,
@@ -36,6 +39,7 @@ from service.admin.schemas import (
     SourceList,
     SourceUpdate,
     SourceView,
+    WhatIfView,
     delivery_detail,
 )
 from service.auth import admin_required, current_moderator
@@ -162,7 +166,14 @@ def update_source(source_id: str) -> Any:
     source_id = web.known_id(source_id)
     body = web.parse_body(SourceUpdate)
     with session_scope(web.settings()) as session:
-        view = _source_view(sources.update_source(session, source_id, _changes(body)))
+        updated = sources.update_source(
+            session,
+            source_id,
+            _changes(body),
+            changed_by=current_moderator().email,
+            reason=body.reason,
+        )
+        view = _source_view(updated)
     log.info("source updated", source_id=source_id, fields=sorted(body.model_fields_set))
     return web.json_response(view)
 
@@ -187,6 +198,100 @@ def rotate_secret(source_id: str) -> Any:
         )
     log.info("source secret rotated", source_id=source_id, overlap_seconds=body.overlap_seconds)
     return web.json_response(result)
+
+
+NUMBER_0_1: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+WHAT_IF_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "days",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": whatif.MAX_DAYS},
+        "description": f"The period, in days back from now (default {whatif.DEFAULT_DAYS})",
+    },
+    *[
+        {
+            "name": f"{label}.{which}",
+            "in": "query",
+            "schema": (
+                NUMBER_0_1 if which == "flag" else {"oneOf": [NUMBER_0_1, {"enum": ["none"]}]}
+            ),
+            "description": f"Proposed {which} threshold for {label}"
+            + (" (none: never reject)" if which == "reject" else ""),
+        }
+        for label in LABELS
+        for which in ("flag", "reject")
+    ],
+]
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/what-if",
+    "GET",
+    summary="What proposed thresholds would have done to the source's recent comments",
+    responses={200: WhatIfView, 404: "problem", 422: "problem", **ERRORS},
+    parameters=WHAT_IF_PARAMETERS,
+)
+def what_if(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    args = request.args
+    web.refuse_empty_args(args, WHAT_IF_PARAMETERS)
+    days = web.int_arg(args, "days", whatif.DEFAULT_DAYS, 1, whatif.MAX_DAYS)
+    model = live_model_thresholds(web.settings())
+    with session_scope(web.settings()) as session:
+        source = sources.get_source(session, source_id)
+        current = thresholds.effective_thresholds(source.thresholds, model)
+        try:
+            changes = whatif.parse_threshold_query(args, current)
+            policy = whatif.proposed_policy(source, model, changes)
+        except sources.InvalidSourceChange as error:
+            raise ValidationFailed(
+                str(error), errors=[{"field": "query", "message": str(error)}]
+            ) from error
+        result = whatif.what_if(whatif.load_history(session, source_id, days), policy)
+    return web.json_response(WhatIfView.model_validate(result.as_json()))
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/policies",
+    "GET",
+    summary="Every version of a source's policy: who changed it, when, why and what",
+    responses={200: PolicyHistory, 404: "problem", **ERRORS},
+)
+def list_policies(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    with session_scope(web.settings()) as session:
+        history = policies.policy_history(session, sources.get_source(session, source_id))
+        views = [PolicyVersionView.model_validate(v.as_json()) for v in history]
+    return web.json_response(PolicyHistory(versions=views))
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/policies/<int:version>/restore",
+    "POST",
+    summary="Roll the policy back to an earlier version (a new version copying it)",
+    request=RestoreRequest,
+    responses={
+        200: PolicyVersionView,
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        422: "problem",
+        **WRITE_ERRORS,
+    },
+)
+def restore_policy(source_id: str, version: int) -> Any:
+    source_id = web.known_id(source_id)
+    body = web.parse_body(RestoreRequest)
+    with session_scope(web.settings()) as session:
+        sources.restore_policy(
+            session, source_id, version, changed_by=current_moderator().email, reason=body.reason
+        )
+        source = sources.get_source(session, source_id)
+        view = PolicyVersionView.model_validate(
+            policies.policy_history(session, source)[-1].as_json()
+        )
+    log.info("policy restored", source_id=source_id, restored_from=version)
+    return web.json_response(view)
 
 
 @_operation(

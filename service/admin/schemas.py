@@ -39,6 +39,15 @@ class EffectiveThreshold(ThresholdView):
 Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
 
 
+# A reason says something: no NUL, and at least one character that is not a space.
+REASON_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+Reason = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, pattern=REASON_PATTERN),
+    PlainText,
+]
+
+
 class BlocklistItem(BaseModel):
     term: Term
     action: Literal["flag", "reject"] = "flag"
@@ -102,6 +111,9 @@ class SourceUpdate(BaseModel):
     sanctioned_comments: Literal["reject", "hold"] | None = None
     # null: keep personal data for good.
     retention_days: Annotated[int, Field(strict=True, ge=1, le=36_500), Integral] | None = None
+    reason: Reason | None = Field(
+        default=None, description="Why the policy changes (kept in the policy history)"
+    )
 
 
 class RotateSecretRequest(BaseModel):
@@ -135,6 +147,59 @@ class AuthorErased(BaseModel):
     author_id: str
     counts: dict[str, int] = Field(description="Rows changed, per table")
     event_id: str = Field(description="The author.erased event telling the CMS")
+
+
+class BandCounts(BaseModel):
+    approved: int
+    flagged: int
+    rejected: int
+
+
+class BandChangeView(BaseModel):
+    id: str = Field(description="The comment's id")
+    current: Literal["approved", "flagged", "rejected"] = Field(
+        description="What the model's recorded decision did"
+    )
+    proposed: Literal["approved", "flagged", "rejected"]
+    moderator: Literal["approved", "flagged", "rejected"] = Field(
+        description="The moderator's standing decision on the comment"
+    )
+
+
+class WhatIfView(BaseModel):
+    days: int
+    comments: int = Field(description="Comments of the period the model decided")
+    current: BandCounts = Field(description="What the model's recorded decisions did")
+    proposed: BandCounts = Field(description="What the proposed policy would have done")
+    changed: list[str] = Field(description="Moderator-labelled comments that change band")
+    changes: list[BandChangeView]
+
+
+class PolicyDocument(BaseModel):
+    thresholds: dict[str, ThresholdView] = Field(
+        description="The labels a person set; the others follow the live model"
+    )
+    blocklist: list[BlocklistItem]
+    max_links: int
+
+
+class PolicyVersionView(BaseModel):
+    version: int
+    policy: PolicyDocument
+    changed_by: str | None
+    reason: str | None
+    restored_from: int | None = Field(description="The version this one copies, for a restore")
+    created_at: datetime
+    changes: list[str] = Field(description="What changed from the version before, in words")
+    current: bool = Field(description="The version in force")
+
+
+class PolicyHistory(BaseModel):
+    versions: list[PolicyVersionView]
+
+
+class RestoreRequest(BaseModel):
+    reason: Reason
 
 
 class DeliveryView(BaseModel):

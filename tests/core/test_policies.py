@@ -14,10 +14,9 @@ from sqlalchemy.engine import make_url
 from core.db import dispose_engines, session_scope
 from core.migrate import upgrade
 from core.moderation import moderate_comment
-from core.policies import PolicyVersionNotFound, policy_history, policy_versions
+from core.policies import PolicyInForce, PolicyVersionNotFound, policy_history, policy_versions
 from core.settings import Settings
 from core.sources import (
-    InvalidSourceChange,
     SourceChanges,
     get_source,
     restore_policy,
@@ -115,7 +114,7 @@ class TestPolicyVersions:
         source_id = new_source(settings)
         with (
             session_scope(settings) as session,
-            pytest.raises(InvalidSourceChange, match="in force already"),
+            pytest.raises(PolicyInForce, match="in force already"),
         ):
             restore_policy(session, source_id, 1, changed_by="ed", reason="again")
 
