@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core import deliveries
 from core.domain import LABELS
+from core.statements import GROUNDS, MAX_TEMPLATE_CHARS
 from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
 
 # Deliveries listed at once when the caller does not say.
@@ -37,6 +38,17 @@ class EffectiveThreshold(ThresholdView):
 
 # Strings stored as sent: bounded and free of what a database cannot hold (NUL...).
 Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
+
+
+# Words for authors: not blank, no NUL.
+StatementText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_TEMPLATE_CHARS,
+        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
+    ),
+]
 
 
 class BlocklistItem(BaseModel):
@@ -71,6 +83,13 @@ class SourceView(BaseModel):
         description="Days after which the sweeper erases IP addresses, user agents and the "
         "bodies of decided comments (null: kept)"
     )
+    statement_templates: dict[str, str] = Field(
+        description="The source's own words for a rejection's statement of reasons, by ground "
+        "(grounds not listed use the defaults)"
+    )
+    appeal_url: str | None = Field(
+        description="Where authors appeal a rejection; $external_id and $comment_id are filled in"
+    )
     previous_secret_expires_at: datetime | None = Field(
         description="During a rotation, until when the old secret still verifies"
     )
@@ -100,6 +119,16 @@ class SourceUpdate(BaseModel):
     max_links: Annotated[int, Field(strict=True, ge=0, le=100_000), Integral] | None = None
     max_body_chars: Annotated[int, Field(strict=True, ge=1, le=100_000), Integral] | None = None
     sanctioned_comments: Literal["reject", "hold"] | None = None
+    # A ground's text, or null to go back to the default text.
+    statement_templates: (
+        dict[
+            Annotated[str, Field(json_schema_extra={"enum": list(GROUNDS)})],
+            StatementText | None,
+        ]
+        | None
+    ) = None
+    # null: no appeal address in statements.
+    appeal_url: HttpUrlText | None = None
     # null: keep personal data for good.
     retention_days: Annotated[int, Field(strict=True, ge=1, le=36_500), Integral] | None = None
 

@@ -30,9 +30,11 @@ class TestHeldCounts:
         claim_for(settings, bob, ids[0])
         claim_for(settings, bob, ids[1])
 
+        # Only this test's source: PostgreSQL's database holds the other tests' comments too.
+        mine = review.QueueFilters(source=source.source.id)
         with session_scope(settings) as session:
-            for_ann = review.list_queue(session, review.QueueFilters(), ann.id)
-            for_bob = review.list_queue(session, review.QueueFilters(), bob.id)
+            for_ann = review.list_queue(session, mine, ann.id)
+            for_bob = review.list_queue(session, mine, bob.id)
         assert (for_ann.counts["flagged"], for_ann.held["flagged"]) == (2, 2)
         assert (for_bob.counts["flagged"], for_bob.held["flagged"]) == (4, 0)
 
