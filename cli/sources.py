@@ -21,6 +21,7 @@ from core.sources import (
     list_sources,
     parse_blocklist_term,
     parse_duration,
+    parse_statement,
     parse_threshold,
     rotate_secret,
     update_source,
@@ -157,6 +158,19 @@ def list_command(as_json: bool) -> None:
     help="Erase IP addresses, user agents and decided bodies after this many days.",
 )
 @click.option("--no-retention", is_flag=True, help="Keep personal data for good (the default).")
+@click.option(
+    "--statement",
+    "statements",
+    multiple=True,
+    metavar="GROUND=TEXT",
+    help="The author's text of a rejection's statement of reasons on GROUND (e.g. spam, toxic, "
+    "ban); GROUND=default goes back to ours. Repeatable.",
+)
+@click.option(
+    "--appeal-url",
+    help="Where authors appeal a rejection ($external_id and $comment_id are filled in).",
+)
+@click.option("--no-appeal-url", is_flag=True, help="Statements give no appeal address.")
 @click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
 def update(
     source_id: str,
@@ -173,12 +187,17 @@ def update(
     sanctioned_comments: str | None,
     retention_days: int | None,
     no_retention: bool,
+    statements: tuple[str, ...],
+    appeal_url: str | None,
+    no_appeal_url: bool,
     as_json: bool,
 ) -> None:
     """Change a source's callback URL, thresholds, blocklist or limits; a policy change becomes a
     new policy version."""
     if callback_url is not None and no_callback_url:
         raise click.UsageError("--callback-url and --no-callback-url exclude each other")
+    if appeal_url is not None and no_appeal_url:
+        raise click.UsageError("--appeal-url and --no-appeal-url exclude each other")
     if retention_days is not None and no_retention:
         raise click.UsageError("--retention-days and --no-retention exclude each other")
     changes = SourceChanges(
@@ -194,6 +213,9 @@ def update(
         sanctioned_comments=sanctioned_comments,
         retention_days=retention_days,
         clear_retention=no_retention,
+        statement_templates=dict(_checked(parse_statement, t) for t in statements) or None,
+        appeal_url=appeal_url,
+        clear_appeal_url=no_appeal_url,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
         updated = update_source(session, source_id, changes, changed_by=cli_actor(), reason=reason)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.domain import LABELS, DeliveryState
 from core.policies import PolicyInForce, policy_document, policy_version, record_policy_version
+from core.statements import GROUNDS, MAX_TEMPLATE_CHARS, appeal_url_for
 from core.store import new_webhook_secret
 from core.tables import Event, PolicyVersion, Source
 from core.thresholds import effective_thresholds
@@ -60,6 +61,46 @@ def validate_callback_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidSourceChange(f"callback URL must be an absolute http(s) URL: {url!r}")
     return url.strip()
+
+
+def validate_appeal_url(url: str) -> str:
+    """An absolute http(s) URL once $external_id and $comment_id are filled in."""
+    sample = appeal_url_for(url.strip(), "cms-1", "cmt_1") or ""
+    try:
+        validate_callback_url(sample)
+    except InvalidSourceChange:
+        raise InvalidSourceChange(
+            f"appeal URL must be an absolute http(s) URL ($external_id and $comment_id are "
+            f"filled in): {url!r}"
+        ) from None
+    return url.strip()
+
+
+def parse_statement(text: str) -> tuple[str, str | None]:
+    """GROUND=TEXT (e.g. spam=Your comment looks like an advert.); GROUND=default resets it."""
+    ground, sep, words = text.partition("=")
+    if not sep:
+        raise InvalidSourceChange(f"a statement must look like GROUND=TEXT: {text!r}")
+    words = words.strip()
+    return ground.strip(), None if words.lower() == "default" else words
+
+
+def _checked_templates(
+    current: Mapping[str, Any], changes: Mapping[str, str | None]
+) -> dict[str, str]:
+    merged = {str(k): str(v) for k, v in current.items()}
+    for ground, text in changes.items():
+        if ground not in GROUNDS:
+            raise InvalidSourceChange(f"unknown ground {ground!r}; grounds: {', '.join(GROUNDS)}")
+        if text is None:
+            merged.pop(ground, None)
+            continue
+        if not text.strip() or len(text) > MAX_TEMPLATE_CHARS or "\x00" in text:
+            raise InvalidSourceChange(
+                f"{ground}: a statement is 1 to {MAX_TEMPLATE_CHARS} characters"
+            )
+        merged[ground] = text.strip()
+    return merged
 
 
 def check_name(name: str) -> str:
@@ -145,6 +186,11 @@ class SourceChanges:
     # Days after which the sweeper erases IPs, user agents and decided bodies; clear: keep them.
     retention_days: int | None = None
     clear_retention: bool = False
+    # Ground -> the author's text of a rejection's statement (None: back to the default).
+    statement_templates: Mapping[str, str | None] | None = None
+    # Where authors appeal ($external_id, $comment_id filled in); clear: no address.
+    appeal_url: str | None = None
+    clear_appeal_url: bool = False
 
 
 def get_source(session: Session, source_id: str) -> Source:
@@ -207,6 +253,12 @@ def update_source(
     callback_url = (
         validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
     )
+    appeal_url = validate_appeal_url(changes.appeal_url) if changes.appeal_url is not None else None
+    templates = (
+        _checked_templates(source.statement_templates or {}, changes.statement_templates)
+        if changes.statement_templates
+        else None
+    )
     current = {} if changes.thresholds_from_model else (source.thresholds or {})
     thresholds = (
         _checked_thresholds(current, changes.thresholds or {})
@@ -232,6 +284,12 @@ def update_source(
         source.max_body_chars = changes.max_body_chars
     if changes.sanctioned_comments is not None:
         source.sanctioned_comments = changes.sanctioned_comments
+    if templates is not None:
+        source.statement_templates = templates
+    if changes.clear_appeal_url:
+        source.appeal_url = None
+    elif appeal_url is not None:
+        source.appeal_url = appeal_url
     if changes.clear_retention:
         source.retention_days = None
     elif changes.retention_days is not None:
@@ -367,6 +425,8 @@ def describe_source(
         "max_body_chars": source.max_body_chars,
         "sanctioned_comments": source.sanctioned_comments,
         "retention_days": source.retention_days,
+        "statement_templates": dict(source.statement_templates or {}),
+        "appeal_url": source.appeal_url,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
         "callbacks": {
             "consecutive_failures": source.consecutive_failures,

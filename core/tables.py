@@ -96,6 +96,11 @@ class Source(Base):
     # After this many days the sweeper erases IP addresses, user agents and decided bodies
     # (None: kept).
     retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The author's text of a rejection's statement of reasons, per ground, where this source
+    # words it its own way (core.statements has the defaults): {ground: template}.
+    statement_templates: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Where an author appeals a rejection; $external_id and $comment_id are filled in.
+    appeal_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -238,6 +243,9 @@ class Decision(Base):
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     reason_code: Mapped[str | None] = mapped_column(String(50), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    # A rejection's statement of reasons as the author was told it (core.statements):
+    # {"automated", "ground", "text", "appeal_url"}; None for any other decision.
+    statement: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     comment: Mapped[Comment] = relationship(back_populates="decisions")

@@ -53,6 +53,7 @@ from service.schemas import (
     IncomingComment,
     Links,
     RevisionView,
+    StatementOfReasons,
     ThreadView,
     field_errors,
 )
@@ -102,6 +103,9 @@ def decision_view(decision: Decision) -> DecisionView:
         policy=decision.policy,
         reason_code=decision.reason_code,
         note=decision.note,
+        statement_of_reasons=(
+            StatementOfReasons.model_validate(decision.statement) if decision.statement else None
+        ),
         created_at=decision.created_at,
     )
 

@@ -222,6 +222,18 @@ class RevisionView(BaseModel):
     body: str
 
 
+class StatementOfReasons(BaseModel):
+    """Why a comment was rejected, for its author (EU DSA article 17)."""
+
+    automated: bool = Field(description="true: the model decided; false: a moderator")
+    ground: str = Field(
+        description="The label, rule or reason code that decided: toxic, identity_hate, threat, "
+        "spam, blocklist, suspension, ban, or a moderator's reject reason code"
+    )
+    text: str = Field(description="For the author, from the source's template for the ground")
+    appeal_url: str | None = Field(description="Where the author appeals (the source's setting)")
+
+
 class DecisionView(BaseModel):
     """One status change and what made it: the model (version, policy) or a moderator."""
 
@@ -236,6 +248,9 @@ class DecisionView(BaseModel):
     policy: dict[str, Any] | None
     reason_code: str | None
     note: str | None
+    statement_of_reasons: StatementOfReasons | None = Field(
+        description="Set on a rejection, null otherwise"
+    )
     created_at: datetime
 
 

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from core.domain import EventType, Status
 from core.reasons import Reason
+from core.statements import statement_of_reasons
 from core.store.ids import new_id
-from core.tables import Comment, Decision, Event
+from core.tables import Comment, Decision, Event, Source
 
 
 def record_decision(
@@ -50,6 +51,10 @@ def record_decision(
         note=note,
         created_at=now,
     )
+    if status is Status.REJECTED:
+        # The decision is not in the session yet: nothing to flush before the lookups.
+        with session.no_autoflush:
+            decision.statement = _statement(session, comment, decision)
     comment.status = status.value
     comment.decided_at = now
     comment.event_seq += 1
@@ -71,6 +76,34 @@ def record_decision(
     session.add(event)
     session.flush()
     return decision, event
+
+
+def _statement(session: Session, comment: Comment, decision: Decision) -> dict[str, Any]:
+    """A rejection's statement of reasons (core.statements). An undo back to a rejection
+    restores the statement the author was given with it."""
+    if any(r.get("kind") == "undo" for r in decision.reasons):
+        earlier = session.scalar(
+            select(Decision.statement)
+            .where(
+                Decision.comment_id == comment.id,
+                Decision.status == Status.REJECTED.value,
+                Decision.statement.is_not(None),
+            )
+            .order_by(Decision.id.desc())
+            .limit(1)
+        )
+        if earlier:
+            return dict(earlier)
+    source = session.get(Source, comment.source_id)
+    return statement_of_reasons(
+        actor=decision.actor,
+        reasons=decision.reasons,
+        reason_code=decision.reason_code,
+        templates=source.statement_templates if source is not None else None,
+        appeal_url=source.appeal_url if source is not None else None,
+        external_id=comment.external_id,
+        comment_id=comment.id,
+    )
 
 
 def event_payload(comment: Comment, decision: Decision) -> dict[str, Any]:
@@ -96,6 +129,8 @@ def event_payload(comment: Comment, decision: Decision) -> dict[str, Any]:
             "decided_at": decision.created_at.isoformat().replace("+00:00", "Z"),
             "reason_code": decision.reason_code,
             "note": decision.note,
+            # Set on a rejection, null otherwise (core.statements).
+            "statement_of_reasons": decision.statement,
         },
     }
 

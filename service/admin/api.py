@@ -127,6 +127,9 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
         sanctioned_comments=body.sanctioned_comments,
         retention_days=body.retention_days,
         clear_retention="retention_days" in sent and body.retention_days is None,
+        statement_templates=dict(body.statement_templates or {}) or None,
+        appeal_url=str(body.appeal_url) if body.appeal_url is not None else None,
+        clear_appeal_url="appeal_url" in sent and body.appeal_url is None,
     )
 
 

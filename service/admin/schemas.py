@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core import deliveries
 from core.domain import LABELS
+from core.statements import GROUNDS, MAX_TEMPLATE_CHARS
 from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
 
 # Deliveries listed at once when the caller does not say.
@@ -39,12 +40,17 @@ class EffectiveThreshold(ThresholdView):
 Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
 
 
-# A reason says something: no NUL, and at least one character that is not a space.
+# Text that says something: no NUL, and at least one character that is not a space.
 REASON_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
 Reason = Annotated[
     str,
     Field(min_length=1, max_length=1000, pattern=REASON_PATTERN),
     PlainText,
+]
+# Words for authors (statement-of-reasons templates).
+StatementText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TEMPLATE_CHARS, pattern=REASON_PATTERN),
 ]
 
 
@@ -80,6 +86,13 @@ class SourceView(BaseModel):
         description="Days after which the sweeper erases IP addresses, user agents and the "
         "bodies of decided comments (null: kept)"
     )
+    statement_templates: dict[str, str] = Field(
+        description="The source's own words for a rejection's statement of reasons, by ground "
+        "(grounds not listed use the defaults)"
+    )
+    appeal_url: str | None = Field(
+        description="Where authors appeal a rejection; $external_id and $comment_id are filled in"
+    )
     previous_secret_expires_at: datetime | None = Field(
         description="During a rotation, until when the old secret still verifies"
     )
@@ -109,6 +122,16 @@ class SourceUpdate(BaseModel):
     max_links: Annotated[int, Field(strict=True, ge=0, le=100_000), Integral] | None = None
     max_body_chars: Annotated[int, Field(strict=True, ge=1, le=100_000), Integral] | None = None
     sanctioned_comments: Literal["reject", "hold"] | None = None
+    # A ground's text, or null to go back to the default text.
+    statement_templates: (
+        dict[
+            Annotated[str, Field(json_schema_extra={"enum": list(GROUNDS)})],
+            StatementText | None,
+        ]
+        | None
+    ) = None
+    # null: no appeal address in statements.
+    appeal_url: HttpUrlText | None = None
     # null: keep personal data for good.
     retention_days: Annotated[int, Field(strict=True, ge=1, le=36_500), Integral] | None = None
     reason: Reason | None = Field(
@@ -294,9 +317,6 @@ class ShadowReportView(BaseModel):
 class ModelList(BaseModel):
     models: list[ModelView]
     shadow: ShadowReportView | None = Field(description="The model in shadow, since it began")
-
-
-Reason = Annotated[str, Field(min_length=1, max_length=2000, json_schema_extra=NO_NUL), PlainText]
 
 
 class PromoteRequest(BaseModel):

@@ -98,3 +98,27 @@ class TestAuthorsData:
         new_source(settings)
         result = run("authors", "export", "--source", "Bugle", "--author", "u-nobody")
         assert result.exit_code == 1 and "nothing is stored" in result.output
+
+
+class TestSourceSettingsForAuthors:
+    def test_sources_update_sets_statements_appeal_url_retention_and_hold(
+        self, settings: Settings
+    ) -> None:
+        source_id = new_source(settings)
+        result = run(
+            "sources", "update", source_id, "--statement", "spam=No adverts, please.",
+            "--appeal-url", "https://cms.example/appeal/$external_id",
+            "--retention-days", "90", "--sanctioned-comments", "hold", "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shown = json.loads(result.stdout)
+        assert shown["statement_templates"] == {"spam": "No adverts, please."}
+        assert shown["appeal_url"] == "https://cms.example/appeal/$external_id"
+        assert (shown["retention_days"], shown["sanctioned_comments"]) == (90, "hold")
+        result = run("sources", "update", source_id, "--statement", "spam=default", "--json")
+        assert json.loads(result.stdout)["statement_templates"] == {}
+
+    def test_sources_update_refuses_an_unknown_ground(self, settings: Settings) -> None:
+        source_id = new_source(settings)
+        result = run("sources", "update", source_id, "--statement", "rude=x")
+        assert result.exit_code == 1 and "unknown ground 'rude'" in result.output

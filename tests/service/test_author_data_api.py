@@ -75,3 +75,37 @@ class TestAuthorDataApi:
         moderator = make_account(settings, "moderator")
         assert client.get(path(source), headers=bearer(moderator)).status_code == 403
         assert client.delete(path(source), headers=bearer(moderator)).status_code == 403
+
+
+class TestStatementSettings:
+    def test_admin_sets_statement_texts_and_the_appeal_url(
+        self, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.patch(
+            f"/v1/admin/sources/{source.source.id}",
+            headers=bearer(admin),
+            json={
+                "statement_templates": {"spam": "No adverts, please."},
+                "appeal_url": "https://cms.example/appeal/$external_id",
+            },
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        view = response.get_json()
+        assert view["statement_templates"] == {"spam": "No adverts, please."}
+        assert view["appeal_url"] == "https://cms.example/appeal/$external_id"
+        reset = client.patch(
+            f"/v1/admin/sources/{source.source.id}",
+            headers=bearer(admin),
+            json={"statement_templates": {"spam": None}, "appeal_url": None},
+        ).get_json()
+        assert (reset["statement_templates"], reset["appeal_url"]) == ({}, None)
+
+    def test_unknown_ground_is_refused(
+        self, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.patch(
+            f"/v1/admin/sources/{source.source.id}",
+            headers=bearer(admin),
+            json={"statement_templates": {"rudeness": "x"}},
+        )
+        assert response.status_code == 422

@@ -86,6 +86,26 @@ class TestGetComment:
         assert decision["created_at"].endswith("Z")
         assert view["decided_at"] is not None
 
+    def test_get_comment_gives_a_rejections_statement_of_reasons(
+        self, get_comment: BearerGet, posted: str, source: NewSource, settings: Settings
+    ) -> None:
+        decide(settings, posted, Status.REJECTED)
+        decision = get_comment(posted, source.token).get_json()["decision"]
+        assert decision["statement_of_reasons"] == {
+            "automated": True,
+            "ground": "toxic",
+            "text": "Your comment was removed because it is rude or abusive.",
+            "appeal_url": None,
+        }
+
+    def test_get_comment_has_no_statement_for_a_flag(
+        self, get_comment: BearerGet, posted: str, source: NewSource, settings: Settings
+    ) -> None:
+        decide(settings, posted, Status.FLAGGED)
+        assert (
+            get_comment(posted, source.token).get_json()["decision"]["statement_of_reasons"] is None
+        )
+
     def test_get_comment_lists_revisions_after_edit(
         self, get_comment: BearerGet, signed_post: SignedPost, source: NewSource
     ) -> None:

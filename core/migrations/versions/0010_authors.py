@@ -1,4 +1,4 @@
-"""authors: suspensions and bans, author events, erasure and retention per source
+"""authors: sanctions, author events, erasure, retention, statements of reasons
 
 Revision ID: 0010
 Revises: 0009
@@ -45,6 +45,10 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("statement_templates", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("appeal_url", sa.String(length=2000), nullable=True))
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("statement", sa.JSON(), nullable=True))
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     # Author events (author.suspended ...) belong to no comment and no decision.
@@ -64,7 +68,11 @@ def downgrade() -> None:
         batch_op.alter_column("comment_id", existing_type=sa.String(length=40), nullable=False)
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.drop_column("erased_at")
+    with op.batch_alter_table("decisions", schema=None) as batch_op:
+        batch_op.drop_column("statement")
     with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_column("appeal_url")
+        batch_op.drop_column("statement_templates")
         batch_op.drop_column("retention_days")
         batch_op.drop_column("sanctioned_comments")
     op.drop_index("ix_author_sanctions_author", table_name="author_sanctions")
