@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core import policy as policy_v1
 from core.domain import Actor, Status
+from core.explanations import explain_outcome
 from core.store import record_decision
 from core.tables import Comment, Decision, Event, Source
 from core.thresholds import scorer_thresholds, source_policy
@@ -34,6 +35,9 @@ class Scorer(Protocol):
     # One text's predict_proba row and the spans a moderator sees highlighted, from one
     # scoring (the text is normalised once for both).
     def assess(self, text: str) -> tuple[Any, Sequence[tuple[int, int]]]: ...
+
+    # Optional (core.explanations looks it up): {label: [(start, end, weight), ...]}, the words
+    # that pushed each label up.
 
 
 def score_text(scorer: Scorer, text: str) -> dict[str, float]:
@@ -108,6 +112,9 @@ def moderate_comment(
     # Labels nobody tuned for this source follow the thresholds of the model deciding now.
     policy = source_policy(source, scorer_thresholds(scorer))
     outcome = policy_v1.decide(scores, comment.body, policy)
+    # Why, for the moderator: only for what lands in the queue (or is rejected), to keep the
+    # cost of approvals, the bulk of the traffic, as it was.
+    explanation = explain_outcome(scorer, comment.body, outcome.status)
 
     if not _claim(session, comment):
         log.info(
@@ -117,6 +124,7 @@ def moderate_comment(
         )
         return None
     comment.highlights = highlights
+    comment.explanation = explanation
     decision, event = record_decision(
         session,
         comment,
