@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "db": "cli.db:db",
     "sources": "cli.sources:sources",
     "users": "cli.users:users",
-    "train": "models.cli:train",
+    "train": "cli.train:train",
     "evaluate": "models.cli:evaluate",
     "score": "models.cli:score",
     "simulate": "cli.simulate:simulate",

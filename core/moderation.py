@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core import authors
 from core import policy as policy_v1
 from core.domain import Actor, Status
+from core.explanations import explain_outcome
 from core.store import record_decision
 from core.tables import Comment, Decision, Event, Source
 from core.thresholds import scorer_thresholds, source_policy
@@ -35,6 +36,9 @@ class Scorer(Protocol):
     # One text's predict_proba row and the spans a moderator sees highlighted, from one
     # scoring (the text is normalised once for both).
     def assess(self, text: str) -> tuple[Any, Sequence[tuple[int, int]]]: ...
+
+    # Optional (core.explanations looks it up): {label: [(start, end, weight), ...]}, the words
+    # that pushed each label up.
 
 
 def score_text(scorer: Scorer, text: str) -> dict[str, float]:
@@ -111,6 +115,9 @@ def moderate_comment(
     outcome = policy_v1.decide(scores, comment.body, policy)
     # A suspended or banned author's comment is rejected or held, whatever it scored.
     outcome = authors.sanctioned_outcome(session, comment, source, outcome)
+    # Why, for the moderator: only for what lands in the queue (or is rejected), to keep the
+    # cost of approvals, the bulk of the traffic, as it was.
+    explanation = explain_outcome(scorer, comment.body, outcome.status)
 
     if not _claim(session, comment):
         log.info(
@@ -120,6 +127,7 @@ def moderate_comment(
         )
         return None
     comment.highlights = highlights
+    comment.explanation = explanation
     decision, event = record_decision(
         session,
         comment,

@@ -186,6 +186,9 @@ class Comment(Base):
     # Latest scores {label: probability} and highlight spans [[start, end], ...] of the body.
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     highlights: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # Why the model flagged or rejected it: {label: [[start, end, weight], ...]}, the words that
+    # pushed each label up, heaviest first (core.explanations); None when it approved.
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Last event sequence number given to this comment; events carry seq so a CMS can order them.
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     # Review claim: one moderator at a time, until claimed_until.

@@ -212,6 +212,7 @@ def _receive_again(
     comment.status = Status.PENDING.value
     comment.scores = None
     comment.highlights = None
+    comment.explanation = None
     comment.decided_at = None
     session.add(
         Revision(

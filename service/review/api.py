@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core import authors, review, sources
 from core.db import session_scope
 from core.domain import LABELS, Status
+from core.explanations import why
 from core.review import Sort
 from core.tables import AuthorSanction, Comment, Decision, Event
 from service.auth import current_moderator, moderator_token_or_session_required
@@ -29,6 +30,8 @@ from service.review.schemas import (
     DecideRequest,
     DecideResponse,
     DecisionOut,
+    ExplainedWord,
+    LabelExplanation,
     LastActionOut,
     NoteOut,
     NoteRequest,
@@ -133,6 +136,13 @@ def item_out(
         scores=comment.scores,
         risk=review.risk_of(comment),
         highlights=[[int(s), int(e)] for s, e, *_ in comment.highlights or []],
+        explanation=[
+            LabelExplanation(
+                label=item.label,
+                words=[ExplainedWord(**vars(word)) for word in item.words],
+            )
+            for item in why(comment.body, comment.explanation, comment.scores)
+        ],
         reasons=review.latest_reasons(comment),
         suggested_reject_reason=review.suggested_reject_reason(comment.scores),
         received_at=comment.received_at,

@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from core import authors, review
 from core.db import session_scope
 from core.domain import Status
+from core.explanations import card_labels
 from core.reasons import describe_reasons
 from core.review import AuditFilters
 from core.tables import Comment, Source
@@ -73,6 +74,7 @@ def queue() -> Any:
                 "parent": parents.get(c.id),
                 "segments": review.highlight_segments(c.body, c.highlights),
                 "reasons": describe_reasons(review.latest_reasons(c)),
+                "why": card_labels(c.body, c.explanation, c.scores, review.latest_reasons(c)),
                 "risk": review.risk_of(c),
                 "thread_url": safe_http_url(c.thread_url),
                 "suggested": review.suggested_reject_reason(c.scores),

@@ -106,6 +106,18 @@ class NoteOut(BaseModel):
         return cls(id=note.id, author=note.author, body=note.body, created_at=note.created_at)
 
 
+class ExplainedWord(BaseModel):
+    text: str = Field(description="The word as it stands in the body")
+    weight: float = Field(description="Its share of the label's margin (log-odds), above 0")
+    start: int
+    end: int
+
+
+class LabelExplanation(BaseModel):
+    label: str
+    words: list[ExplainedWord] = Field(description="Heaviest first, at most 8")
+
+
 class ReviewItem(BaseModel):
     id: str
     source_id: str
@@ -119,6 +131,13 @@ class ReviewItem(BaseModel):
     scores: dict[str, float] | None
     risk: float | None
     highlights: list[list[int]]
+    explanation: list[LabelExplanation] = Field(
+        default_factory=list,
+        description=(
+            "Per label (highest score first), the words that pushed its score up, as the model "
+            "saw them when it flagged or rejected the comment; empty when it approved"
+        ),
+    )
     reasons: list[dict[str, Any]]
     suggested_reject_reason: str
     received_at: datetime

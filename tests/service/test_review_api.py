@@ -18,7 +18,13 @@ from core.store import NewSource
 from core.tables import Comment, Decision, Event
 from service import create_app
 from tests.service.conftest import queued_tasks
-from tests.service.review_support import Account, add_comment, bearer, make_account
+from tests.service.review_support import (
+    Account,
+    add_comment,
+    bearer,
+    explain_with_shipped_model,
+    make_account,
+)
 
 ROUTES = [
     ("GET", "/v1/review/queue"),
@@ -242,6 +248,32 @@ class TestReviewQueue:
         assert body["reasons"][0]["label"] == "toxic"
         assert body["suggested_reject_reason"] == "toxic"
         assert [d["actor"] for d in body["decisions"]] == ["model"]
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    def test_review_queue_item_explains_what_the_model_flagged(
+        self, client: FlaskClient, settings: Settings, source: NewSource, moderator: Account
+    ) -> None:
+        body_text = "You are a stupid idiot and this article is rubbish."
+        explained = add_comment(settings, source.source.id, body=body_text)
+        stored = explain_with_shipped_model(settings, explained)
+        plain = add_comment(settings, source.source.id, body="Nothing explained here.")
+        item = client.get(f"/v1/review/comments/{explained}", headers=bearer(moderator)).json
+        assert item is not None
+        toxic = {e["label"]: e["words"] for e in item["explanation"]}["toxic"]
+        assert [w["text"] for w in toxic[:2]] == ["idiot", "stupid"]
+        assert all(w["weight"] > 0 for w in toxic)
+        assert [w["weight"] for w in toxic] == sorted((w["weight"] for w in toxic), reverse=True)
+        assert [[w["start"], w["end"], w["weight"]] for w in toxic] == stored["toxic"]
+        assert all(body_text[w["start"] : w["end"]] == w["text"] for w in toxic)
+        # Labels come highest score first; the queue listing carries the same.
+        assert item["explanation"][0]["label"] == "toxic"
+        queue = client.get(
+            f"/v1/review/queue?source={source.source.id}", headers=bearer(moderator)
+        ).json
+        assert queue is not None
+        by_id = {i["id"]: i["explanation"] for i in queue["items"]}
+        assert by_id[explained] == item["explanation"]
+        assert by_id[plain] == []
 
     def test_review_queue_unknown_comment_is_404(
         self, client: FlaskClient, moderator: Account
