@@ -213,6 +213,8 @@ def _receive_again(
     comment.scores = None
     comment.highlights = None
     comment.decided_at = None
+    # The new revision waits for the scorer afresh (core.unscored).
+    comment.unscored = None
     session.add(
         Revision(
             comment=comment, number=comment.revision, body=incoming.body, body_sha256=body_hash
