@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import authors
 from core import policy as policy_v1
-from core.domain import Actor, Status
+from core.domain import Actor, Status, Unscored
 from core.explanations import explain_outcome
-from core.store import record_decision
+from core.reasons import ReplacesProvisionalReason
+from core.store import awaiting_model, record_decision
 from core.tables import Comment, Decision, Event, Source
 from core.thresholds import scorer_thresholds, source_policy
 
@@ -58,13 +59,15 @@ def _claim(session: Session, comment: Comment) -> bool:
 
     It also takes the row's write lock until commit (PostgreSQL: the row; SQLite: the database),
     so two workers that scored the same comment at once cannot both decide it, and an edit that
-    arrived while we were scoring wins (its own task scores the new body).
+    arrived while we were scoring wins (its own task scores the new body). A provisional
+    approval (core.unscored) still awaits the model, so it is claimable too; the decision that
+    replaces it clears the mark, after which nothing can claim this revision again.
     """
     result = session.execute(
         update(Comment)
         .where(
             Comment.id == comment.id,
-            Comment.status == Status.PENDING.value,
+            awaiting_model(),
             Comment.revision == comment.revision,
             Comment.body_sha256 == comment.body_sha256,
         )
@@ -87,7 +90,8 @@ def comment_and_source(session: Session, comment_id: str) -> tuple[Comment, Sour
 def moderate_comment(
     session: Session, comment_id: str, scorer: Scorer
 ) -> tuple[Decision, Event] | None:
-    """Decide a pending comment with the model; None when there is nothing (more) to decide.
+    """Decide a pending or provisionally approved comment with the model; None when there is
+    nothing (more) to decide.
 
     Idempotent: a comment already decided (or missing, or edited meanwhile) is left alone. The
     caller commits, then queues delivery of the returned event (the sweeper catches a lost one).
@@ -97,7 +101,8 @@ def moderate_comment(
         log.warning("moderate_comment: comment not found; nothing to do", comment_id=comment_id)
         return None
     comment, source = row
-    if comment.status != Status.PENDING.value:
+    provisional = comment.unscored == Unscored.PROVISIONAL.value
+    if comment.status != Status.PENDING.value and not provisional:
         log.info(
             "moderate_comment: comment already decided; skipped",
             comment_id=comment_id,
@@ -126,6 +131,16 @@ def moderate_comment(
             source_id=source.id,
         )
         return None
+    # The sweeper may have approved it provisionally while we scored: read what we replace.
+    session.refresh(comment, attribute_names=["status", "unscored"])
+    reasons = list(outcome.reasons)
+    replaced = (
+        provisional_decision_id(session, comment)
+        if comment.unscored == Unscored.PROVISIONAL.value
+        else None
+    )
+    if replaced is not None:
+        reasons.append(ReplacesProvisionalReason(replaces=replaced, outcome=outcome.status.value))
     comment.highlights = highlights
     comment.explanation = explanation
     decision, event = record_decision(
@@ -133,7 +148,7 @@ def moderate_comment(
         comment,
         outcome.status,
         actor=Actor.MODEL.value,
-        reasons=outcome.reasons,
+        reasons=reasons,
         scores=scores,
         model_version=scorer.version,
         policy=policy.describe(),
@@ -146,5 +161,18 @@ def moderate_comment(
         revision=comment.revision,
         status=outcome.status.value,
         model_version=scorer.version,
+        replaced_provisional=replaced,
     )
     return decision, event
+
+
+def provisional_decision_id(session: Session, comment: Comment) -> int | None:
+    """The provisional approval of this revision the model's decision replaces."""
+    return session.scalar(
+        select(func.max(Decision.id)).where(
+            Decision.comment_id == comment.id,
+            Decision.revision == comment.revision,
+            Decision.actor == Actor.SYSTEM.value,
+            Decision.status == Status.APPROVED.value,
+        )
+    )

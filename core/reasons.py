@@ -132,6 +132,31 @@ class SanctionReason(Reason):
         return f"author suspended until {self.until}"
 
 
+class UnscoredReason(Reason):
+    """The scorer did not decide the comment within its source's wait: approved provisionally
+    (fail-open) or held pending (fail-closed) until a worker scores it."""
+
+    kind: Literal["unscored"] = "unscored"
+    wait_seconds: int
+    outcome: str
+
+    def describe(self) -> str:
+        if self.outcome == "approved":
+            return f"approved provisionally: not scored within {self.wait_seconds} s"
+        return f"held: not scored within {self.wait_seconds} s"
+
+
+class ReplacesProvisionalReason(Reason):
+    """The model's decision that replaced the provisional approval `replaces` (a decision id)."""
+
+    kind: Literal["replaces_provisional"] = "replaces_provisional"
+    replaces: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"replaces the provisional approval (decision {self.replaces})"
+
+
 class UnreadableReason(Reason):
     """A stored reason none of the types above reads (kept readable rather than failing a page)."""
 
@@ -148,7 +173,9 @@ _KnownReason = Annotated[
     | BelowThresholdsReason
     | ModeratorReason
     | UndoReason
-    | SanctionReason,
+    | SanctionReason
+    | UnscoredReason
+    | ReplacesProvisionalReason,
     Field(discriminator="kind"),
 ]
 REASON_TYPES: tuple[type[Reason], ...] = (
@@ -159,6 +186,8 @@ REASON_TYPES: tuple[type[Reason], ...] = (
     ModeratorReason,
     UndoReason,
     SanctionReason,
+    UnscoredReason,
+    ReplacesProvisionalReason,
 )
 _READER: TypeAdapter[_KnownReason] = TypeAdapter(_KnownReason)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.domain import LABELS, DeliveryState
+from core.domain import LABELS, DeliveryState, UnscoredMode
 from core.policies import PolicyInForce, policy_document, policy_version, record_policy_version
 from core.statements import GROUNDS, MAX_TEMPLATE_CHARS, appeal_url_for
 from core.store import new_webhook_secret
@@ -30,6 +30,11 @@ MAX_URL_CHARS = 2000
 # What a source may do with comments by a suspended or banned author (core.authors).
 SANCTIONED_COMMENTS = ("reject", "hold")
 MAX_RETENTION_DAYS = 36_500
+# What a source does when the scorer has not decided a comment in time (core.unscored), and
+# the bounds of that wait.
+UNSCORED_MODES = tuple(mode.value for mode in UnscoredMode)
+MIN_UNSCORED_WAIT_SECONDS = 1
+MAX_UNSCORED_WAIT_SECONDS = 7 * 86400
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -191,6 +196,10 @@ class SourceChanges:
     # Where authors appeal ($external_id, $comment_id filled in); clear: no address.
     appeal_url: str | None = None
     clear_appeal_url: bool = False
+    # When the scorer is down: "fail-open" or "fail-closed" after unscored_wait_seconds
+    # (core.unscored).
+    unscored_mode: str | None = None
+    unscored_wait_seconds: int | None = None
 
 
 def get_source(session: Session, source_id: str) -> Source:
@@ -250,6 +259,17 @@ def update_source(
         raise InvalidSourceChange("sanctioned comments are either rejected or held: reject, hold")
     if changes.retention_days is not None and not 1 <= changes.retention_days <= MAX_RETENTION_DAYS:
         raise InvalidSourceChange(f"retention must be between 1 and {MAX_RETENTION_DAYS} days")
+    if changes.unscored_mode is not None and changes.unscored_mode not in UNSCORED_MODES:
+        raise InvalidSourceChange(
+            f"when the scorer is down a source is {' or '.join(UNSCORED_MODES)}"
+        )
+    if changes.unscored_wait_seconds is not None and not (
+        MIN_UNSCORED_WAIT_SECONDS <= changes.unscored_wait_seconds <= MAX_UNSCORED_WAIT_SECONDS
+    ):
+        raise InvalidSourceChange(
+            f"the unscored wait must be between {MIN_UNSCORED_WAIT_SECONDS} and "
+            f"{MAX_UNSCORED_WAIT_SECONDS} seconds"
+        )
     callback_url = (
         validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
     )
@@ -290,6 +310,10 @@ def update_source(
         source.appeal_url = None
     elif appeal_url is not None:
         source.appeal_url = appeal_url
+    if changes.unscored_mode is not None:
+        source.unscored_mode = changes.unscored_mode
+    if changes.unscored_wait_seconds is not None:
+        source.unscored_wait_seconds = changes.unscored_wait_seconds
     if changes.clear_retention:
         source.retention_days = None
     elif changes.retention_days is not None:
@@ -427,6 +451,8 @@ def describe_source(
         "retention_days": source.retention_days,
         "statement_templates": dict(source.statement_templates or {}),
         "appeal_url": source.appeal_url,
+        "unscored_mode": source.unscored_mode,
+        "unscored_wait_seconds": source.unscored_wait_seconds,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
         "callbacks": {
             "consecutive_failures": source.consecutive_failures,

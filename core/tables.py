@@ -101,6 +101,12 @@ class Source(Base):
     statement_templates: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Where an author appeals a rejection; $external_id and $comment_id are filled in.
     appeal_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # When the scorer has not decided a comment within unscored_wait_seconds: "fail-closed"
+    # (it stays pending) or "fail-open" (approved provisionally, decided again later).
+    unscored_mode: Mapped[str] = mapped_column(
+        String(16), default="fail-closed", server_default="fail-closed"
+    )
+    unscored_wait_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -199,6 +205,9 @@ class Comment(Base):
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the author's data was erased (core.authors), on request or by retention.
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Past its source's wait without a model decision on this revision: "held" (still pending)
+    # or "provisional" (approved provisionally); None once the model or a moderator decided.
+    unscored: Mapped[str | None] = mapped_column(String(16), default=None)
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="comment", order_by="Revision.number", cascade="all, delete-orphan"
