@@ -27,7 +27,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.domain import LABELS, Actor, Status
-from core.labels import standing_decisions
+from core.labels import DecisionRow, standing_decisions
 from core.review import UNDO_REASON_CODE
 from core.tables import Comment, Decision, ScoreReference, Source
 
@@ -170,16 +170,6 @@ class OverrideDay:
         return self.overridden / self.decided if self.decided else None
 
 
-@dataclass(frozen=True)
-class _Facts:
-    id: int
-    actor: str
-    revision: int
-    status: str
-    reason_code: str | None
-    reasons: list[Any]
-
-
 OVERRIDES = {
     (Status.FLAGGED.value, Status.APPROVED.value),
     (Status.APPROVED.value, Status.REJECTED.value),
@@ -226,7 +216,7 @@ def override_days(
         day = int(math.floor(age))
         decided[day] += 1
         facts = [
-            _Facts(
+            DecisionRow(
                 row[1],
                 row[2],
                 row[3],

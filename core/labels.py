@@ -109,6 +109,18 @@ class DecisionFacts(Protocol):
     def reasons(self) -> list[Any]: ...
 
 
+@dataclass(frozen=True)
+class DecisionRow:
+    """A decision's facts read as plain columns (core.whatif and core.drift read many)."""
+
+    id: int
+    actor: str
+    revision: int
+    status: str
+    reason_code: str | None
+    reasons: list[Any]
+
+
 D = TypeVar("D", bound=DecisionFacts)
 
 

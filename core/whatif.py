@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Select, Text, cast, select
 from sqlalchemy.orm import Session, aliased
 
 from core.domain import LABELS, Actor, Status
-from core.labels import standing_decisions
+from core.labels import DecisionRow, standing_decisions
 from core.policy import Policy, rules_status
 from core.review import UNDO_REASON_CODE
 from core.sources import InvalidSourceChange
@@ -158,18 +158,6 @@ def _plain_rows(connection: Connection, statement: Select[Any]) -> Sequence[Any]
     return connection.execute(statement).all()
 
 
-@dataclass(frozen=True)
-class _Facts:
-    """The columns of a decision that say what it was and whether it stands (core.labels)."""
-
-    id: int
-    actor: str
-    revision: int
-    status: str
-    reason_code: str | None
-    reasons: list[Any]
-
-
 # (id, actor, revision, status, reason_code) of one decision.
 _DecisionRow = tuple[int, str, int, str, str | None]
 
@@ -235,7 +223,7 @@ def _model_and_moderator(
             standing = (status, reason_code)
     if undone:
         facts = [
-            _Facts(id_, actor, rev, status, code, undo_reasons.get(id_) or [])
+            DecisionRow(id_, actor, rev, status, code, undo_reasons.get(id_) or [])
             for id_, actor, rev, status, code in decisions
         ]
         found = standing_decisions(facts).get(revision)

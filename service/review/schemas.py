@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -161,16 +160,6 @@ class QueueResponse(BaseModel):
     pages: int
 
 
-class AuditCommentOut(BaseModel):
-    excerpt: str = Field(description="The comment's text, shortened to 200 characters")
-    author_name: str
-    author_id: str | None
-    source_id: str
-    source_name: str
-    thread_id: str
-    thread_title: str | None
-
-
 class DecisionOut(BaseModel):
     id: int
     comment_id: str
@@ -184,12 +173,14 @@ class DecisionOut(BaseModel):
     reasons: list[dict[str, Any]]
     created_at: datetime
     event_id: str | None = None
-    comment: AuditCommentOut | None = Field(
-        default=None, description="In the audit log: which comment the decision was about"
+    comment: AuditComment | None = Field(
+        default=None,
+        description="In the audit log: which comment the decision was about (its text "
+        "shortened to 200 characters, author, source and thread)",
     )
 
     def with_comment(self, comment: AuditComment) -> DecisionOut:
-        return self.model_copy(update={"comment": AuditCommentOut(**asdict(comment))})
+        return self.model_copy(update={"comment": comment})
 
 
 class CommentDetail(ReviewItem):
