@@ -8,7 +8,7 @@ from typing import Any
 
 from core.domain import LABELS, Status
 from core.reasons import BelowThresholdsReason, BlocklistReason, LinksReason, Reason, ScoreReason
-from core.rules import compile_terms, count_links, read, read_text
+from core.rules import compile_terms, count_links, may_match, read, read_text
 
 DEFAULT_FLAG_THRESHOLD = 0.5
 DEFAULT_MAX_LINKS = 2
@@ -97,9 +97,8 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
         status = max(status, verdict, key=rank.__getitem__)
 
     terms = compile_terms(policy.blocklist)
-    reading = read(text) if terms else None
-    for rule in terms:
-        assert reading is not None
+    reading = read(text) if may_match(terms, text) else None
+    for rule in terms if reading is not None else ():
         matched = rule.find(reading, text)
         if matched is not None:
             verdict = Status.REJECTED if rule.action == "reject" else Status.FLAGGED
@@ -128,7 +127,7 @@ def rules_status(policy: Policy) -> Callable[[str], Status]:
     max_links = policy.max_links
 
     def status(text: str) -> Status:
-        folded = read_text(text) if terms else ""
+        folded = read_text(text) if may_match(terms, text) else ""
         if any(pattern.search(folded) for pattern in rejecting):
             return Status.REJECTED
         if any(pattern.search(folded) for pattern in flagging) or count_links(text) > max_links:

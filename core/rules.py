@@ -41,6 +41,26 @@ def count_links(text: str) -> int:
     return count
 
 
+# An ASCII text's letters as folding could make them: leet symbols read as letters, everything
+# else but letters dropped. Folding never puts a letter where this has none, so a term whose
+# letters are not in a text's skeleton cannot match it: most comments skip folding entirely.
+_LEET_FROM, _LEET_TO = "01345789@$!+", "oieastbgasit"
+_SKELETON = str.maketrans(
+    _LEET_FROM,
+    _LEET_TO,
+    "".join(chr(c) for c in range(128) if not chr(c).isalpha() and chr(c) not in _LEET_FROM),
+)
+
+
+def _skeleton(text: str) -> str:
+    return text.lower().translate(_SKELETON)
+
+
+def _repeatable(letters: str) -> str:
+    # Folding squeezes a letter repeated 3+ times to two; "casssino" must still be "casino".
+    return "".join(re.escape(char) + ("+" if char.isalpha() else "") for char in letters)
+
+
 @dataclass(frozen=True)
 class TermRule:
     """One blocklist term, compiled once: its folded letters, each allowed to repeat."""
@@ -48,13 +68,13 @@ class TermRule:
     term: str
     action: str
     pattern: re.Pattern[str]
+    skeleton: re.Pattern[str]
 
     @classmethod
     def compile(cls, term: str, action: str) -> TermRule:
         folded = normalised_text(term) or term.casefold()
-        # Folding squeezes a letter repeated 3+ times to two; "casssino" must still be "casino".
-        body = "".join(re.escape(char) + ("+" if char.isalpha() else "") for char in folded)
-        return cls(term, action, re.compile(r"(?<!\w)" + body + r"(?!\w)"))
+        pattern = re.compile(r"(?<!\w)" + _repeatable(folded) + r"(?!\w)")
+        return cls(term, action, pattern, re.compile(_repeatable(_skeleton(folded))))
 
     def find(self, reading: Normalised, original: str) -> str | None:
         """The original text the term matched, or None."""
@@ -73,6 +93,16 @@ def _compiled(term: str, action: str) -> TermRule:
 def compile_terms(blocklist: Sequence[tuple[str, str]]) -> list[TermRule]:
     """The source's blocklist as rules (compiled once per term and action, then cached)."""
     return [_compiled(term, action) for term, action in blocklist]
+
+
+def may_match(rules: Sequence[TermRule], text: str) -> bool:
+    """False when no rule can match the folded text (checked on the skeleton, at C speed)."""
+    if not rules:
+        return False
+    if not text.isascii():
+        return True
+    skeleton = _skeleton(text)
+    return any(rule.skeleton.search(skeleton) for rule in rules)
 
 
 def read(text: str) -> Normalised:
