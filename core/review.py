@@ -187,9 +187,6 @@ def _filtered(query: AnySelect, filters: QueueFilters, dialect: str) -> AnySelec
     if filters.source:
         query = query.where(Comment.source_id == filters.source)
     if filters.thread:
-        if not filters.source:
-            # Thread ids are each CMS's own: two sources may both have an "article-3".
-            raise InvalidDecision("a thread filter needs its source (thread ids are per source)")
         query = query.where(Comment.thread_id == filters.thread)
     if filters.author:
         query = query.where(
@@ -210,6 +207,8 @@ def list_queue(
     """One page of comments in a status, hiding those another moderator has claimed."""
     now = _now(now)
     dialect = session.get_bind().dialect.name
+    if filters.thread and not filters.source:
+        _refuse_an_ambiguous_thread(session, filters.thread)
     per_page = max(1, min(filters.per_page, MAX_PER_PAGE))
     page = max(1, filters.page)
     visible = _visible_to(viewer_id, now)
@@ -237,6 +236,17 @@ def list_queue(
         per_page=per_page,
         held=held,
     )
+
+
+def _refuse_an_ambiguous_thread(session: Session, thread: str) -> None:
+    """Thread ids are each CMS's own: two sources may both have an "article-3", and a filter by
+    it alone would mix their articles. Without a source, a thread must belong to one."""
+    query = select(Comment.source_id).where(Comment.thread_id == thread).distinct().limit(2)
+    if len(list(session.scalars(query))) > 1:
+        raise InvalidDecision(
+            f"thread {thread!r} is at more than one source: pick its source too "
+            "(thread ids are per source)"
+        )
 
 
 def _status_counts(

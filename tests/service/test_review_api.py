@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -153,17 +154,29 @@ class TestReviewQueue:
                 author_id="u-2",
             ),
         }
+        # Scoped to the test's source: a shared database may hold another "article-9".
         scoped = f"source={source.source.id}&{query}"
         body = client.get(f"/v1/review/queue?{scoped}", headers=bearer(moderator)).json
         assert body is not None
         assert [item["id"] for item in body["items"]] == [ids[expected]]
 
-    def test_review_queue_thread_filter_needs_its_source(
-        self, client: FlaskClient, moderator: Account
+    def test_review_queue_thread_of_two_sources_needs_its_source(
+        self,
+        client: FlaskClient,
+        settings: Settings,
+        source: NewSource,
+        other_source: NewSource,
+        moderator: Account,
     ) -> None:
-        response = client.get("/v1/review/queue?thread=article-9", headers=bearer(moderator))
+        thread = f"article-{uuid.uuid4().hex[:8]}"
+        mine = add_comment(settings, source.source.id, thread=thread)
+        add_comment(settings, other_source.source.id, thread=thread)
+        response = client.get(f"/v1/review/queue?thread={thread}", headers=bearer(moderator))
         assert response.status_code == 422
         assert "thread ids are per source" in response.json["detail"]  # type: ignore[index]
+        scoped = f"/v1/review/queue?thread={thread}&source={source.source.id}"
+        body = client.get(scoped, headers=bearer(moderator)).json
+        assert [item["id"] for item in body["items"]] == [mine]  # type: ignore[index]
 
     def test_review_queue_filters_by_source(
         self,
