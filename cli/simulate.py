@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import click
 import httpx
@@ -193,6 +194,10 @@ class Inbox:
     first_by_comment: dict[str, float] = field(default_factory=dict)
     invalid: int = 0
     duplicates: int = 0
+    # Rejections whose callback had no statement of reasons (there must be none).
+    rejections_without_statement: int = 0
+    # Our comment id -> the outcome of its appeal (comment.appeal_resolved).
+    appeal_outcomes: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def receive(self, body: bytes, headers: dict[str, str]) -> int:
@@ -219,6 +224,13 @@ class Inbox:
                 return 204
             self.callbacks[callback.event_id] = callback
             self.first_by_comment.setdefault(callback.comment_id, now)
+            statement = data.get("statement_of_reasons") or {}
+            if callback.type == "comment.rejected" and not (
+                statement.get("ground") and statement.get("text")
+            ):
+                self.rejections_without_statement += 1
+            if callback.type == "comment.appeal_resolved":
+                self.appeal_outcomes[callback.comment_id] = str(data["appeal"]["outcome"])
             # The ordering rule: apply an event only if its seq is the highest seen so far.
             latest = self.latest_by_comment.get(callback.comment_id)
             if latest is None or callback.seq > latest.seq:
@@ -263,6 +275,9 @@ class SimSource:
     created_here: bool
 
 
+SIM_THRESHOLDS = {"toxic": {"flag": 0.5, "reject": 0.9}}
+
+
 def create_sim_source(callback_url: str) -> SimSource:
     """A fresh source in the service's database (same DATABASE_URL), calling back to us."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -274,7 +289,11 @@ def create_sim_source(callback_url: str) -> SimSource:
     name = f"simulate {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     try:
         with session_scope(get_settings()) as session:
-            created = create_source(session, name, callback_url=callback_url)
+            # Rejects what is plainly abusive, so rejections, their statements of reasons and
+            # appeals are exercised too.
+            created = create_source(
+                session, name, callback_url=callback_url, thresholds=SIM_THRESHOLDS
+            )
             source_id = created.source.id
     except SQLAlchemyError as exc:
         raise click.ClickException(
@@ -308,6 +327,8 @@ class Posted:
     """Intake results: our comment id -> when it was posted, and refusals by status."""
 
     sent_at: dict[str, float] = field(default_factory=dict)
+    # Our comment id -> the CMS's (the payload's "id"), author id: to appeal it.
+    sent_as: dict[str, tuple[str, str]] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)  # final answers (0: gave up)
     throttled: Counter[int] = field(default_factory=Counter)  # 429/503 answers, then retried
     errors: Counter[str] = field(default_factory=Counter)
@@ -383,7 +404,9 @@ def post_comment(
                     posted.statuses[response.status_code] += 1
                     if response.status_code in (200, 202):
                         # Latency runs from the request the service accepted.
-                        posted.sent_at[str(response.json()["id"])] = started
+                        our_id = str(response.json()["id"])
+                        posted.sent_at[our_id] = started
+                        posted.sent_as[our_id] = (payload["id"], payload["author"]["id"])
                     elif response.status_code == 404 and not posted.sent_at:
                         posted.errors["unknown-source"] += 1
                 return
@@ -391,6 +414,48 @@ def post_comment(
             time.sleep(wait)
     with posted.lock:
         posted.statuses[0] += 1  # gave up
+
+
+@dataclass
+class Appealed:
+    """What came of appealing every rejected comment once, and then once more."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    repeats: Counter[int] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sent": sum(self.statuses.values()),
+            "accepted": self.statuses[202],
+            "second_refused": self.repeats[409],
+        }
+
+
+def appeal_rejections(
+    client: httpx.Client, url: str, source: SimSource, inbox: Inbox, posted: Posted
+) -> Appealed:
+    """Appeal each comment whose latest callback rejected it, as its author; a second appeal of
+    the same rejection must be refused (409)."""
+    appealed = Appealed()
+    with inbox.lock:
+        rejected = [
+            cid for cid, c in inbox.latest_by_comment.items() if c.type == "comment.rejected"
+        ]
+    for comment_id in rejected:
+        if comment_id not in posted.sent_as:
+            continue
+        external_id, author_id = posted.sent_as[comment_id]
+        body = json.dumps(
+            {"author": {"id": author_id}, "text": "I think this was removed by mistake."}
+        )
+        for counter in (appealed.statuses, appealed.repeats):
+            response = client.post(
+                f"{url}/v1/sources/{source.id}/comments/{quote(external_id, safe='')}/appeals",
+                content=body,
+                headers=signed_headers(source.secret, body),
+            )
+            counter[response.status_code] += 1
+    return appealed
 
 
 def retry_after_seconds(header: str | None, attempt: int) -> float:
@@ -565,6 +630,7 @@ def simulate(
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         decided = count_decided(client, url, source, list(posted.sent_at))
+        appealed = appeal_rejections(client, url, source, inbox, posted)
     finally:
         server.shutdown()
         server.server_close()
@@ -591,6 +657,8 @@ def simulate(
         "invalid_signatures": inbox.invalid,
         "duplicate_callbacks": inbox.duplicates,
         "outcomes": dict(sorted(outcomes.items())),
+        "rejections_without_statement": inbox.rejections_without_statement,
+        "appeals": appealed.as_json(),
         "post_rate_per_second": round(count / posting_seconds, 1) if posting_seconds else None,
         "latency_ms": {
             name: round(value, 1) if value is not None else None
@@ -621,6 +689,12 @@ def simulate(
             f" (invalid {inbox.invalid}, duplicates {inbox.duplicates})"
         )
         click.echo(f"outcomes   {report['outcomes']}")
+        appeal_report = report["appeals"]
+        click.echo(
+            f"appeals    {appeal_report['accepted']}/{appeal_report['sent']} rejections appealed,"
+            f" {appeal_report['second_refused']} second appeals refused; "
+            f"{inbox.rejections_without_statement} rejections without a statement of reasons"
+        )
         click.echo(
             f"latency    post -> callback p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
             f"p99 {lat['p99']} ms"
@@ -630,6 +704,8 @@ def simulate(
         and report["delivered"] == count
         and report["decided"] == count
         and inbox.invalid == 0
+        and inbox.rejections_without_statement == 0
+        and appealed.statuses[202] == appealed.repeats[409] == sum(appealed.statuses.values())
     )
     if not complete:
         sys.exit(1)

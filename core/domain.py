@@ -34,6 +34,8 @@ class EventType(enum.StrEnum):
     APPROVED = "comment.approved"
     FLAGGED = "comment.flagged"
     REJECTED = "comment.rejected"
+    # An author's appeal of a rejection was decided (core.appeals).
+    APPEAL_RESOLVED = "comment.appeal_resolved"
     # About an author rather than one comment (core.authors).
     AUTHOR_SUSPENDED = "author.suspended"
     AUTHOR_BANNED = "author.banned"

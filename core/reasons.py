@@ -128,6 +128,17 @@ class SanctionReason(Reason):
         return f"author suspended until {self.until}"
 
 
+class AppealReason(Reason):
+    """A second moderator granted the author's appeal `appeal_id`: the rejection is undone."""
+
+    kind: Literal["appeal"] = "appeal"
+    appeal_id: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"appeal {self.appeal_id} granted by a second moderator"
+
+
 class UnreadableReason(Reason):
     """A stored reason none of the types above reads (kept readable rather than failing a page)."""
 
@@ -144,7 +155,8 @@ _KnownReason = Annotated[
     | BelowThresholdsReason
     | ModeratorReason
     | UndoReason
-    | SanctionReason,
+    | SanctionReason
+    | AppealReason,
     Field(discriminator="kind"),
 ]
 REASON_TYPES: tuple[type[Reason], ...] = (
@@ -155,6 +167,7 @@ REASON_TYPES: tuple[type[Reason], ...] = (
     ModeratorReason,
     UndoReason,
     SanctionReason,
+    AppealReason,
 )
 _READER: TypeAdapter[_KnownReason] = TypeAdapter(_KnownReason)
 

@@ -343,3 +343,29 @@ class AuthorSanction(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(default=None)
     lifted_by: Mapped[str | None] = mapped_column(String(320), default=None)
     lift_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Appeal(Base):
+    """An author's appeal of one rejection, forwarded by the CMS; decided by a second person."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        UniqueConstraint("decision_id", name="uq_appeals_decision"),
+        Index("ix_appeals_state_received", "state", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    # The rejection appealed: one appeal per decision.
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    author_id: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(
+        String(16), default="open"
+    )  # open, granted (approved after all), denied
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
+
+    comment: Mapped[Comment] = relationship()

@@ -7,6 +7,7 @@
 from core.store.decisions import (
     event_payload,
     record_author_event,
+    record_comment_event,
     record_decision,
     stale_pending_ids,
 )
@@ -20,6 +21,7 @@ from core.store.intake import (
     accept_comment,
     forget_webhooks_before,
     intake_source,
+    remember_webhook,
 )
 from core.store.sources import (
     NewSource,
@@ -44,7 +46,9 @@ __all__ = [
     "new_id",
     "new_webhook_secret",
     "record_author_event",
+    "record_comment_event",
     "record_decision",
+    "remember_webhook",
     "sha256_hex",
     "source_by_token",
     "source_policy",

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import authors, review, sources
+from core import appeals, authors, review, sources
 from core.db import session_scope
 from core.domain import LABELS, Status
 from core.review import Sort
@@ -19,6 +19,10 @@ from service.errors import answer_domain_errors
 from service.openapi import operation
 from service.review import common
 from service.review.schemas import (
+    AppealDecision,
+    AppealItem,
+    AppealList,
+    AppealOut,
     AuditResponse,
     Author,
     AuthorResponse,
@@ -437,3 +441,73 @@ def audit() -> Any:
 def audit_csv() -> Any:
     refuse_empty_args(request.args, AUDIT_PARAMETERS)
     return common.audit_csv_response(common.audit_filters(request.args))
+
+
+APPEAL_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "state", "in": "query", "schema": {"enum": [s.value for s in appeals.AppealState]}},
+]
+
+
+@_operation(
+    "/appeals",
+    "GET",
+    summary="Authors' appeals of rejections (open by default), oldest first",
+    responses={200: AppealList, **ERRORS},
+    parameters=APPEAL_PARAMETERS,
+)
+def list_appeals() -> Any:
+    moderator = current_moderator()
+    refuse_empty_args(request.args, APPEAL_PARAMETERS)
+    state = common.appeal_state(request.args)
+    with session_scope(settings()) as session:
+        rows = appeals.list_appeals(session, state)
+        emails = review.moderator_emails(
+            session, [d.moderator_id for a in rows for d in a.comment.decisions if d.moderator_id]
+        )
+        body = AppealList(
+            appeals=[
+                AppealItem(
+                    **appeals.appeal_json(a),
+                    comment=item_out(a.comment, None, moderator.id),
+                    rejection=decision_out(
+                        rejection := next(d for d in a.comment.decisions if d.id == a.decision_id),
+                        emails.get(rejection.moderator_id or 0),
+                    ),
+                )
+                for a in rows
+            ]
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/appeals/<appeal_id>/decision",
+    "POST",
+    summary="Grant (approve the comment) or deny an appeal; not by the moderator who rejected",
+    request=AppealDecision,
+    responses={
+        200: AppealOut,
+        400: "problem",
+        403: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
+)
+def decide_appeal(appeal_id: str) -> Any:
+    number = common.appeal_number(appeal_id)
+    request_body = parse_body(AppealDecision)
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        resolution = appeals.resolve_appeal(
+            session,
+            number,
+            moderator.id,
+            appeals.AppealState(request_body.outcome),
+            request_body.note,
+        )
+        body = AppealOut.model_validate(appeals.appeal_json(resolution.appeal))
+        event_ids = [e.id for e in resolution.events]
+    queue_deliveries(event_ids)
+    return json_response(body)

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from core import authors, review
+from core import appeals, authors, review
 from core.db import session_scope
 from core.domain import Status
 from core.reasons import describe_reasons
@@ -289,7 +289,63 @@ def audit_csv() -> Any:
     return common.audit_csv_response(filters)
 
 
+@bp.get("/moderate/appeals")
+@login_required
+def appeals_page() -> Any:
+    moderator = current_moderator()
+    try:
+        state = common.appeal_state(request.args)
+    except ApiError as error:
+        _flash_refusal(error)
+        return redirect(url_for("pages.appeals_page"))
+    with session_scope(settings()) as session:
+        found = appeals.list_appeals(session, state)
+        rejections = {
+            a.id: next(d for d in a.comment.decisions if d.id == a.decision_id) for a in found
+        }
+        emails = review.moderator_emails(
+            session, [d.moderator_id for d in rejections.values() if d.moderator_id]
+        )
+        rows = [
+            {
+                "appeal": a,
+                "reasons": describe_reasons(rejections[a.id].reasons),
+                "rejected_by": emails.get(rejections[a.id].moderator_id or 0)
+                or f"the model ({rejections[a.id].model_version})",
+                "own": rejections[a.id].moderator_id == moderator.id,
+            }
+            for a in found
+        ]
+    return render_template(
+        "appeals.html", rows=rows, state=state.value, states=[s.value for s in appeals.AppealState]
+    )
+
+
+@bp.post("/moderate/appeals/<appeal_id>/decision")
+@login_required
+def decide_appeal(appeal_id: str) -> Any:
+    moderator = current_moderator()
+    outcome = request.form.get("outcome", "")
+    if outcome not in (appeals.AppealState.GRANTED.value, appeals.AppealState.DENIED.value):
+        abort(400)
+    note = (request.form.get("note") or "").strip() or None
+    try:
+        number = common.appeal_number(appeal_id)
+        with session_scope(settings()) as session:
+            resolution = appeals.resolve_appeal(
+                session, number, moderator.id, appeals.AppealState(outcome), note
+            )
+            event_ids = [e.id for e in resolution.events]
+    except appeals.AppealError as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.appeals_page"))
+    queue_deliveries(event_ids)
+    flash(f"Appeal {outcome}.", "info")
+    return redirect(url_for("pages.appeals_page"))
+
+
 @bp.record_once
 def _add_nav_links(state: Any) -> None:
     add_nav_link(state.app, "pages.queue", "Queue")
+    add_nav_link(state.app, "pages.appeals_page", "Appeals")
     add_nav_link(state.app, "pages.audit", "Audit log")

@@ -215,3 +215,32 @@ class AuditResponse(BaseModel):
     page: int
     per_page: int
     pages: int
+
+
+class AppealOut(BaseModel):
+    id: int
+    comment_id: str
+    decision_id: int = Field(description="The rejection appealed")
+    author_id: str
+    text: str
+    state: Literal["open", "granted", "denied"]
+    received_at: datetime
+    resolved_at: datetime | None
+    resolved_by: int | None
+    resolution_note: str | None
+
+
+class AppealItem(AppealOut):
+    comment: ReviewItem
+    rejection: DecisionOut
+
+
+class AppealList(BaseModel):
+    appeals: list[AppealItem] = Field(description="Oldest first")
+
+
+class AppealDecision(Strict):
+    """granted: the comment is approved after all; denied: the rejection stands."""
+
+    outcome: Literal["granted", "denied"]
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)

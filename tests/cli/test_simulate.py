@@ -81,6 +81,14 @@ class TestSimulate:
             "comment.flagged",
             "comment.rejected",
         }
+        # Every rejection came with its statement and was appealed once; a second was refused.
+        rejected = report["outcomes"].get("comment.rejected", 0)
+        assert rejected > 0 and report["rejections_without_statement"] == 0
+        assert report["appeals"] == {
+            "sent": rejected,
+            "accepted": rejected,
+            "second_refused": rejected,
+        }
 
     @pytest.mark.integration
     def test_simulate_posts_the_texts_of_a_csv(

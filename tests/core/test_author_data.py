@@ -14,7 +14,7 @@ from celery import Celery
 from sqlalchemy import JSON, String, select, update
 from sqlalchemy.orm import Session
 
-from core import authors
+from core import appeals, authors
 from core.author_data import NothingStored, apply_retention, erase_author, export_author
 from core.db import session_scope
 from core.domain import Status
@@ -108,6 +108,7 @@ def rich_history(settings: Settings) -> tuple[str, str]:
             f"{NAME} keeps trolling",
             by="m",
         )
+        appeals.receive_appeal(session, source_id, "cms-1", AUTHOR_ID, f"I am {NAME}: {BODY}")
         other = store(
             session,
             source_id,
@@ -167,6 +168,7 @@ class TestExport:
         assert "author.banned" in {e["type"] for e in tables["events"]}
         assert [a["status_code"] for a in tables["delivery_attempts"]] == [500]
         assert [s["kind"] for s in tables["author_sanctions"]] == ["ban"]
+        assert [a["text"] for a in tables["appeals"]] == [f"I am {NAME}: {BODY}"]
         json.dumps(exported)  # JSON as it is
 
     def test_export_of_a_stranger_is_refused(self, settings: Settings) -> None:

@@ -13,6 +13,7 @@ from core.db import session_scope
 from core.policy import Policy, Thresholds, decide
 from core.reasons import (
     REASON_TYPES,
+    AppealReason,
     BelowThresholdsReason,
     BlocklistReason,
     LinksReason,
@@ -72,6 +73,11 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
             "outcome": "rejected",
         },
         "author suspended until 2026-12-11T12:00:00Z",
+    ),
+    (
+        AppealReason(appeal_id=5, outcome="approved"),
+        {"kind": "appeal", "appeal_id": 5, "outcome": "approved"},
+        "appeal 5 granted by a second moderator",
     ),
 ]
 KINDS = [json["kind"] for _, json, _ in EXAMPLES]

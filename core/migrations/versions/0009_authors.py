@@ -1,4 +1,4 @@
-"""authors: sanctions, author events, erasure, retention, statements of reasons
+"""authors: sanctions, author events, erasure, retention, statements of reasons, appeals
 
 Revision ID: 0009
 Revises: 0006
@@ -51,6 +51,26 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("statement", sa.JSON(), nullable=True))
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "appeals",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("comment_id", sa.String(length=40), nullable=False),
+        sa.Column("decision_id", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.String(length=320), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_by", sa.Integer(), nullable=True),
+        sa.Column("resolution_note", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["comment_id"], ["comments.id"]),
+        sa.ForeignKeyConstraint(["decision_id"], ["decisions.id"]),
+        sa.ForeignKeyConstraint(["resolved_by"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("decision_id", name="uq_appeals_decision"),
+    )
+    op.create_index("ix_appeals_comment_id", "appeals", ["comment_id"])
+    op.create_index("ix_appeals_state_received", "appeals", ["state", "received_at"])
     # Author events (author.suspended ...) belong to no comment and no decision.
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.alter_column("comment_id", existing_type=sa.String(length=40), nullable=True)
@@ -75,5 +95,8 @@ def downgrade() -> None:
         batch_op.drop_column("statement_templates")
         batch_op.drop_column("retention_days")
         batch_op.drop_column("sanctioned_comments")
+    op.drop_index("ix_appeals_state_received", table_name="appeals")
+    op.drop_index("ix_appeals_comment_id", table_name="appeals")
+    op.drop_table("appeals")
     op.drop_index("ix_author_sanctions_author", table_name="author_sanctions")
     op.drop_table("author_sanctions")
