@@ -406,7 +406,8 @@ def post_comment(
                         # Latency runs from the request the service accepted.
                         our_id = str(response.json()["id"])
                         posted.sent_at[our_id] = started
-                        posted.sent_as[our_id] = (payload["id"], payload["author"]["id"])
+                        author = (payload.get("author") or {}).get("id")
+                        posted.sent_as[our_id] = (str(payload.get("id")), str(author or ""))
                     elif response.status_code == 404 and not posted.sent_at:
                         posted.errors["unknown-source"] += 1
                 return
@@ -417,8 +418,8 @@ def post_comment(
 
 
 @dataclass
-class Appealed:
-    """What came of appealing every rejected comment once, and then once more."""
+class Twice:
+    """What came of sending one request per comment, and then the same one again."""
 
     statuses: Counter[int] = field(default_factory=Counter)
     repeats: Counter[int] = field(default_factory=Counter)
@@ -430,32 +431,75 @@ class Appealed:
             "second_refused": self.repeats[409],
         }
 
+    @property
+    def as_expected(self) -> bool:
+        """Each accepted once, each repeat refused (409)."""
+        return self.statuses[202] == self.repeats[409] == sum(self.statuses.values())
 
-def appeal_rejections(
-    client: httpx.Client, url: str, source: SimSource, inbox: Inbox, posted: Posted
-) -> Appealed:
-    """Appeal each comment whose latest callback rejected it, as its author; a second appeal of
-    the same rejection must be refused (409)."""
-    appealed = Appealed()
-    with inbox.lock:
-        rejected = [
-            cid for cid, c in inbox.latest_by_comment.items() if c.type == "comment.rejected"
-        ]
-    for comment_id in rejected:
+
+def send_twice(
+    client: httpx.Client,
+    url: str,
+    source: SimSource,
+    posted: Posted,
+    comment_ids: list[str],
+    what: str,
+    body_for: Any,
+) -> Twice:
+    """POST `what` (appeals, reports) for each comment, signed, twice: a CMS forwards one per
+    author and rejection, or per reader and comment, so the second must be refused."""
+    sent = Twice()
+    for comment_id in comment_ids:
         if comment_id not in posted.sent_as:
             continue
         external_id, author_id = posted.sent_as[comment_id]
-        body = json.dumps(
-            {"author": {"id": author_id}, "text": "I think this was removed by mistake."}
-        )
-        for counter in (appealed.statuses, appealed.repeats):
+        body = json.dumps(body_for(author_id))
+        for counter in (sent.statuses, sent.repeats):
             response = client.post(
-                f"{url}/v1/sources/{source.id}/comments/{quote(external_id, safe='')}/appeals",
+                f"{url}/v1/sources/{source.id}/comments/{quote(external_id, safe='')}/{what}",
                 content=body,
                 headers=signed_headers(source.secret, body),
             )
             counter[response.status_code] += 1
-    return appealed
+    return sent
+
+
+def latest_of_type(inbox: Inbox, event_type: str) -> list[str]:
+    with inbox.lock:
+        return [cid for cid, c in inbox.latest_by_comment.items() if c.type == event_type]
+
+
+def appeal_rejections(
+    client: httpx.Client, url: str, source: SimSource, inbox: Inbox, posted: Posted
+) -> Twice:
+    """Appeal each comment whose latest callback rejected it, as its author."""
+    return send_twice(
+        client,
+        url,
+        source,
+        posted,
+        latest_of_type(inbox, "comment.rejected"),
+        "appeals",
+        lambda author_id: {
+            "author": {"id": author_id},
+            "text": "I think this was removed by mistake.",
+        },
+    )
+
+
+def report_approvals(
+    client: httpx.Client, url: str, source: SimSource, inbox: Inbox, posted: Posted
+) -> Twice:
+    """Report each approved comment once, as one reader (below any threshold of the source)."""
+    return send_twice(
+        client,
+        url,
+        source,
+        posted,
+        latest_of_type(inbox, "comment.approved"),
+        "reports",
+        lambda _author_id: {"reporter": {"id": "sim-reader"}, "reason": "off_topic"},
+    )
 
 
 def retry_after_seconds(header: str | None, attempt: int) -> float:
@@ -631,6 +675,7 @@ def simulate(
             sys.stderr.write("\n")
         decided = count_decided(client, url, source, list(posted.sent_at))
         appealed = appeal_rejections(client, url, source, inbox, posted)
+        reported = report_approvals(client, url, source, inbox, posted)
     finally:
         server.shutdown()
         server.server_close()
@@ -659,6 +704,7 @@ def simulate(
         "outcomes": dict(sorted(outcomes.items())),
         "rejections_without_statement": inbox.rejections_without_statement,
         "appeals": appealed.as_json(),
+        "reports": reported.as_json(),
         "post_rate_per_second": round(count / posting_seconds, 1) if posting_seconds else None,
         "latency_ms": {
             name: round(value, 1) if value is not None else None
@@ -696,6 +742,10 @@ def simulate(
             f"{inbox.rejections_without_statement} rejections without a statement of reasons"
         )
         click.echo(
+            f"reports    {report['reports']['accepted']}/{report['reports']['sent']} approved "
+            f"comments reported, {report['reports']['second_refused']} second reports refused"
+        )
+        click.echo(
             f"latency    post -> callback p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
             f"p99 {lat['p99']} ms"
         )
@@ -705,7 +755,8 @@ def simulate(
         and report["decided"] == count
         and inbox.invalid == 0
         and inbox.rejections_without_statement == 0
-        and appealed.statuses[202] == appealed.repeats[409] == sum(appealed.statuses.values())
+        and appealed.as_expected
+        and reported.as_expected
     )
     if not complete:
         sys.exit(1)

@@ -169,6 +169,11 @@ def list_command(as_json: bool) -> None:
     help="Where authors appeal a rejection ($external_id and $comment_id are filled in).",
 )
 @click.option("--no-appeal-url", is_flag=True, help="Statements give no appeal address.")
+@click.option(
+    "--report-threshold",
+    type=click.FloatRange(0.1, 1000),
+    help="Readers' reports weighing this much reopen an approved comment (default 3).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
 def update(
     source_id: str,
@@ -187,6 +192,7 @@ def update(
     statements: tuple[str, ...],
     appeal_url: str | None,
     no_appeal_url: bool,
+    report_threshold: float | None,
     as_json: bool,
 ) -> None:
     """Change a source's callback URL, thresholds, blocklist or limits."""
@@ -212,6 +218,7 @@ def update(
         statement_templates=dict(_checked(parse_statement, t) for t in statements) or None,
         appeal_url=appeal_url,
         clear_appeal_url=no_appeal_url,
+        report_threshold=report_threshold,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
         described = describe_source(

@@ -140,6 +140,9 @@ def export_author(
     }
     for table in _linked_tables():
         tables[table.name] = _rows(session, table, "comment_id", comment_ids)
+    # Who reported the author is not the author's to know.
+    for report in tables.get("reports", []):
+        report.pop("reporter_id", None)
     return {
         "source_id": source_id,
         "author_id": author_id,

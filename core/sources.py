@@ -190,6 +190,8 @@ class SourceChanges:
     # Where authors appeal ($external_id, $comment_id filled in); clear: no address.
     appeal_url: str | None = None
     clear_appeal_url: bool = False
+    # Reports' weights that reopen an approved comment (core.reports).
+    report_threshold: float | None = None
 
 
 def get_source(session: Session, source_id: str) -> Source:
@@ -258,6 +260,10 @@ def update_source(
         source.max_body_chars = changes.max_body_chars
     if changes.sanctioned_comments is not None:
         source.sanctioned_comments = changes.sanctioned_comments
+    if changes.report_threshold is not None:
+        if not 0.1 <= changes.report_threshold <= 1000:
+            raise InvalidSourceChange("the report threshold must be between 0.1 and 1000")
+        source.report_threshold = changes.report_threshold
     if templates is not None:
         source.statement_templates = templates
     if changes.clear_appeal_url:
@@ -354,6 +360,7 @@ def describe_source(
         "retention_days": source.retention_days,
         "statement_templates": dict(source.statement_templates or {}),
         "appeal_url": source.appeal_url,
+        "report_threshold": source.report_threshold,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
         "callbacks": {
             "consecutive_failures": source.consecutive_failures,

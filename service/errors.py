@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import appeals, author_data, authors, deliveries, review, sources
+from core import appeals, author_data, authors, deliveries, reports, review, sources
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -116,6 +116,8 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (appeals.NotAppealable, lambda error: Conflict(str(error))),
     (appeals.SameModerator, lambda error: Forbidden(str(error))),
     (appeals.AppealError, _refused_body),
+    (reports.ReportNotFound, lambda error: NotFound(str(error))),
+    (reports.ReportError, lambda error: Conflict(str(error))),
     (author_data.NothingStored, lambda error: NotFound(str(error))),
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
     (authors.AuthorError, _refused_body),

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import exc as sa_exc
 
-from core import appeals
+from core import appeals, reports
 from core.db import session_scope
 from core.settings import Settings
 from core.store import (
@@ -52,10 +52,12 @@ from service.schemas import (
     MAX_BODY_CHARS,
     AcceptedAppeal,
     AcceptedComment,
+    AcceptedReport,
     CommentView,
     DecisionView,
     IncomingAppeal,
     IncomingComment,
+    IncomingReport,
     Links,
     RevisionView,
     StatementOfReasons,
@@ -426,3 +428,45 @@ def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
     response = jsonify(body.model_dump(mode="json"))
     response.status_code = 202
     return response, "appeal"
+
+
+@bp.post("/v1/sources/<source_id>/comments/<cms_id>/reports")
+@documented(
+    summary="Receive a reader's report of a comment (signed like the intake)",
+    tags=["intake"],
+    request=IncomingReport,
+    responses={202: AcceptedReport, 409: "problem", **SIGNED_REFUSALS},
+    security=["webhookSignature"],
+    parameters=WEBHOOK_HEADERS,
+)
+@_measured
+def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
+    """Store a reader's report (one per reader and comment: 409 for another); enough weight on
+    an approved comment reopens it for review and tells the CMS (comment.reported)."""
+    settings = web.settings()
+    with database_errors(), session_scope(settings) as session:
+        source, verified, data = _signed_object(session, settings, source_id)
+        incoming = _validated(IncomingReport, data)
+        try:
+            remember_webhook(session, source.id, verified.webhook_id)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        try:
+            received = reports.receive_report(
+                session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
+            )
+        except reports.ReportNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except reports.DuplicateReport as exc:
+            raise Conflict(str(exc)) from None
+        body = AcceptedReport(
+            id=received.report.id,
+            comment_id=received.report.comment_id,
+            weight=received.report.weight,
+            reopened=received.event is not None,
+        )
+        event_ids = [received.event.id] if received.event is not None else []
+    web.queue_deliveries(event_ids)
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 202
+    return response, "report"

@@ -329,3 +329,34 @@ class AcceptedAppeal(BaseModel):
     comment_id: str
     decision_id: int = Field(description="The rejection appealed")
     state: Literal["open"]
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Id
+
+
+ReportReason = Literal[
+    "abusive", "hate", "threat", "spam", "harassment", "personal_info", "off_topic", "other"
+]
+ReportText = Annotated[str, Field(max_length=500, json_schema_extra=NO_NUL), PlainText]
+
+
+class IncomingReport(BaseModel):
+    """A reader's report of a comment, forwarded by the CMS (signed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reporter: Reporter
+    reason: ReportReason
+    text: ReportText | None = None
+
+
+class AcceptedReport(BaseModel):
+    """202: the report is stored; `reopened` when it brought the comment back for review."""
+
+    id: int
+    comment_id: str
+    weight: float = Field(description="What this reader's report counts for")
+    reopened: bool

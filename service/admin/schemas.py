@@ -90,6 +90,9 @@ class SourceView(BaseModel):
     appeal_url: str | None = Field(
         description="Where authors appeal a rejection; $external_id and $comment_id are filled in"
     )
+    report_threshold: float = Field(
+        description="Readers' reports weighing this much reopen an approved comment"
+    )
     previous_secret_expires_at: datetime | None = Field(
         description="During a rotation, until when the old secret still verifies"
     )
@@ -127,6 +130,7 @@ class SourceUpdate(BaseModel):
         ]
         | None
     ) = None
+    report_threshold: float | None = Field(default=None, ge=0.1, le=1000, strict=True)
     # null: no appeal address in statements.
     appeal_url: HttpUrlText | None = None
     # null: keep personal data for good.

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import appeals, authors, review, sources
+from core import appeals, authors, reports, review, sources
 from core.db import session_scope
 from core.domain import LABELS, Status
 from core.review import Sort
@@ -35,6 +35,11 @@ from service.review.schemas import (
     Parent,
     QueueResponse,
     ReinstateRequest,
+    ReportedItem,
+    ReportedList,
+    ReportOut,
+    ReportsDecision,
+    ReportsSettled,
     ReviewItem,
     SanctionList,
     SanctionOut,
@@ -510,4 +515,57 @@ def decide_appeal(appeal_id: str) -> Any:
         body = AppealOut.model_validate(appeals.appeal_json(resolution.appeal))
         event_ids = [e.id for e in resolution.events]
     queue_deliveries(event_ids)
+    return json_response(body)
+
+
+@_operation(
+    "/reported",
+    "GET",
+    summary="Approved comments whose readers' reports reach the source's threshold",
+    responses={200: ReportedList, 401: "problem"},
+)
+def list_reported() -> Any:
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        body = ReportedList(
+            items=[
+                ReportedItem(
+                    comment=item_out(r.comment, None, moderator.id),
+                    reports=[ReportOut.model_validate(reports.report_json(x)) for x in r.reports],
+                    weight=r.weight,
+                    threshold=r.threshold,
+                )
+                for r in reports.list_reported(session)
+            ]
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/comments/<comment_id>/reports/decision",
+    "POST",
+    summary="Uphold a comment's open reports (it is rejected) or dismiss them",
+    request=ReportsDecision,
+    responses={
+        200: ReportsSettled,
+        400: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
+)
+def settle_reports(comment_id: str) -> Any:
+    comment_id = known_id(comment_id)
+    request_body = parse_body(ReportsDecision)
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        settled = reports.resolve_reports(
+            session, comment_id, moderator.id, reports.ReportState(request_body.outcome)
+        )
+        body = ReportsSettled(
+            reports=[ReportOut.model_validate(reports.report_json(r)) for r in settled.reports],
+            event_ids=[e.id for e in settled.events],
+        )
+    queue_deliveries(body.event_ids)
     return json_response(body)

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from core import appeals, authors, review
+from core import appeals, authors, reports, review
 from core.db import session_scope
 from core.domain import Status
 from core.reasons import describe_reasons
@@ -344,8 +344,42 @@ def decide_appeal(appeal_id: str) -> Any:
     return redirect(url_for("pages.appeals_page"))
 
 
+@bp.get("/moderate/reported")
+@login_required
+def reported() -> Any:
+    with session_scope(settings()) as session:
+        rows = reports.list_reported(session)
+        for row in rows:
+            session.expunge(row.comment)
+            for report in row.reports:
+                session.expunge(report)
+    return render_template("reported.html", rows=rows)
+
+
+@bp.post("/moderate/comments/<comment_id>/reports/decision")
+@login_required
+def settle_reports(comment_id: str) -> Any:
+    moderator = current_moderator()
+    outcome = request.form.get("outcome", "")
+    if outcome not in (reports.ReportState.UPHELD.value, reports.ReportState.DISMISSED.value):
+        abort(400)
+    try:
+        with session_scope(settings()) as session:
+            settled = reports.resolve_reports(
+                session, comment_id, moderator.id, reports.ReportState(outcome)
+            )
+            event_ids = [e.id for e in settled.events]
+    except reports.ReportError as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.reported"))
+    queue_deliveries(event_ids)
+    flash(f"Reports {outcome}.", "info")
+    return redirect(url_for("pages.reported"))
+
+
 @bp.record_once
 def _add_nav_links(state: Any) -> None:
     add_nav_link(state.app, "pages.queue", "Queue")
+    add_nav_link(state.app, "pages.reported", "Reported")
     add_nav_link(state.app, "pages.appeals_page", "Appeals")
     add_nav_link(state.app, "pages.audit", "Audit log")

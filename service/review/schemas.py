@@ -244,3 +244,38 @@ class AppealDecision(Strict):
 
     outcome: Literal["granted", "denied"]
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
+
+
+class ReportOut(BaseModel):
+    id: int
+    comment_id: str
+    reporter_id: str
+    reason: str
+    text: str | None
+    weight: float
+    state: Literal["open", "upheld", "dismissed"]
+    received_at: datetime
+    resolved_at: datetime | None
+    resolved_by: int | None
+
+
+class ReportedItem(BaseModel):
+    comment: ReviewItem
+    reports: list[ReportOut]
+    weight: float = Field(description="The open reports' weights added up")
+    threshold: float = Field(description="The source's report threshold")
+
+
+class ReportedList(BaseModel):
+    items: list[ReportedItem] = Field(description="Heaviest first")
+
+
+class ReportsDecision(Strict):
+    """upheld: the comment is rejected; dismissed: it stays approved."""
+
+    outcome: Literal["upheld", "dismissed"]
+
+
+class ReportsSettled(BaseModel):
+    reports: list[ReportOut]
+    event_ids: list[str]

@@ -89,6 +89,13 @@ class TestSimulate:
             "accepted": rejected,
             "second_refused": rejected,
         }
+        approved = report["outcomes"].get("comment.approved", 0)
+        assert approved > 0
+        assert report["reports"] == {
+            "sent": approved,
+            "accepted": approved,
+            "second_refused": approved,
+        }
 
     @pytest.mark.integration
     def test_simulate_posts_the_texts_of_a_csv(

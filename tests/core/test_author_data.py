@@ -63,9 +63,7 @@ def comment_by(external_id: str, body: str, **fields: Any) -> IncomingComment:
 
 
 def store(session: Session, source_id: str, incoming: IncomingComment) -> Comment:
-    accepted = accept_comment(
-        session, source_id, f"msg_{incoming.external_id}_{id(incoming)}", incoming
-    )
+    accepted = accept_comment(session, source_id, f"msg_{uuid.uuid4().hex}", incoming)
     return session.get_one(Comment, accepted.comment_id)
 
 
