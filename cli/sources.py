@@ -170,6 +170,11 @@ def list_command(as_json: bool) -> None:
 )
 @click.option("--no-appeal-url", is_flag=True, help="Statements give no appeal address.")
 @click.option(
+    "--premoderate-below",
+    type=click.IntRange(0, 1000),
+    help="Hold for a person every comment by an author with fewer approved comments (0: off).",
+)
+@click.option(
     "--report-threshold",
     type=click.FloatRange(0.1, 1000),
     help="Readers' reports weighing this much reopen an approved comment (default 3).",
@@ -193,6 +198,7 @@ def update(
     appeal_url: str | None,
     no_appeal_url: bool,
     report_threshold: float | None,
+    premoderate_below: int | None,
     as_json: bool,
 ) -> None:
     """Change a source's callback URL, thresholds, blocklist or limits."""
@@ -219,6 +225,7 @@ def update(
         appeal_url=appeal_url,
         clear_appeal_url=no_appeal_url,
         report_threshold=report_threshold,
+        premoderate_below=premoderate_below,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
         described = describe_source(

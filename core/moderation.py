@@ -106,6 +106,8 @@ def moderate_comment(
     outcome = policy_v1.decide(scores, comment.body, policy)
     # A suspended or banned author's comment is rejected or held, whatever it scored.
     outcome = authors.sanctioned_outcome(session, comment, source, outcome)
+    # A newcomer's approval waits for a person where the source pre-moderates.
+    outcome = authors.trusted_outcome(session, comment, source, outcome)
 
     if not _claim(session, comment):
         log.info(

@@ -139,6 +139,19 @@ class AppealReason(Reason):
         return f"appeal {self.appeal_id} granted by a second moderator"
 
 
+class TrustReason(Reason):
+    """The author is new at the source (fewer approved comments than it requires), so the
+    model's approval became a flag for a person."""
+
+    kind: Literal["trust"] = "trust"
+    approved: int
+    required: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"new author: {self.approved} of {self.required} approved comments needed"
+
+
 class UnreadableReason(Reason):
     """A stored reason none of the types above reads (kept readable rather than failing a page)."""
 
@@ -156,7 +169,8 @@ _KnownReason = Annotated[
     | ModeratorReason
     | UndoReason
     | SanctionReason
-    | AppealReason,
+    | AppealReason
+    | TrustReason,
     Field(discriminator="kind"),
 ]
 REASON_TYPES: tuple[type[Reason], ...] = (
@@ -168,6 +182,7 @@ REASON_TYPES: tuple[type[Reason], ...] = (
     UndoReason,
     SanctionReason,
     AppealReason,
+    TrustReason,
 )
 _READER: TypeAdapter[_KnownReason] = TypeAdapter(_KnownReason)
 

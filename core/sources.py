@@ -192,6 +192,8 @@ class SourceChanges:
     clear_appeal_url: bool = False
     # Reports' weights that reopen an approved comment (core.reports).
     report_threshold: float | None = None
+    # Pre-moderate authors with fewer approved comments than this (0: nobody).
+    premoderate_below: int | None = None
 
 
 def get_source(session: Session, source_id: str) -> Source:
@@ -260,6 +262,10 @@ def update_source(
         source.max_body_chars = changes.max_body_chars
     if changes.sanctioned_comments is not None:
         source.sanctioned_comments = changes.sanctioned_comments
+    if changes.premoderate_below is not None:
+        if not 0 <= changes.premoderate_below <= 1000:
+            raise InvalidSourceChange("pre-moderation needs between 0 and 1000 approved comments")
+        source.premoderate_below = changes.premoderate_below
     if changes.report_threshold is not None:
         if not 0.1 <= changes.report_threshold <= 1000:
             raise InvalidSourceChange("the report threshold must be between 0.1 and 1000")
@@ -361,6 +367,7 @@ def describe_source(
         "statement_templates": dict(source.statement_templates or {}),
         "appeal_url": source.appeal_url,
         "report_threshold": source.report_threshold,
+        "premoderate_below": source.premoderate_below,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
         "callbacks": {
             "consecutive_failures": source.consecutive_failures,

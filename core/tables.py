@@ -97,6 +97,9 @@ class Source(Base):
     # The author's text of a rejection's statement of reasons, per ground, where this source
     # words it its own way (core.statements has the defaults): {ground: template}.
     statement_templates: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Authors with fewer approved comments than this are pre-moderated: the model's approval
+    # becomes a flag for a person (0: nobody is).
+    premoderate_below: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Reader reports whose weights add up to this reopen an approved comment for review.
     report_threshold: Mapped[float] = mapped_column(Float, default=3.0, server_default="3")
     # Where an author appeals a rejection; $external_id and $comment_id are filled in.

@@ -185,8 +185,14 @@ def list_queue() -> Any:
     with session_scope(settings()) as session:
         page = review.list_queue(session, filters, moderator.id)
         parents = review.parents_of(session, page.items)
+        records = authors.author_records(session, page.items)
         body = QueueResponse(
-            items=[item_out(c, parents.get(c.id), moderator.id) for c in page.items],
+            items=[
+                item_out(c, parents.get(c.id), moderator.id).model_copy(
+                    update={"author_record": records[c.id].as_json()}
+                )
+                for c in page.items
+            ],
             counts=page.counts,
             **_paging(page),
         )

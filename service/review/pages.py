@@ -64,9 +64,11 @@ def queue() -> Any:
             _flash_refusal(error)
             return redirect(url_for("pages.queue"))
         parents = review.parents_of(session, page.items)
+        records = authors.author_records(session, page.items)
         items = [
             {
                 "comment": c,
+                "record": records[c.id],
                 "parent": parents.get(c.id),
                 "segments": review.highlight_segments(c.body, c.highlights),
                 "reasons": describe_reasons(review.latest_reasons(c)),

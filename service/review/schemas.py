@@ -101,6 +101,11 @@ class ReviewItem(BaseModel):
     received_at: datetime
     decided_at: datetime | None
     claimed_by_me: bool
+    author_record: dict[str, int] | None = Field(
+        default=None,
+        description="The author's record at the source: approved, rejected, reported, upheld "
+        "(in the queue listing)",
+    )
 
 
 class QueueResponse(BaseModel):

@@ -21,6 +21,7 @@ from core.reasons import (
     Reason,
     SanctionReason,
     ScoreReason,
+    TrustReason,
     UndoReason,
     describe_reason,
 )
@@ -78,6 +79,11 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
         AppealReason(appeal_id=5, outcome="approved"),
         {"kind": "appeal", "appeal_id": 5, "outcome": "approved"},
         "appeal 5 granted by a second moderator",
+    ),
+    (
+        TrustReason(approved=1, required=3, outcome="flagged"),
+        {"kind": "trust", "approved": 1, "required": 3, "outcome": "flagged"},
+        "new author: 1 of 3 approved comments needed",
     ),
 ]
 KINDS = [json["kind"] for _, json, _ in EXAMPLES]

@@ -50,6 +50,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("report_threshold", sa.Float(), nullable=False, server_default="3")
         )
+        batch_op.add_column(
+            sa.Column("premoderate_below", sa.Integer(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("statement", sa.JSON(), nullable=True))
     with op.batch_alter_table("comments", schema=None) as batch_op:
@@ -115,6 +118,7 @@ def downgrade() -> None:
     with op.batch_alter_table("decisions", schema=None) as batch_op:
         batch_op.drop_column("statement")
     with op.batch_alter_table("sources", schema=None) as batch_op:
+        batch_op.drop_column("premoderate_below")
         batch_op.drop_column("report_threshold")
         batch_op.drop_column("appeal_url")
         batch_op.drop_column("statement_templates")
