@@ -13,6 +13,7 @@ COPY core ./core
 COPY service ./service
 COPY worker ./worker
 COPY models ./models
+COPY textfold ./textfold
 COPY cli ./cli
 RUN pip install . \
     && useradd --system --create-home --home-dir /home/moderation moderation \

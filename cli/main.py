@@ -20,13 +20,14 @@ COMMANDS: dict[str, str] = {
     "db": "cli.db:db",
     "sources": "cli.sources:sources",
     "users": "cli.users:users",
-    "train": "models.cli:train",
+    "train": "cli.train:train",
     "evaluate": "models.cli:evaluate",
     "score": "models.cli:score",
     "simulate": "cli.simulate:simulate",
     "deliveries": "cli.deliveries:deliveries",
     "labels": "cli.labels:labels",
     "models": "cli.models:models",
+    "policy": "cli.policy:policy",
     "authors": "cli.authors:authors_group",
 }
 

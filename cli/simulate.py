@@ -329,6 +329,7 @@ class Posted:
     sent_at: dict[str, float] = field(default_factory=dict)
     # Our comment id -> the CMS's (the payload's "id"), author id: to appeal it.
     sent_as: dict[str, tuple[str, str]] = field(default_factory=dict)
+    text_of: dict[str, str] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)  # final answers (0: gave up)
     throttled: Counter[int] = field(default_factory=Counter)  # 429/503 answers, then retried
     errors: Counter[str] = field(default_factory=Counter)
@@ -404,10 +405,11 @@ def post_comment(
                     posted.statuses[response.status_code] += 1
                     if response.status_code in (200, 202):
                         # Latency runs from the request the service accepted.
-                        our_id = str(response.json()["id"])
-                        posted.sent_at[our_id] = started
+                        comment_id = str(response.json()["id"])
+                        posted.sent_at[comment_id] = started
+                        posted.text_of[comment_id] = payload["body"]
                         author = (payload.get("author") or {}).get("id")
-                        posted.sent_as[our_id] = (str(payload.get("id")), str(author or ""))
+                        posted.sent_as[comment_id] = (str(payload.get("id")), str(author or ""))
                     elif response.status_code == 404 and not posted.sent_at:
                         posted.errors["unknown-source"] += 1
                 return
@@ -500,6 +502,25 @@ def report_approvals(
         "reports",
         lambda _author_id: {"reporter": {"id": "sim-reader"}, "reason": "off_topic"},
     )
+
+
+def decided_as_kind(posted: Posted, inbox: Inbox) -> tuple[int, list[dict[str, str]]]:
+    """The built-in samples the service decided as their kind says (an ordinary one approved,
+    any other flagged or rejected), and the others: what a newsroom checks the model on."""
+    kind_of = {sample.text: sample.kind for sample in SAMPLES}
+    right, wrong = 0, []
+    with inbox.lock:
+        latest = dict(inbox.latest_by_comment)
+    for comment_id, text in posted.text_of.items():
+        kind, callback = kind_of.get(text), latest.get(comment_id)
+        if kind is None or callback is None:
+            continue
+        outcome = callback.type.removeprefix("comment.")
+        if (outcome == "approved") == (kind == "ordinary"):
+            right += 1
+        else:
+            wrong.append({"kind": kind, "outcome": outcome, "text": text})
+    return right, wrong
 
 
 def retry_after_seconds(header: str | None, attempt: int) -> float:
@@ -689,6 +710,7 @@ def simulate(
         if cid in inbox.first_by_comment
     ]
     outcomes = Counter(c.type for c in inbox.latest_by_comment.values())
+    as_kind, not_as_kind = decided_as_kind(posted, inbox)
     report: dict[str, Any] = {
         "source_id": source.id,
         "posted": count,
@@ -705,6 +727,9 @@ def simulate(
         "rejections_without_statement": inbox.rejections_without_statement,
         "appeals": appealed.as_json(),
         "reports": reported.as_json(),
+        # Built-in samples only (none with --csv).
+        "samples_as_their_kind": as_kind,
+        "samples_not_as_their_kind": not_as_kind,
         "post_rate_per_second": round(count / posting_seconds, 1) if posting_seconds else None,
         "latency_ms": {
             name: round(value, 1) if value is not None else None
@@ -745,6 +770,12 @@ def simulate(
             f"reports    {report['reports']['accepted']}/{report['reports']['sent']} approved "
             f"comments reported, {report['reports']['second_refused']} second reports refused"
         )
+        if as_kind or not_as_kind:
+            click.echo(
+                f"samples    {as_kind} of {as_kind + len(not_as_kind)} decided as their kind says"
+            )
+            for miss in not_as_kind:
+                click.echo(f"  {miss['kind']} {miss['outcome']}: {miss['text'][:70]}")
         click.echo(
             f"latency    post -> callback p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
             f"p99 {lat['p99']} ms"

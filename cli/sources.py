@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cli.database import cli_session
+from cli.policy import cli_actor
 from core.settings import get_settings
 from core.sources import (
     DEFAULT_ROTATION_OVERLAP,
@@ -52,7 +53,7 @@ def add(name: str, callback_url: str | None, as_json: bool) -> None:
         callback_url = _checked(validate_callback_url, callback_url)
     name = _checked(check_name, name)
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
-        created = create_source(session, name, callback_url=callback_url)
+        created = create_source(session, name, callback_url=callback_url, changed_by=cli_actor())
         source_id = created.source.id
     if as_json:
         click.echo(json.dumps({"id": source_id, "secret": created.secret, "token": created.token}))
@@ -145,6 +146,7 @@ def list_command(as_json: bool) -> None:
 @click.option("--blocklist-remove", multiple=True, metavar="TERM", help="Repeatable.")
 @click.option("--max-links", type=click.IntRange(0, 100_000), help="Links allowed before flagging.")
 @click.option("--max-body-chars", type=click.IntRange(1, 100_000), help="Longest body accepted.")
+@click.option("--reason", help="Why the policy changes (kept in `moderation policy history`).")
 @click.option(
     "--sanctioned-comments",
     type=click.Choice(["reject", "hold"]),
@@ -191,6 +193,7 @@ def update(
     blocklist_remove: tuple[str, ...],
     max_links: int | None,
     max_body_chars: int | None,
+    reason: str | None,
     sanctioned_comments: str | None,
     retention_days: int | None,
     no_retention: bool,
@@ -201,7 +204,8 @@ def update(
     premoderate_below: int | None,
     as_json: bool,
 ) -> None:
-    """Change a source's callback URL, thresholds, blocklist or limits."""
+    """Change a source's callback URL, thresholds, blocklist or limits; a policy change becomes a
+    new policy version."""
     if callback_url is not None and no_callback_url:
         raise click.UsageError("--callback-url and --no-callback-url exclude each other")
     if appeal_url is not None and no_appeal_url:
@@ -228,9 +232,8 @@ def update(
         premoderate_below=premoderate_below,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
-        described = describe_source(
-            update_source(session, source_id, changes), live_model_thresholds(get_settings())
-        )
+        updated = update_source(session, source_id, changes, changed_by=cli_actor(), reason=reason)
+        described = describe_source(updated, live_model_thresholds(get_settings()))
     if as_json:
         click.echo(json.dumps(described, indent=2))
         return

@@ -23,6 +23,8 @@ class Actor(enum.StrEnum):
 
     MODEL = "model"
     MODERATOR = "moderator"
+    # The sweeper, when the scorer was down too long (core.unscored).
+    SYSTEM = "system"
 
 
 class Role(enum.StrEnum):
@@ -38,6 +40,8 @@ class EventType(enum.StrEnum):
     REPORTED = "comment.reported"
     # An author's appeal of a rejection was decided (core.appeals).
     APPEAL_RESOLVED = "comment.appeal_resolved"
+    # Not scored within the source's wait and held pending (fail-closed, core.unscored).
+    UNSCORED = "comment.unscored"
     # About an author rather than one comment (core.authors).
     AUTHOR_SUSPENDED = "author.suspended"
     AUTHOR_BANNED = "author.banned"
@@ -47,10 +51,27 @@ class EventType(enum.StrEnum):
     @classmethod
     def for_status(cls, status: Status) -> EventType:
         return {
+            Status.PENDING: cls.UNSCORED,
             Status.APPROVED: cls.APPROVED,
             Status.FLAGGED: cls.FLAGGED,
             Status.REJECTED: cls.REJECTED,
         }[status]
+
+
+class UnscoredMode(enum.StrEnum):
+    """What a source wants done with a comment the scorer has not decided within its wait."""
+
+    # It stays pending (the CMS hears comment.unscored) until a worker decides it.
+    CLOSED = "fail-closed"
+    # It is approved provisionally, then scored and decided again when a worker is back.
+    OPEN = "fail-open"
+
+
+class Unscored(enum.StrEnum):
+    """A comment's state past its source's wait without a model decision (comments.unscored)."""
+
+    HELD = "held"
+    PROVISIONAL = "provisional"
 
 
 class DeliveryState(enum.StrEnum):

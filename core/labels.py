@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -94,7 +94,37 @@ def _source_ids(session: Session, source: str) -> list[str]:
     return ids
 
 
-def _undone_id(decision: Decision) -> int | None:
+class DecisionFacts(Protocol):
+    """What standing_decisions reads of a decision (a Decision row, or a lighter tuple of it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def revision(self) -> int: ...
+    @property
+    def reason_code(self) -> str | None: ...
+    @property
+    def reasons(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class DecisionRow:
+    """A decision's facts read as plain columns (core.whatif and core.drift read many)."""
+
+    id: int
+    actor: str
+    revision: int
+    status: str
+    reason_code: str | None
+    reasons: list[Any]
+
+
+D = TypeVar("D", bound=DecisionFacts)
+
+
+def _undone_id(decision: DecisionFacts) -> int | None:
     for reason in decision.reasons or ():
         if isinstance(reason, Mapping) and reason.get("kind") == "undo":
             undoes = reason.get("undoes")
@@ -102,12 +132,12 @@ def _undone_id(decision: Decision) -> int | None:
     return None
 
 
-def standing_decisions(decisions: Sequence[Decision]) -> dict[int, Decision]:
+def standing_decisions(decisions: Sequence[D]) -> dict[int, D]:
     """Per revision, the moderator decision that stands: the latest one not undone.
 
     `decisions` are one comment's, in id order; the model's are ignored.
     """
-    kept: list[Decision] = []
+    kept: list[D] = []
     for decision in decisions:
         if decision.actor != Actor.MODERATOR.value:
             continue
@@ -119,7 +149,7 @@ def standing_decisions(decisions: Sequence[Decision]) -> dict[int, Decision]:
                 kept.remove(target)
             continue
         kept.append(decision)
-    standing: dict[int, Decision] = {}
+    standing: dict[int, D] = {}
     for decision in kept:
         standing[decision.revision] = decision
     return standing

@@ -7,13 +7,15 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core import authors
 from core import policy as policy_v1
-from core.domain import Actor, Status
-from core.store import record_decision
+from core.domain import Actor, Status, Unscored
+from core.explanations import explain_outcome
+from core.reasons import ReplacesProvisionalReason
+from core.store import awaiting_model, record_decision
 from core.tables import Comment, Decision, Event, Source
 from core.thresholds import scorer_thresholds, source_policy
 
@@ -36,6 +38,9 @@ class Scorer(Protocol):
     # scoring (the text is normalised once for both).
     def assess(self, text: str) -> tuple[Any, Sequence[tuple[int, int]]]: ...
 
+    # Optional (core.explanations looks it up): {label: [(start, end, weight), ...]}, the words
+    # that pushed each label up.
+
 
 def score_text(scorer: Scorer, text: str) -> dict[str, float]:
     """{label: probability} for one text, as plain floats (JSON-ready)."""
@@ -54,13 +59,15 @@ def _claim(session: Session, comment: Comment) -> bool:
 
     It also takes the row's write lock until commit (PostgreSQL: the row; SQLite: the database),
     so two workers that scored the same comment at once cannot both decide it, and an edit that
-    arrived while we were scoring wins (its own task scores the new body).
+    arrived while we were scoring wins (its own task scores the new body). A provisional
+    approval (core.unscored) still awaits the model, so it is claimable too; the decision that
+    replaces it clears the mark, after which nothing can claim this revision again.
     """
     result = session.execute(
         update(Comment)
         .where(
             Comment.id == comment.id,
-            Comment.status == Status.PENDING.value,
+            awaiting_model(),
             Comment.revision == comment.revision,
             Comment.body_sha256 == comment.body_sha256,
         )
@@ -70,25 +77,32 @@ def _claim(session: Session, comment: Comment) -> bool:
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
-def moderate_comment(
-    session: Session, comment_id: str, scorer: Scorer
-) -> tuple[Decision, Event] | None:
-    """Decide a pending comment with the model; None when there is nothing (more) to decide.
-
-    Idempotent: a comment already decided (or missing, or edited meanwhile) is left alone. The
-    caller commits, then queues delivery of the returned event (the sweeper catches a lost one).
-    """
-    # The comment and its source (for the policy) in one round trip.
+def comment_and_source(session: Session, comment_id: str) -> tuple[Comment, Source] | None:
+    """A comment and its source (for the policy) in one round trip."""
     row = session.execute(
         select(Comment, Source)
         .join(Source, Source.id == Comment.source_id)
         .where(Comment.id == comment_id)
     ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+def moderate_comment(
+    session: Session, comment_id: str, scorer: Scorer
+) -> tuple[Decision, Event] | None:
+    """Decide a pending or provisionally approved comment with the model; None when there is
+    nothing (more) to decide.
+
+    Idempotent: a comment already decided (or missing, or edited meanwhile) is left alone. The
+    caller commits, then queues delivery of the returned event (the sweeper catches a lost one).
+    """
+    row = comment_and_source(session, comment_id)
     if row is None:
         log.warning("moderate_comment: comment not found; nothing to do", comment_id=comment_id)
         return None
     comment, source = row
-    if comment.status != Status.PENDING.value:
+    provisional = comment.unscored == Unscored.PROVISIONAL.value
+    if comment.status != Status.PENDING.value and not provisional:
         log.info(
             "moderate_comment: comment already decided; skipped",
             comment_id=comment_id,
@@ -108,6 +122,9 @@ def moderate_comment(
     outcome = authors.sanctioned_outcome(session, comment, source, outcome)
     # A newcomer's approval waits for a person where the source pre-moderates.
     outcome = authors.trusted_outcome(session, comment, source, outcome)
+    # Why, for the moderator: only for what lands in the queue (or is rejected), to keep the
+    # cost of approvals, the bulk of the traffic, as it was.
+    explanation = explain_outcome(scorer, comment.body, outcome.status)
 
     if not _claim(session, comment):
         log.info(
@@ -116,13 +133,24 @@ def moderate_comment(
             source_id=source.id,
         )
         return None
+    # The sweeper may have approved it provisionally while we scored: read what we replace.
+    session.refresh(comment, attribute_names=["status", "unscored"])
+    reasons = list(outcome.reasons)
+    replaced = (
+        provisional_decision_id(session, comment)
+        if comment.unscored == Unscored.PROVISIONAL.value
+        else None
+    )
+    if replaced is not None:
+        reasons.append(ReplacesProvisionalReason(replaces=replaced, outcome=outcome.status.value))
     comment.highlights = highlights
+    comment.explanation = explanation
     decision, event = record_decision(
         session,
         comment,
         outcome.status,
         actor=Actor.MODEL.value,
-        reasons=outcome.reasons,
+        reasons=reasons,
         scores=scores,
         model_version=scorer.version,
         policy=policy.describe(),
@@ -135,5 +163,18 @@ def moderate_comment(
         revision=comment.revision,
         status=outcome.status.value,
         model_version=scorer.version,
+        replaced_provisional=replaced,
     )
     return decision, event
+
+
+def provisional_decision_id(session: Session, comment: Comment) -> int | None:
+    """The provisional approval of this revision the model's decision replaces."""
+    return session.scalar(
+        select(func.max(Decision.id)).where(
+            Decision.comment_id == comment.id,
+            Decision.revision == comment.revision,
+            Decision.actor == Actor.SYSTEM.value,
+            Decision.status == Status.APPROVED.value,
+        )
+    )

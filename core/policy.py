@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.domain import LABELS, Status
 from core.reasons import BelowThresholdsReason, BlocklistReason, LinksReason, Reason, ScoreReason
+from core.rules import compile_terms, count_links, may_match, read, read_text
 
 DEFAULT_FLAG_THRESHOLD = 0.5
 DEFAULT_MAX_LINKS = 2
-
-_LINK = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 
 
 @dataclass(frozen=True)
@@ -30,10 +28,16 @@ class Policy:
     # (term, action) pairs; action is "flag" or "reject".
     blocklist: Sequence[tuple[str, str]] = ()
     max_links: int = DEFAULT_MAX_LINKS
+    # The source's policy version this policy is (core.policies); None for one not stored.
+    version: int | None = None
 
     @classmethod
     def from_source_fields(
-        cls, thresholds: Mapping[str, Any] | None, blocklist: Sequence[Any] | None, max_links: int
+        cls,
+        thresholds: Mapping[str, Any] | None,
+        blocklist: Sequence[Any] | None,
+        max_links: int,
+        version: int | None = None,
     ) -> Policy:
         parsed = {
             label: Thresholds(
@@ -44,14 +48,15 @@ class Policy:
         terms = tuple(
             (str(item["term"]), str(item.get("action", "flag"))) for item in blocklist or ()
         )
-        return cls(thresholds=parsed, blocklist=terms, max_links=max_links)
+        return cls(thresholds=parsed, blocklist=terms, max_links=max_links, version=version)
 
     def for_label(self, label: str) -> Thresholds:
         return self.thresholds.get(label, Thresholds())
 
     def describe(self) -> dict[str, Any]:
-        """What is recorded with a decision: the thresholds and rules in force."""
+        """What is recorded with a decision: the policy version, its thresholds and rules."""
         return {
+            "version": self.version,
             "thresholds": {
                 label: {"flag": self.for_label(label).flag, "reject": self.for_label(label).reject}
                 for label in LABELS
@@ -65,14 +70,6 @@ class Policy:
 class Outcome:
     status: Status
     reasons: list[Reason]
-
-
-def count_links(text: str) -> int:
-    return len(_LINK.findall(text))
-
-
-def _term_pattern(term: str) -> re.Pattern[str]:
-    return re.compile(r"(?<!\w)" + re.escape(term) + r"(?!\w)", re.IGNORECASE)
 
 
 def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
@@ -99,10 +96,13 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
         )
         status = max(status, verdict, key=rank.__getitem__)
 
-    for term, action in policy.blocklist:
-        if _term_pattern(term).search(text):
-            verdict = Status.REJECTED if action == "reject" else Status.FLAGGED
-            reasons.append(BlocklistReason(term=term, outcome=verdict.value))
+    terms = compile_terms(policy.blocklist)
+    reading = read(text) if may_match(terms, text) else None
+    for rule in terms if reading is not None else ():
+        matched = rule.find(reading, text)
+        if matched is not None:
+            verdict = Status.REJECTED if rule.action == "reject" else Status.FLAGGED
+            reasons.append(BlocklistReason(term=rule.term, matched=matched, outcome=verdict.value))
             status = max(status, verdict, key=rank.__getitem__)
 
     links = count_links(text)
@@ -115,3 +115,23 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
     if not reasons:
         reasons.append(BelowThresholdsReason(outcome=Status.APPROVED.value))
     return Outcome(status=status, reasons=reasons)
+
+
+def rules_status(policy: Policy) -> Callable[[str], Status]:
+    """decide()'s rule half (blocklist and link limit, no scores) as a function of the text, its
+    patterns compiled once: core.whatif runs it over a source's whole history. A change to how
+    decide() applies the rules belongs here too (tests/core/test_whatif.py compares the two)."""
+    terms = compile_terms(policy.blocklist)
+    rejecting = [rule.pattern for rule in terms if rule.action == "reject"]
+    flagging = [rule.pattern for rule in terms if rule.action != "reject"]
+    max_links = policy.max_links
+
+    def status(text: str) -> Status:
+        folded = read_text(text) if may_match(terms, text) else ""
+        if any(pattern.search(folded) for pattern in rejecting):
+            return Status.REJECTED
+        if any(pattern.search(folded) for pattern in flagging) or count_links(text) > max_links:
+            return Status.FLAGGED
+        return Status.APPROVED
+
+    return status

@@ -61,9 +61,13 @@ class BlocklistReason(Reason):
 
     kind: Literal["blocklist"] = "blocklist"
     term: str
+    # What the reader wrote that the term matched ("c a s i n o" for `casino`), when known.
+    matched: str | None = None
     outcome: str
 
     def describe(self) -> str:
+        if self.matched and self.matched.casefold() != self.term.casefold():
+            return f"blocked term: {self.term} (written “{self.matched}”)"
         return f"blocked term: {self.term}"
 
 
@@ -152,6 +156,31 @@ class TrustReason(Reason):
         return f"new author: {self.approved} of {self.required} approved comments needed"
 
 
+class UnscoredReason(Reason):
+    """The scorer did not decide the comment within its source's wait: approved provisionally
+    (fail-open) or held pending (fail-closed) until a worker scores it."""
+
+    kind: Literal["unscored"] = "unscored"
+    wait_seconds: int
+    outcome: str
+
+    def describe(self) -> str:
+        if self.outcome == "approved":
+            return f"approved provisionally: not scored within {self.wait_seconds} s"
+        return f"held: not scored within {self.wait_seconds} s"
+
+
+class ReplacesProvisionalReason(Reason):
+    """The model's decision that replaced the provisional approval `replaces` (a decision id)."""
+
+    kind: Literal["replaces_provisional"] = "replaces_provisional"
+    replaces: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"replaces the provisional approval (decision {self.replaces})"
+
+
 class UnreadableReason(Reason):
     """A stored reason none of the types above reads (kept readable rather than failing a page)."""
 
@@ -170,7 +199,9 @@ _KnownReason = Annotated[
     | UndoReason
     | SanctionReason
     | AppealReason
-    | TrustReason,
+    | TrustReason
+    | UnscoredReason
+    | ReplacesProvisionalReason,
     Field(discriminator="kind"),
 ]
 REASON_TYPES: tuple[type[Reason], ...] = (
@@ -183,6 +214,8 @@ REASON_TYPES: tuple[type[Reason], ...] = (
     SanctionReason,
     AppealReason,
     TrustReason,
+    UnscoredReason,
+    ReplacesProvisionalReason,
 )
 _READER: TypeAdapter[_KnownReason] = TypeAdapter(_KnownReason)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.domain import LABELS, Actor, Status
 from core.reasons import APPROVE_REASONS, REJECT_REASONS, ModeratorReason, UndoReason
 from core.store import record_decision
-from core.tables import Comment, Decision, Event, Source, User
+from core.tables import Comment, CommentNote, Decision, Event, Source, User
 
 # A claim keeps other moderators off an item for this long unless it is released or decided.
 CLAIM_DURATION = timedelta(minutes=5)
@@ -187,6 +187,9 @@ def _filtered(query: AnySelect, filters: QueueFilters, dialect: str) -> AnySelec
     if filters.source:
         query = query.where(Comment.source_id == filters.source)
     if filters.thread:
+        if not filters.source:
+            # Thread ids are each CMS's own: two sources may both have an "article-3".
+            raise InvalidDecision("a thread filter needs its source (thread ids are per source)")
         query = query.where(Comment.thread_id == filters.thread)
     if filters.author:
         query = query.where(
@@ -681,6 +684,65 @@ def suggested_reject_reason(scores: Mapping[str, Any] | None) -> str:
         return "other"
     label = max(scores, key=lambda k: float(scores[k]))
     return SUGGESTED_REJECT_REASON.get(label, "other")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A moderator's note on a comment, for whoever looks at it next."""
+
+    id: int
+    comment_id: str
+    author: str
+    body: str
+    created_at: datetime
+
+
+def add_note(
+    session: Session, comment_id: str, user_id: int, body: str, now: datetime | None = None
+) -> Note:
+    text = body.strip()
+    if not text:
+        raise InvalidDecision("a note needs some text")
+    if len(text) > MAX_NOTE_CHARS:
+        raise InvalidDecision(f"a note has at most {MAX_NOTE_CHARS} characters")
+    comment = get_comment(session, comment_id)
+    note = CommentNote(comment_id=comment.id, user_id=user_id, body=text, created_at=_now(now))
+    session.add(note)
+    session.flush()
+    return notes_for(session, [comment.id])[comment.id][-1]
+
+
+def notes_for(session: Session, comment_ids: Sequence[str]) -> dict[str, list[Note]]:
+    """Each comment's notes, oldest first (every id present, most with none)."""
+    found: dict[str, list[Note]] = {comment_id: [] for comment_id in comment_ids}
+    if not comment_ids:
+        return found
+    rows = session.execute(
+        select(CommentNote, User.email)
+        .join(User, User.id == CommentNote.user_id)
+        .where(CommentNote.comment_id.in_(list(comment_ids)))
+        .order_by(CommentNote.id)
+    )
+    for note, email in rows:
+        found[note.comment_id].append(
+            Note(note.id, note.comment_id, email, note.body, note.created_at)
+        )
+    return found
+
+
+def holders(session: Session, now: datetime | None = None) -> dict[str, list[str]]:
+    """Who holds a live claim on which comments: {moderator e-mail: [comment ids]}."""
+    now = _now(now)
+    rows = session.execute(
+        select(User.email, Comment.id)
+        .join(User, User.id == Comment.claimed_by)
+        .where(Comment.claimed_until > now)
+        .order_by(User.email, Comment.id)
+    )
+    held: dict[str, list[str]] = {}
+    for email, comment_id in rows:
+        held.setdefault(email, []).append(comment_id)
+    return held
 
 
 def moderator_emails(session: Session, ids: Sequence[int]) -> dict[int, str]:

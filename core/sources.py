@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.domain import LABELS, DeliveryState
+from core.domain import LABELS, DeliveryState, UnscoredMode
+from core.policies import PolicyInForce, policy_document, policy_version, record_policy_version
 from core.statements import GROUNDS, MAX_TEMPLATE_CHARS, appeal_url_for
 from core.store import new_webhook_secret
-from core.tables import Event, Source
+from core.tables import Event, PolicyVersion, Source
 from core.thresholds import effective_thresholds
 from core.thresholds import summary as thresholds_summary
 
@@ -29,6 +30,11 @@ MAX_URL_CHARS = 2000
 # What a source may do with comments by a suspended or banned author (core.authors).
 SANCTIONED_COMMENTS = ("reject", "hold")
 MAX_RETENTION_DAYS = 36_500
+# What a source does when the scorer has not decided a comment in time (core.unscored), and
+# the bounds of that wait.
+UNSCORED_MODES = tuple(mode.value for mode in UnscoredMode)
+MIN_UNSCORED_WAIT_SECONDS = 1
+MAX_UNSCORED_WAIT_SECONDS = 7 * 86400
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -194,6 +200,10 @@ class SourceChanges:
     report_threshold: float | None = None
     # Pre-moderate authors with fewer approved comments than this (0: nobody).
     premoderate_below: int | None = None
+    # When the scorer is down: "fail-open" or "fail-closed" after unscored_wait_seconds
+    # (core.unscored).
+    unscored_mode: str | None = None
+    unscored_wait_seconds: int | None = None
 
 
 def get_source(session: Session, source_id: str) -> Source:
@@ -207,14 +217,39 @@ def list_sources(session: Session) -> list[Source]:
     return list(session.scalars(select(Source).order_by(Source.created_at, Source.id)))
 
 
+def find_source(session: Session, name_or_id: str) -> Source:
+    """A source by its id, else by its name (refused when the name is not unique)."""
+    source = session.get(Source, name_or_id)
+    if source is not None:
+        return source
+    named = list(session.scalars(select(Source).where(Source.name == name_or_id).limit(2)))
+    if not named:
+        raise SourceNotFound(name_or_id)
+    if len(named) > 1:
+        raise InvalidSourceChange(f"several sources are named {name_or_id!r}; give its id")
+    return named[0]
+
+
 def update_source(
-    session: Session, source_id: str, changes: SourceChanges, now: datetime | None = None
+    session: Session,
+    source_id: str,
+    changes: SourceChanges,
+    now: datetime | None = None,
+    *,
+    changed_by: str | None = None,
+    reason: str | None = None,
+    restored_from: int | None = None,
 ) -> Source:
-    """Apply changes after checking them all; a new callback URL re-arms parked deliveries."""
+    """Apply changes after checking them all; a new callback URL re-arms parked deliveries.
+
+    A change of the policy (thresholds, blocklist, link limit) becomes a new policy version
+    (core.policies) recording `changed_by` and `reason`.
+    """
     now = now or datetime.now(UTC)
     source = session.get(Source, source_id, with_for_update=True)
     if source is None:
         raise SourceNotFound(source_id)
+    policy_before = policy_document(source)
     if changes.max_links is not None and not 0 <= changes.max_links <= 100_000:
         # The column is a 32-bit integer: a larger value would fail in the database, not here.
         raise InvalidSourceChange("max links must be between 0 and 100000")
@@ -228,6 +263,17 @@ def update_source(
         raise InvalidSourceChange("sanctioned comments are either rejected or held: reject, hold")
     if changes.retention_days is not None and not 1 <= changes.retention_days <= MAX_RETENTION_DAYS:
         raise InvalidSourceChange(f"retention must be between 1 and {MAX_RETENTION_DAYS} days")
+    if changes.unscored_mode is not None and changes.unscored_mode not in UNSCORED_MODES:
+        raise InvalidSourceChange(
+            f"when the scorer is down a source is {' or '.join(UNSCORED_MODES)}"
+        )
+    if changes.unscored_wait_seconds is not None and not (
+        MIN_UNSCORED_WAIT_SECONDS <= changes.unscored_wait_seconds <= MAX_UNSCORED_WAIT_SECONDS
+    ):
+        raise InvalidSourceChange(
+            f"the unscored wait must be between {MIN_UNSCORED_WAIT_SECONDS} and "
+            f"{MAX_UNSCORED_WAIT_SECONDS} seconds"
+        )
     callback_url = (
         validate_callback_url(changes.callback_url) if changes.callback_url is not None else None
     )
@@ -276,6 +322,10 @@ def update_source(
         source.appeal_url = None
     elif appeal_url is not None:
         source.appeal_url = appeal_url
+    if changes.unscored_mode is not None:
+        source.unscored_mode = changes.unscored_mode
+    if changes.unscored_wait_seconds is not None:
+        source.unscored_wait_seconds = changes.unscored_wait_seconds
     if changes.clear_retention:
         source.retention_days = None
     elif changes.retention_days is not None:
@@ -298,8 +348,55 @@ def update_source(
             .values(next_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
+    if policy_document(source) != policy_before:
+        record_policy_version(
+            session,
+            source,
+            changed_by=changed_by,
+            reason=reason,
+            restored_from=restored_from,
+            now=now,
+        )
     session.flush()
     return source
+
+
+def restore_policy(
+    session: Session,
+    source_id: str,
+    version: int,
+    *,
+    changed_by: str | None,
+    reason: str,
+    now: datetime | None = None,
+) -> PolicyVersion:
+    """Roll a source's policy back: a new version copying `version` (through update_source)."""
+    if not reason.strip():
+        raise InvalidSourceChange("a restore needs a reason")
+    source = get_source(session, source_id)
+    earlier = policy_version(session, source_id, version)
+    if dict(earlier.policy) == policy_document(source):
+        raise PolicyInForce(
+            f"version {version} is the policy in force already (version {source.policy_version})"
+        )
+    policy = earlier.policy
+    changes = SourceChanges(
+        thresholds_from_model=True,
+        thresholds=dict(policy.get("thresholds") or {}),
+        blocklist_remove=[str(item["term"]) for item in source.blocklist or []],
+        blocklist_add=list(policy.get("blocklist") or []),
+        max_links=int(policy.get("max_links", source.max_links)),
+    )
+    update_source(
+        session,
+        source_id,
+        changes,
+        now,
+        changed_by=changed_by,
+        reason=reason.strip(),
+        restored_from=version,
+    )
+    return policy_version(session, source_id, source.policy_version)
 
 
 @dataclass(frozen=True)
@@ -368,6 +465,8 @@ def describe_source(
         "appeal_url": source.appeal_url,
         "report_threshold": source.report_threshold,
         "premoderate_below": source.premoderate_below,
+        "unscored_mode": source.unscored_mode,
+        "unscored_wait_seconds": source.unscored_wait_seconds,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,
         "callbacks": {
             "consecutive_failures": source.consecutive_failures,

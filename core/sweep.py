@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from core.author_data import apply_retention
 from core.authors import expire_sanctions
 from core.deliveries import due_event_ids
-from core.domain import Status
-from core.store import forget_webhooks_before, stale_pending_ids
+from core.store import awaiting_model, forget_webhooks_before, stale_pending_ids
 from core.tables import Comment
+from core.unscored import settle_unscored
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class StaleWork:
     sanctions_expired: int = 0
     # Comments whose IP address, user agent or body aged out (sources' retention_days).
     retention_erased: int = 0
+    # Comments the scorer left undecided past their source's wait (core.unscored): approved
+    # provisionally (fail-open), or held with a comment.unscored event (fail-closed).
+    provisionally_approved: int = 0
+    held_unscored: int = 0
 
 
 def collect_stale_work(
@@ -40,7 +44,8 @@ def collect_stale_work(
 ) -> StaleWork:
     """Comments pending too long, events overdue; prunes webhook ids past the replay window and
     lifts suspensions that ran out (their author.reinstated events are due at once); erases
-    what each source's retention period says is too old to keep.
+    what each source's retention period says is too old to keep; settles comments the scorer
+    has not decided within their source's wait (core.unscored; their events are due at once).
 
     An event counts as overdue only `event_grace` after its next attempt time, which keeps the
     sweeper off events whose delivery task was queued a moment ago (a duplicate is harmless,
@@ -48,13 +53,17 @@ def collect_stale_work(
     """
     now = datetime.now(UTC)
     reinstated = expire_sanctions(session, now, limit=limit)
+    approved, unscored = settle_unscored(session, now, limit=limit)
+    fresh = [*reinstated, *unscored]
     overdue = due_event_ids(session, now=now - event_grace, limit=limit)
     return StaleWork(
         comment_ids=stale_pending_ids(session, stale_after, limit=limit),
-        event_ids=[*reinstated, *(e for e in overdue if e not in reinstated)],
+        event_ids=[*fresh, *(e for e in overdue if e not in fresh)],
         webhooks_forgotten=forget_webhooks_before(session, now - webhook_memory),
         sanctions_expired=len(reinstated),
         retention_erased=apply_retention(session, now, limit=limit),
+        provisionally_approved=len(approved),
+        held_unscored=len(unscored) - len(approved),
     )
 
 
@@ -64,7 +73,7 @@ def mark_requeued(session: Session, comment_ids: Sequence[str]) -> None:
         return
     session.execute(
         update(Comment)
-        .where(Comment.id.in_(list(comment_ids)), Comment.status == Status.PENDING.value)
+        .where(Comment.id.in_(list(comment_ids)), awaiting_model())
         .values(updated_at=datetime.now(UTC))
         .execution_options(synchronize_session=False)
     )

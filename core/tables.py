@@ -82,6 +82,8 @@ class Source(Base):
     blocklist: Mapped[list[Any]] = mapped_column(default=list)
     max_links: Mapped[int] = mapped_column(Integer, default=2)
     max_body_chars: Mapped[int] = mapped_column(Integer, default=1500)
+    # The number of the policy_versions row in force (thresholds, blocklist, max_links).
+    policy_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Circuit breaker for callbacks: retryable failures in a row, and until when this source's
     # pending events are parked instead of tried (so one dead endpoint cannot slow the others).
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -104,8 +106,53 @@ class Source(Base):
     report_threshold: Mapped[float] = mapped_column(Float, default=3.0, server_default="3")
     # Where an author appeals a rejection; $external_id and $comment_id are filled in.
     appeal_url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # When the scorer has not decided a comment within unscored_wait_seconds: "fail-closed"
+    # (it stays pending) or "fail-open" (approved provisionally, decided again later).
+    unscored_mode: Mapped[str] = mapped_column(
+        String(16), default="fail-closed", server_default="fail-closed"
+    )
+    unscored_wait_seconds: Mapped[int] = mapped_column(Integer, default=300, server_default="300")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PolicyVersion(Base):
+    """One version of a source's policy, kept for ever: who changed it, why, and to what."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        UniqueConstraint("source_id", "version", name="uq_policy_versions_source_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    # {"thresholds": {label: {"flag", "reject"}} (the labels a person set), "blocklist": [...],
+    # "max_links": n}: the source's policy fields as they were stored.
+    policy: Mapped[dict[str, Any]] = mapped_column()
+    changed_by: Mapped[str | None] = mapped_column(String(320), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    # The earlier version this one copies, when it was made by a restore.
+    restored_from: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScoreReference(Base):
+    """A source's reference score distribution for one label (drift is measured against it)."""
+
+    __tablename__ = "score_references"
+    __table_args__ = (UniqueConstraint("source_id", "label", name="uq_score_references_label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    label: Mapped[str] = mapped_column(String(40))
+    # Bin edges (ascending, first 0.0, last 1.0) and the share of reference scores in each bin.
+    edges: Mapped[list[Any]] = mapped_column()
+    fractions: Mapped[list[Any]] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[datetime] = mapped_column()
+    period_end: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SeenWebhook(Base):
@@ -126,6 +173,7 @@ class Comment(Base):
         UniqueConstraint("source_id", "external_id", name="uq_comments_source_external"),
         Index("ix_comments_status_received", "status", "received_at"),
         Index("ix_comments_author", "source_id", "author_email"),
+        Index("ix_comments_source_received", "source_id", "received_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -149,6 +197,9 @@ class Comment(Base):
     # Latest scores {label: probability} and highlight spans [[start, end], ...] of the body.
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     highlights: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    # Why the model flagged or rejected it: {label: [[start, end, weight], ...]}, the words that
+    # pushed each label up, heaviest first (core.explanations); None when it approved.
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Last event sequence number given to this comment; events carry seq so a CMS can order them.
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     # Review claim: one moderator at a time, until claimed_until.
@@ -159,6 +210,9 @@ class Comment(Base):
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the author's data was erased (core.authors), on request or by retention.
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Past its source's wait without a model decision on this revision: "held" (still pending)
+    # or "provisional" (approved provisionally); None once the model or a moderator decided.
+    unscored: Mapped[str | None] = mapped_column(String(16), default=None)
 
     revisions: Mapped[list[Revision]] = relationship(
         back_populates="comment", order_by="Revision.number", cascade="all, delete-orphan"
@@ -199,7 +253,8 @@ class Decision(Base):
     model_version: Mapped[str | None] = mapped_column(String(100), default=None)
     moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     scores: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    # The policy in force: {"thresholds": {...}, "max_links": n, "blocklist_size": n}
+    # The policy in force: {"version": n, "thresholds": {...}, "max_links": n,
+    # "blocklist_terms": n} (version: the source's policy_versions row; None before 0009)
     policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # [{"kind": "score", "label", "score", "threshold"}, {"kind": "blocklist", "term"}, ...]
     reasons: Mapped[list[Any]] = mapped_column(default=list)
@@ -211,6 +266,18 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     comment: Mapped[Comment] = relationship(back_populates="decisions")
+
+
+class CommentNote(Base):
+    """A moderator's note on a comment for the next moderator (never sent to the CMS)."""
+
+    __tablename__ = "comment_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class User(Base):
@@ -324,6 +391,32 @@ class ModelChange(Base):
     # What the gates said on promotion: [{"gate", "passed", "detail"}].
     gates: Mapped[list[Any]] = mapped_column(default=list)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ShadowScore(Base):
+    """A shadow model's scores and would-be decision for one decided revision (core.shadow).
+
+    Stored apart from comments and decisions: nothing here reaches the CMS or the queue."""
+
+    __tablename__ = "shadow_scores"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "revision", "model_version", name="uq_shadow_scores_one"),
+        Index("ix_shadow_scores_version_created", "model_version", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(100))
+    scores: Mapped[dict[str, Any]] = mapped_column()
+    # What the shadow model would have decided, and why (the decision's reason shapes).
+    status: Mapped[str] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # The live decision it is compared with.
+    live_decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    live_status: Mapped[str] = mapped_column(String(16))
+    live_model_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuthorSanction(Base):

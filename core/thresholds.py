@@ -120,4 +120,6 @@ def source_policy(source: Source, model: Mapping[str, float]) -> Policy:
         label: {"flag": value["flag"], "reject": value["reject"]}
         for label, value in effective_thresholds(source.thresholds, model).items()
     }
-    return Policy.from_source_fields(thresholds, source.blocklist, source.max_links)
+    return Policy.from_source_fields(
+        thresholds, source.blocklist, source.max_links, version=source.policy_version
+    )

@@ -23,6 +23,9 @@ import joblib
 import numpy as np
 
 from models.classifier import Classifier
+from models.embedding import EMBEDDING_FILE
+
+EMBEDDING_VOCAB_FILE = "embedding_vocab.txt"
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
@@ -31,7 +34,7 @@ CARD_FILE = "MODEL_CARD.md"
 SHIPPED_DIR = Path(__file__).resolve().parent / "artifacts"
 # sha256 of SHIPPED_DIR/model.joblib, the trust anchor for the shipped model. Shipping a
 # retrained artifact means updating this one line (tests/models/test_artifact.py checks it).
-SHIPPED_MODEL_SHA256 = "6cc459b6d4b0ee1d9da13a3bec41520c874448eccb194e794830eccc81f68fd1"
+SHIPPED_MODEL_SHA256 = "34697805fe9f2bdb06564350f05235188f5a1aa685fb5d4d6596d45817502b85"
 
 
 class ModelError(Exception):
@@ -84,6 +87,8 @@ def save(classifier: Classifier, directory: Path, manifest: Mapping[str, Any]) -
     """Writes model.joblib and manifest.json (with the model file's sha256); returns it."""
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILE
+    # The vectors first: the pickle carries their sha256, so the verified pickle vouches for them.
+    embedding = _save_embedding(classifier, directory)
     joblib.dump(classifier, model_path, compress=3)
     full = {
         "model_file": MODEL_FILE,
@@ -93,10 +98,54 @@ def save(classifier: Classifier, directory: Path, manifest: Mapping[str, Any]) -
         "labels": list(classifier.labels),
         "thresholds": dict(classifier.thresholds),
         "libraries": library_versions(),
-        **{k: v for k, v in manifest.items() if k not in {"sha256", "model_file"}},
+        **({"embedding": embedding} if embedding else {}),
+        **{k: v for k, v in manifest.items() if k not in {"sha256", "model_file", "embedding"}},
     }
     (directory / MANIFEST_FILE).write_text(json.dumps(full, indent=2, sort_keys=False) + "\n")
     return full
+
+
+def _save_embedding(classifier: Classifier, directory: Path) -> dict[str, Any] | None:
+    """Writes the embedding stage's vectors (and its vocabulary, for retraining) beside the
+    model file; returns the manifest's description of them."""
+    stage = classifier.embedding_stage
+    if stage is None:
+        return None
+    embedding = stage.embedding
+    sha256 = embedding.save_vectors(directory)
+    (directory / EMBEDDING_VOCAB_FILE).write_text(
+        "\n".join(embedding.vocabulary) + "\n", encoding="utf-8"
+    )
+    return {
+        "file": EMBEDDING_FILE,
+        "sha256": sha256,
+        "size_bytes": (directory / EMBEDDING_FILE).stat().st_size,
+        "vocabulary_file": EMBEDDING_VOCAB_FILE,
+        "dimensions": embedding.dim,
+        "tokens": len(embedding.vocabulary),
+        "source": embedding.source,
+        "labels": list(stage.labels),
+    }
+
+
+def _attach_embedding(classifier: Classifier, directory: Path, manifest: Mapping[str, Any]) -> None:
+    """Reads the embedding vectors of a verified classifier, checked against the sha256 the
+    pickle carries (and the manifest's) before numpy reads them, without pickles."""
+    stage = classifier.embedding_stage
+    if stage is None:
+        return
+    path = directory / EMBEDDING_FILE
+    if not path.is_file() or path.is_symlink():
+        raise ModelError(f"embedding file {path} is missing")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    listed = (manifest.get("embedding") or {}).get("sha256")
+    if actual != stage.embedding.sha256 or actual != listed:
+        raise ModelIntegrityError(
+            f"embedding file {path} is not the model's embedding (sha256 {actual[:12]}..., "
+            f"expected {stage.embedding.sha256[:12]}...): refusing to load it"
+        )
+    stage.embedding.attach(np.load(io.BytesIO(data), allow_pickle=False))
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -176,6 +225,11 @@ def verify(directory: Path, sha256: str | None = None) -> dict[str, Any]:
     manifest = read_manifest(directory)
     path = model_path(directory, manifest)
     _check(path, file_sha256(path), expected, manifest)
+    listed = manifest.get("embedding")
+    if listed:
+        vectors = directory / EMBEDDING_FILE
+        if not vectors.is_file() or file_sha256(vectors) != listed.get("sha256"):
+            raise ModelIntegrityError(f"embedding file {vectors} does not match its manifest")
     return manifest
 
 
@@ -199,4 +253,5 @@ def load_verified(directory: Path, sha256: str | None = None) -> Classifier:
             raise ModelError(f"model file {path} was built by another version: {exc}") from exc
     if not isinstance(model, Classifier):
         raise ModelError(f"model file {path} does not hold a Classifier")
+    _attach_embedding(model, directory, manifest)
     return model

@@ -20,6 +20,7 @@ from models.textnorm import normalise_text
 
 if TYPE_CHECKING:
     from models.highlight import SpanModel
+    from models.stage import EmbeddingStage
     from models.words import Unit
 
 
@@ -52,6 +53,14 @@ class Classifier(LinearScorer):
         self.highlight = highlight or HighlightRule()
         self.highlight_labels = tuple(x for x in highlight_labels if x in self.labels)
         self.span_model: SpanModel | None = None
+        # Stacked labels re-scored from the comment's sentence embedding (models.stage).
+        self.embedding_stage: EmbeddingStage | None = None
+
+    def _probabilities(self, margins: np.ndarray, normalised_texts: Sequence[str]) -> np.ndarray:
+        probabilities = self._calibrate(margins)
+        if self.embedding_stage is not None:
+            self.embedding_stage.apply(probabilities, margins, normalised_texts)
+        return probabilities
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -62,6 +71,7 @@ class Classifier(LinearScorer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self.__dict__.setdefault("span_model", None)
+        self.__dict__.setdefault("embedding_stage", None)
 
     @property
     def highlighter(self) -> Highlighter:

@@ -47,6 +47,14 @@ def _load(model_dir: Path | None, sha256: str | None) -> Any:
 )
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option(
+    "--embedding",
+    "embedding_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Folder with the distilled embedding (embedding.npy, embedding_vocab.txt; "
+    "default: the shipped artifact's).",
+)
+@click.option(
     "--sample",
     type=float,
     default=None,
@@ -59,6 +67,7 @@ def train(
     allow_restricted: bool,
     data_dir: Path | None,
     seed: int,
+    embedding_dir: Path | None,
     sample: float | None,
 ) -> None:
     """Train the classifier and write the artifact directory (model, manifest, card, plots)."""
@@ -87,6 +96,7 @@ def train(
                 seed=seed,
                 sample=sample,
                 progress=progress,
+                embedding_dir=embedding_dir,
             )
         except (TrainingDataError, FileNotFoundError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc

@@ -7,7 +7,7 @@ Two blocks, each TF-IDF (sublinear tf) and L2-normalised on its own:
   cached (the one-text and batch speed targets depend on it);
 - characters: 2- to 5-grams inside each whitespace-separated word padded with one space
   (scikit-learn's ``char_wb``), which survives misspellings and obfuscation the normaliser missed.
-Texts are expected to be normalised already (models.normalise).
+Texts are expected to be normalised already (textfold).
 """
 
 from __future__ import annotations

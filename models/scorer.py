@@ -170,13 +170,23 @@ class LinearScorer:
         """Raw margins of texts that are already normalised (training reuses its normalisation)."""
         return self._margins(normalised_texts)
 
+    def _probabilities(self, margins: np.ndarray, normalised_texts: Sequence[str]) -> np.ndarray:
+        """Probabilities (n, len(labels)) from the n-gram margins of the normalised texts (a
+        subclass with a later stage that reads the texts themselves overrides this)."""
+        return self._calibrate(margins)
+
+    def probabilities_normalised(self, normalised_texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities of texts that are already normalised (batch path)."""
+        normalised_texts = list(normalised_texts)
+        return self._probabilities(self._margins(normalised_texts), normalised_texts)
+
     def predict_proba(self, texts: Sequence[str] | str) -> np.ndarray:
         """Calibrated probabilities (n, len(labels)); one text takes the fast path."""
         if isinstance(texts, str):
             texts = [texts]
         if len(texts) == 1:
             return self.predict_one(texts[0])[None, :]
-        return self._calibrate(self.decision_function(texts))
+        return self.probabilities_normalised(list(map(normalised_text, texts)))
 
     def predict_one(self, text: str) -> np.ndarray:
         """Probabilities of one text without building a sparse matrix (same numbers as batch)."""
@@ -190,7 +200,7 @@ class LinearScorer:
             margins = values @ self.coef[ids] + self.intercept
         else:
             margins = self.intercept.copy()
-        return self._calibrate(margins)
+        return self._probabilities(margins[None, :], [text])[0]
 
     def scores(self, text: str) -> dict[str, float]:
         """Label -> probability for one text."""

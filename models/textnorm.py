@@ -1,4 +1,4 @@
-"""The classifier's view of models.normalise: one call that returns text plus an offset map.
+"""The classifier's view of textfold: one call that returns text plus an offset map.
 
 Kept as the single entry point training, scoring and explanations share, so the three always
 normalise the same way (a fallback to the raw text would silently change the features).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from models.normalise import normalise, normalised_text
+from textfold import normalise, normalised_text
 
 __all__ = ["NormalisedText", "normalise_text", "normalised_text"]
 

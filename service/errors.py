@@ -8,7 +8,17 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import appeals, author_data, authors, deliveries, reports, review, sources
+from core import (
+    appeals,
+    author_data,
+    authors,
+    deliveries,
+    policies,
+    registry,
+    reports,
+    review,
+    sources,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -105,6 +115,12 @@ def _refused_body(error: Exception) -> ApiError:
 
 # Each refusal of a core use case and its problem+json; the first matching class wins, so a
 # subclass comes before its base.
+def _gates_refused(error: Exception) -> ApiError:
+    """409 with what each promotion gate found (registry.GatesRefused.results)."""
+    results = getattr(error, "results", [])
+    return Conflict(str(error), gates=[result.as_json() for result in results])
+
+
 DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ...] = (
     (review.CommentNotFound, lambda error: NotFound(str(error))),
     (review.ClaimedByOther, lambda error: Conflict(str(error))),
@@ -121,8 +137,13 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (author_data.NothingStored, lambda error: NotFound(str(error))),
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
     (authors.AuthorError, _refused_body),
+    (policies.PolicyVersionNotFound, lambda error: NotFound(str(error))),
+    (policies.PolicyInForce, lambda error: Conflict(str(error))),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
     (deliveries.RedeliveryRefused, lambda error: Conflict(str(error))),
+    (registry.UnknownModel, lambda error: NotFound(str(error))),
+    (registry.GatesRefused, _gates_refused),
+    (registry.RegistryError, lambda error: Conflict(str(error))),
 )
 
 

@@ -5,13 +5,14 @@ every process writes its samples there and /metrics adds them up. Worker process
 same directory (worker/metrics.py: scoring latency, decisions, callbacks) are added up with them;
 the queue depth is read from Redis and the models' states from the registry and the workers'
 heartbeats at scrape time. With METRICS_TOKEN set, /metrics answers only
-a scraper that sends it as a bearer token. No label names a source: its id is what an intake
-request is addressed to.
+a scraper that sends it as a bearer token. No label carries a source's id (it is what an intake
+request is addressed to); the drift gauges name a source by its name.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Iterator
 
 import structlog
@@ -31,8 +32,11 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import session_scope
+from core.drift import SourceDrift, check_drift
 from core.registry import list_models
 from core.settings import Settings
+from core.shadow import agreement_ratios
+from core.sources import list_sources
 from service import web
 from service.errors import Unauthorized
 from service.openapi import documented
@@ -96,7 +100,8 @@ class QueueDepthCollector(Collector):
 class ModelInfoCollector(Collector):
     """moderation_model_info{version,state}: the registry's models by state (1 each), and the
     worker processes scoring with a version (state "serving") or refusing the live one
-    (state "load_failed"), from their heartbeats, at scrape time."""
+    (state "load_failed"), from their heartbeats; moderation_shadow_agreement_ratio{version}
+    for the model in shadow. Read at scrape time."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -110,10 +115,18 @@ class ModelInfoCollector(Collector):
             "the worker processes scoring with a version or refusing to load it.",
             labels=["version", "state"],
         )
+        agreement = GaugeMetricFamily(
+            "moderation_shadow_agreement_ratio",
+            "Share of the shadow model's would-be decisions equal to the live decisions, since "
+            "it went into shadow.",
+            labels=["version"],
+        )
         try:
             with session_scope(self.settings) as session:
                 for model in list_models(session):
                     gauge.add_metric([model.version, model.state], 1.0)
+                for version, ratio in agreement_ratios(session).items():
+                    agreement.add_metric([version], ratio)
         except SQLAlchemyError as exc:
             log.warning("model registry unavailable", error=type(exc).__name__)
         try:
@@ -132,6 +145,65 @@ class ModelInfoCollector(Collector):
         for (version, state), count in sorted(counts.items()):
             gauge.add_metric([version, state], float(count))
         yield gauge
+        yield agreement
+
+
+# Drift is computed from the database at most this often per process (and logged then).
+DRIFT_REFRESH_SECONDS = 300.0
+
+
+class DriftCollector(Collector):
+    """moderation_score_psi{source,label}, moderation_override_ratio{source} and
+    moderation_drift_alert{source,signal} (core.drift), by source name, refreshed every
+    DRIFT_REFRESH_SECONDS; a label or source without enough history has no sample."""
+
+    _cached: tuple[float, str, list[SourceDrift]] | None = None
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _drifts(self) -> list[SourceDrift]:
+        now = time.monotonic()
+        cached = DriftCollector._cached
+        if cached is not None and cached[1] == self.settings.sqlalchemy_url:
+            if now - cached[0] < DRIFT_REFRESH_SECONDS:
+                return cached[2]
+        with session_scope(self.settings) as session:
+            drifts = [check_drift(session, source) for source in list_sources(session)]
+        DriftCollector._cached = (now, self.settings.sqlalchemy_url, drifts)
+        return drifts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            drifts = self._drifts()
+        except SQLAlchemyError as exc:
+            log.warning("drift unavailable", error=type(exc).__name__)
+            return
+        psi = GaugeMetricFamily(
+            "moderation_score_psi",
+            "Population stability index of a label's scores, last 7 days against the source's "
+            "first 30 days (alert above 0.2).",
+            labels=["source", "label"],
+        )
+        overrides = GaugeMetricFamily(
+            "moderation_override_ratio",
+            "Share of the last 24 hours' model decisions a moderator overruled.",
+            labels=["source"],
+        )
+        alerts = GaugeMetricFamily(
+            "moderation_drift_alert",
+            "1 when a drift signal (psi_<label> or override) is in alert.",
+            labels=["source", "signal"],
+        )
+        for drift in drifts:
+            for label in drift.labels:
+                if label.psi is not None:
+                    psi.add_metric([drift.source_name, label.label], label.psi)
+                    alerts.add_metric([drift.source_name, f"psi_{label.label}"], float(label.alert))
+            if drift.overrides.ratio is not None:
+                overrides.add_metric([drift.source_name], drift.overrides.ratio)
+                alerts.add_metric([drift.source_name, "override"], float(drift.overrides.alert))
+        yield from (psi, overrides, alerts)
 
 
 class AppealsCollector(Collector):
@@ -189,5 +261,6 @@ def metrics() -> Response:
     scrape_time.register(QueueDepthCollector(settings))
     scrape_time.register(ModelInfoCollector(settings))
     scrape_time.register(AppealsCollector(settings))
+    scrape_time.register(DriftCollector(settings))
     body = generate_latest(_registry()) + generate_latest(scrape_time)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

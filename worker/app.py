@@ -10,6 +10,7 @@ from celery.signals import (
     setup_logging,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
 )
@@ -92,6 +93,15 @@ def bind_task_request_id(task: Task | None = None, **_: Any) -> None:
 @task_postrun.connect
 def unbind_task_request_id(**_: Any) -> None:
     clear_log_context()
+
+
+@worker_init.connect
+def seed_model_registry(**_: Any) -> None:
+    """Register the configured model as live before the pool forks, if the registry is empty,
+    so the children do not all race to do it (on SQLite some would lose, and wait a check)."""
+    from worker.follower import seed_registry
+
+    seed_registry(get_settings())
 
 
 @worker_process_init.connect

@@ -20,10 +20,11 @@ from pathlib import Path
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.db import session_scope
+from core.db import dispose_engines, session_scope
 from core.moderation import Scorer
-from core.registry import SHIPPED_DIRECTORY, RegistryError, ensure_seeded
+from core.registry import SHIPPED_DIRECTORY, RegistryError, ensure_seeded, shadow_model
 from core.settings import Settings
+from core.tables import ModelVersion
 from worker import scorer as scorers
 from worker.heartbeat import report_model
 
@@ -46,11 +47,19 @@ class ModelRefused(Exception):
     """The registered model cannot be used (missing, changed since registration, wrong)."""
 
 
+def _target(model: ModelVersion | None) -> Target | None:
+    return Target(model.version, model.directory, model.sha256) if model is not None else None
+
+
 def live_target(settings: Settings) -> Target | None:
     """The registry's live model (seeding an empty registry); None when there is none."""
+    return registry_targets(settings)[0]
+
+
+def registry_targets(settings: Settings) -> tuple[Target | None, Target | None]:
+    """The registry's live model (seeding an empty registry) and its shadow model."""
     with session_scope(settings) as session:
-        live = ensure_seeded(session, settings)
-        return Target(live.version, live.directory, live.sha256) if live is not None else None
+        return _target(ensure_seeded(session, settings)), _target(shadow_model(session))
 
 
 def load_target(target: Target) -> Scorer:
@@ -84,6 +93,8 @@ class Follower:
         self.settings = settings
         self.current: Target | None = None
         self.failed: tuple[Target, float, str] | None = None
+        self.shadow: Target | None = None
+        self.shadow_failed: tuple[Target, float] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="moderation-follower", daemon=True)
 
@@ -97,10 +108,11 @@ class Follower:
     def check(self) -> None:
         """One look at the registry; swap if the live model changed and loads."""
         try:
-            target = live_target(self.settings)
+            target, shadow = registry_targets(self.settings)
         except (SQLAlchemyError, RegistryError) as exc:
             log.warning("model registry unreadable; keeping the current model", error=str(exc))
             return
+        self.follow_shadow(shadow)
         if target is None or target == self.current:
             return
         if self.failed is not None and self.failed[0] == target:
@@ -132,6 +144,34 @@ class Follower:
         report_model(loaded.version)
         log.info("model swapped", model_version=loaded.version, previous_version=previous)
 
+    def follow_shadow(self, target: Target | None) -> None:
+        """Load the shadow model (or drop it); one that fails to load is simply not run."""
+        if target == self.shadow:
+            return
+        if target is None:
+            scorers.install_shadow(None)
+            self.shadow = None
+            log.info("shadow model dropped")
+            return
+        if self.shadow_failed is not None and self.shadow_failed[0] == target:
+            if time.monotonic() - self.shadow_failed[1] < RETRY_FAILED_AFTER:
+                return
+        try:
+            loaded = load_target(target)
+        except Exception as exc:  # noqa: BLE001 - a shadow that cannot load just does not run
+            self.shadow_failed = (target, time.monotonic())
+            log.error(
+                "shadow model refused; no shadow scoring",
+                model_version=target.version,
+                sha256=target.sha256[:12],
+                directory=target.directory,
+                error=str(exc) or type(exc).__name__,
+            )
+            return
+        scorers.install_shadow(loaded)
+        self.shadow, self.shadow_failed = target, None
+        log.info("shadow model loaded", model_version=target.version)
+
     def _run(self) -> None:
         while not self._stop.wait(self.settings.model_check_interval_seconds):
             try:
@@ -153,6 +193,18 @@ def ensure_follower(settings: Settings, current: Target | None) -> None:
     follower.current = current
     follower.start()
     _running = (os.getpid(), follower)
+
+
+def seed_registry(settings: Settings) -> None:
+    """Seed an empty registry (core.registry.ensure_seeded); a failure is only logged: each
+    pool process tries again when it starts."""
+    try:
+        live_target(settings)
+    except (SQLAlchemyError, RegistryError) as exc:
+        log.warning("model registry not seeded", error=str(exc))
+    finally:
+        # The main process must not hand its database connections to the forked children.
+        dispose_engines()
 
 
 def start_following(settings: Settings) -> Scorer:

@@ -13,6 +13,8 @@ from core.settings import Settings
 log = structlog.stdlib.get_logger(__name__)
 
 _scorer: Scorer | None = None
+# The registry's shadow model, when there is one (scores after each live decision, decides nothing).
+_shadow: Scorer | None = None
 # A scorer installed by hand (tests, benchmarks) is kept: the registry is not followed.
 _pinned = False
 
@@ -45,6 +47,15 @@ def install(scorer: Scorer) -> None:
     """Swap in another classifier (the follower, after loading and checking it)."""
     global _scorer
     _scorer = scorer
+
+
+def current_shadow() -> Scorer | None:
+    return _shadow
+
+
+def install_shadow(scorer: Scorer | None) -> None:
+    global _shadow
+    _shadow = scorer
 
 
 def pinned() -> bool:

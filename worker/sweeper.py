@@ -70,5 +70,7 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
         webhook_ids_forgotten=work.webhooks_forgotten,
         sanctions_expired=work.sanctions_expired,
         retention_erased=work.retention_erased,
+        provisionally_approved=work.provisionally_approved,
+        held_unscored=work.held_unscored,
     )
     return work

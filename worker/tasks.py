@@ -11,13 +11,14 @@ from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlalchemy.exc import OperationalError as DatabaseError
 
 from core.db import session_scope
-from core.moderation import moderate_comment
-from core.settings import get_settings
+from core.moderation import Scorer, moderate_comment
+from core.settings import Settings, get_settings
+from core.shadow import shadow_comment
 from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP, queue_task
 from worker.clients import get_redis
 from worker.heartbeat import ensure_heartbeat
 from worker.metrics import observe_decision, observe_scoring
-from worker.scorer import get_scorer
+from worker.scorer import current_shadow, get_scorer
 from worker.sweeper import sweep_once
 
 log = structlog.stdlib.get_logger(__name__)
@@ -60,6 +61,19 @@ def score_comment(comment_id: str) -> None:
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
     queue_task(current_app, DELIVER_EVENT, event.id)
+    shadow = current_shadow()
+    if shadow is not None:
+        score_in_shadow(settings, comment_id, shadow)
+
+
+def score_in_shadow(settings: Settings, comment_id: str, shadow: Scorer) -> None:
+    """The shadow model's would-be decision, after the live one is recorded and its event
+    queued; a failure here is logged and changes nothing (the comment is decided)."""
+    try:
+        with session_scope(settings) as session:
+            shadow_comment(session, comment_id, shadow)
+    except Exception:  # noqa: BLE001 - shadow scoring must never fail or repeat the live task
+        log.exception("shadow scoring failed", model_version=shadow.version)
 
 
 @shared_task(name=SWEEP, acks_late=False)

@@ -5,6 +5,7 @@
 """
 
 from core.store.decisions import (
+    awaiting_model,
     event_payload,
     record_author_event,
     record_comment_event,
@@ -39,6 +40,7 @@ __all__ = [
     "Receipt",
     "WebhookReplayed",
     "accept_comment",
+    "awaiting_model",
     "create_source",
     "event_payload",
     "forget_webhooks_before",

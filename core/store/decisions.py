@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from core.domain import EventType, Status
+from core.domain import EventType, Status, Unscored
 from core.reasons import Reason
 from core.statements import statement_of_reasons
 from core.store.ids import new_id
@@ -29,11 +29,14 @@ def record_decision(
     moderator_id: int | None = None,
     reason_code: str | None = None,
     note: str | None = None,
+    unscored: Unscored | None = None,
 ) -> tuple[Decision, Event]:
     """Change a comment's status and write the decision and its CMS event in the same transaction.
 
     The event row is the outbox: the caller commits, then queues its delivery; the sweeper
     queues any event left pending, so a crash between commit and queueing loses nothing.
+    `unscored` marks the sweeper's decisions on a comment the scorer has not decided in time
+    (core.unscored); any other decision clears the mark.
     """
     now = datetime.now(UTC)
     decision = Decision(
@@ -56,7 +59,9 @@ def record_decision(
         with session.no_autoflush:
             decision.statement = _statement(session, comment, decision)
     comment.status = status.value
-    comment.decided_at = now
+    # A comment held unscored (still pending) has not been decided.
+    comment.decided_at = now if status is not Status.PENDING else None
+    comment.unscored = unscored.value if unscored is not None else None
     comment.event_seq += 1
     if scores is not None:
         comment.scores = dict(scores)
@@ -131,6 +136,8 @@ def event_payload(comment: Comment, decision: Decision) -> dict[str, Any]:
             "note": decision.note,
             # Set on a rejection, null otherwise (core.statements).
             "statement_of_reasons": decision.statement,
+            # Approved by the sweeper because the scorer was down: decided again once scored.
+            "provisional": comment.unscored == Unscored.PROVISIONAL.value,
         },
     }
 
@@ -202,12 +209,24 @@ def record_author_event(
     return event
 
 
+def awaiting_model() -> ColumnElement[bool]:
+    """Comments the model has yet to decide: pending, or approved provisionally (core.unscored)."""
+    return or_(
+        Comment.status == Status.PENDING.value,
+        and_(
+            Comment.status == Status.APPROVED.value,
+            Comment.unscored == Unscored.PROVISIONAL.value,
+        ),
+    )
+
+
 def stale_pending_ids(session: Session, older_than: timedelta, limit: int = 1000) -> list[str]:
-    """Comments still pending after `older_than`: their scoring task was lost or delayed."""
+    """Comments still awaiting the model after `older_than`: their scoring task was lost or
+    delayed."""
     cutoff = datetime.now(UTC) - older_than
     rows = session.scalars(
         select(Comment.id)
-        .where(Comment.status == Status.PENDING.value, Comment.updated_at < cutoff)
+        .where(awaiting_model(), Comment.updated_at < cutoff)
         .order_by(Comment.received_at)
         .limit(limit)
     )

@@ -217,7 +217,10 @@ def _receive_again(
     comment.status = Status.PENDING.value
     comment.scores = None
     comment.highlights = None
+    comment.explanation = None
     comment.decided_at = None
+    # The new revision waits for the scorer afresh (core.unscored).
+    comment.unscored = None
     session.add(
         Revision(
             comment=comment, number=comment.revision, body=incoming.body, body_sha256=body_hash

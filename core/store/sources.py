@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.policies import record_policy_version
 from core.policy import Policy
 from core.store.ids import new_id, sha256_hex
 from core.tables import Source
@@ -30,8 +31,14 @@ class NewSource:
 
 
 def create_source(
-    session: Session, name: str, callback_url: str | None = None, **fields: Any
+    session: Session,
+    name: str,
+    callback_url: str | None = None,
+    *,
+    changed_by: str | None = None,
+    **fields: Any,
 ) -> NewSource:
+    """A new source with its credentials; its policy is kept as version 1 (core.policies)."""
     secret = new_webhook_secret()
     token = "mod_" + secrets.token_urlsafe(32)
     source = Source(
@@ -44,6 +51,9 @@ def create_source(
     )
     session.add(source)
     session.flush()
+    record_policy_version(
+        session, source, changed_by=changed_by, reason="source created", first=True
+    )
     return NewSource(source=source, secret=secret, token=token)
 
 
@@ -52,4 +62,6 @@ def source_by_token(session: Session, token: str) -> Source | None:
 
 
 def source_policy(source: Source) -> Policy:
-    return Policy.from_source_fields(source.thresholds, source.blocklist, source.max_links)
+    return Policy.from_source_fields(
+        source.thresholds, source.blocklist, source.max_links, version=source.policy_version
+    )

@@ -1,4 +1,5 @@
-"""Admin API under /v1/admin: sources, their thresholds and secrets, deliveries (admins only)."""
+"""Admin API under /v1/admin: sources, their thresholds and secrets, deliveries, the model
+registry (admins only)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, request
+from sqlalchemy.orm import Session
 
-from core import author_data, deliveries, sources
+from core import author_data, deliveries, policies, registry, sources, thresholds, whatif
 from core.db import session_scope
-from core.domain import DeliveryState
+from core.domain import LABELS, DeliveryState
+from core.shadow import shadow_report
 from core.thresholds import live_model_thresholds
 from service import web
 from service.admin.schemas import (
@@ -21,15 +24,26 @@ from service.admin.schemas import (
     DeliveryDetail,
     DeliveryList,
     DeliveryView,
+    GateView,
+    ModelList,
+    ModelView,
+    PolicyHistory,
+    PolicyVersionView,
+    PromoteRequest,
+    Promotion,
+    RestoreRequest,
+    RollbackRequest,
     RotatedSecret,
     RotateSecretRequest,
+    ShadowReportView,
     SourceList,
     SourceUpdate,
     SourceView,
+    WhatIfView,
     delivery_detail,
 )
 from service.auth import admin_required, current_moderator
-from service.errors import ValidationFailed, answer_domain_errors
+from service.errors import NotFound, ValidationFailed, answer_domain_errors
 from service.openapi import operation
 
 log = structlog.stdlib.get_logger(__name__)
@@ -53,6 +67,8 @@ def _operation(rule: str, method: str, **doc: Any) -> Callable[[F], F]:
     )
 
 
+# Longest model version the registry stores.
+MAX_VERSION_CHARS = 100
 # Largest offset into the deliveries list (PostgreSQL's OFFSET is a bigint).
 MAX_OFFSET = 2**62
 
@@ -155,7 +171,14 @@ def update_source(source_id: str) -> Any:
     source_id = web.known_id(source_id)
     body = web.parse_body(SourceUpdate)
     with session_scope(web.settings()) as session:
-        view = _source_view(sources.update_source(session, source_id, _changes(body)))
+        updated = sources.update_source(
+            session,
+            source_id,
+            _changes(body),
+            changed_by=current_moderator().email,
+            reason=body.reason,
+        )
+        view = _source_view(updated)
     log.info("source updated", source_id=source_id, fields=sorted(body.model_fields_set))
     return web.json_response(view)
 
@@ -180,6 +203,100 @@ def rotate_secret(source_id: str) -> Any:
         )
     log.info("source secret rotated", source_id=source_id, overlap_seconds=body.overlap_seconds)
     return web.json_response(result)
+
+
+NUMBER_0_1: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1}
+WHAT_IF_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "days",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": whatif.MAX_DAYS},
+        "description": f"The period, in days back from now (default {whatif.DEFAULT_DAYS})",
+    },
+    *[
+        {
+            "name": f"{label}.{which}",
+            "in": "query",
+            "schema": (
+                NUMBER_0_1 if which == "flag" else {"oneOf": [NUMBER_0_1, {"enum": ["none"]}]}
+            ),
+            "description": f"Proposed {which} threshold for {label}"
+            + (" (none: never reject)" if which == "reject" else ""),
+        }
+        for label in LABELS
+        for which in ("flag", "reject")
+    ],
+]
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/what-if",
+    "GET",
+    summary="What proposed thresholds would have done to the source's recent comments",
+    responses={200: WhatIfView, 404: "problem", 422: "problem", **ERRORS},
+    parameters=WHAT_IF_PARAMETERS,
+)
+def what_if(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    args = request.args
+    web.refuse_empty_args(args, WHAT_IF_PARAMETERS)
+    days = web.int_arg(args, "days", whatif.DEFAULT_DAYS, 1, whatif.MAX_DAYS)
+    model = live_model_thresholds(web.settings())
+    with session_scope(web.settings()) as session:
+        source = sources.get_source(session, source_id)
+        current = thresholds.effective_thresholds(source.thresholds, model)
+        try:
+            changes = whatif.parse_threshold_query(args, current)
+            policy = whatif.proposed_policy(source, model, changes)
+        except sources.InvalidSourceChange as error:
+            raise ValidationFailed(
+                str(error), errors=[{"field": "query", "message": str(error)}]
+            ) from error
+        result = whatif.what_if(whatif.load_history(session, source_id, days), policy)
+    return web.json_response(WhatIfView.model_validate(result.as_json()))
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/policies",
+    "GET",
+    summary="Every version of a source's policy: who changed it, when, why and what",
+    responses={200: PolicyHistory, 404: "problem", **ERRORS},
+)
+def list_policies(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    with session_scope(web.settings()) as session:
+        history = policies.policy_history(session, sources.get_source(session, source_id))
+        views = [PolicyVersionView.model_validate(v.as_json()) for v in history]
+    return web.json_response(PolicyHistory(versions=views))
+
+
+@_operation(
+    "/v1/admin/sources/<source_id>/policies/<int:version>/restore",
+    "POST",
+    summary="Roll the policy back to an earlier version (a new version copying it)",
+    request=RestoreRequest,
+    responses={
+        200: PolicyVersionView,
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        422: "problem",
+        **WRITE_ERRORS,
+    },
+)
+def restore_policy(source_id: str, version: int) -> Any:
+    source_id = web.known_id(source_id)
+    body = web.parse_body(RestoreRequest)
+    with session_scope(web.settings()) as session:
+        sources.restore_policy(
+            session, source_id, version, changed_by=current_moderator().email, reason=body.reason
+        )
+        source = sources.get_source(session, source_id)
+        view = PolicyVersionView.model_validate(
+            policies.policy_history(session, source)[-1].as_json()
+        )
+    log.info("policy restored", source_id=source_id, restored_from=version)
+    return web.json_response(view)
 
 
 @_operation(
@@ -226,6 +343,102 @@ def redeliver(event_id: str) -> Any:
     web.queue_deliveries([event_id])
     log.info("event redelivered by hand", event_id=event_id)
     return web.json_response(view, 202)
+
+
+def model_list(session: Session) -> ModelList:
+    """The registry (seeded on first use) and the shadow model's report, for API and page."""
+    registry.ensure_seeded(session, web.settings())
+    models = [ModelView.model_validate(registry.describe(m)) for m in registry.list_models(session)]
+    shadow = registry.shadow_model(session)
+    report = (
+        ShadowReportView.model_validate(shadow_report(session, shadow).as_json())
+        if shadow is not None
+        else None
+    )
+    return ModelList(models=models, shadow=report)
+
+
+def model_version(value: str) -> str:
+    """A path version no row can have is simply not found."""
+    value = web.known_id(value)
+    if len(value) > MAX_VERSION_CHARS:
+        raise NotFound(f"no registered model {value[:50]!r}")
+    return value
+
+
+@_operation(
+    "/v1/admin/models",
+    "GET",
+    summary="Every registered model with its state, and the shadow model's figures",
+    responses={200: ModelList, **ERRORS},
+)
+def list_models() -> Any:
+    with session_scope(web.settings()) as session:
+        result = model_list(session)
+    return web.json_response(result)
+
+
+@_operation(
+    "/v1/admin/models/<version>/shadow",
+    "POST",
+    summary="Score every comment with this model too, beside the live one (decides nothing)",
+    responses={200: ModelView, 404: "problem", 409: "problem", **WRITE_ERRORS},
+)
+def shadow_model(version: str) -> Any:
+    version = model_version(version)
+    with session_scope(web.settings()) as session:
+        registry.ensure_seeded(session, web.settings())
+        model = registry.shadow(session, version, current_moderator().email)
+        view = ModelView.model_validate(registry.describe(model))
+    return web.json_response(view)
+
+
+@_operation(
+    "/v1/admin/models/<version>/promote",
+    "POST",
+    summary="Make this model live if the promotion gates pass (409 with what they found if "
+    "not); force with a reason overrides them",
+    request=PromoteRequest,
+    request_required=False,
+    responses={
+        200: Promotion,
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        422: "problem",
+        **WRITE_ERRORS,
+    },
+)
+def promote_model(version: str) -> Any:
+    version = model_version(version)
+    body = web.parse_body(PromoteRequest) if request.content_length else PromoteRequest()
+    with session_scope(web.settings()) as session:
+        registry.ensure_seeded(session, web.settings())
+        model, results = registry.promote(
+            session, version, current_moderator().email, force=body.force, reason=body.reason
+        )
+        result = Promotion(
+            model=ModelView.model_validate(registry.describe(model)),
+            gates=[GateView.model_validate(r.as_json()) for r in results],
+        )
+    return web.json_response(result)
+
+
+@_operation(
+    "/v1/admin/models/rollback",
+    "POST",
+    summary="Retire the live model and make live again the one it replaced",
+    request=RollbackRequest,
+    request_required=False,
+    responses={200: ModelView, 409: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
+)
+def rollback_model() -> Any:
+    body = web.parse_body(RollbackRequest) if request.content_length else RollbackRequest()
+    with session_scope(web.settings()) as session:
+        registry.ensure_seeded(session, web.settings())
+        restored = registry.rollback(session, current_moderator().email, body.reason)
+        view = ModelView.model_validate(registry.describe(restored))
+    return web.json_response(view)
 
 
 @_operation(

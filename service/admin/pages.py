@@ -1,4 +1,4 @@
-"""Admin pages under /admin: sources and their policy, deliveries, and the accounts.
+"""Admin pages under /admin: sources and their policy, deliveries, the accounts, the models.
 
 Admins tune a CMS's policy, rotate its secret, resend dead callbacks and manage moderator
 accounts without a shell. Every page is admin-only and posts CSRF-protected forms.
@@ -17,12 +17,13 @@ from sqlalchemy import select
 from wtforms import EmailField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
-from core import deliveries, sources
+from core import deliveries, registry, sources
 from core.accounts import AccountError, create_user, generate_password, set_active
 from core.db import session_scope
 from core.domain import LABELS, DeliveryState, Role
 from core.tables import User
 from core.thresholds import live_model_thresholds
+from service.admin.api import model_list, model_version
 from service.admin.schemas import PAGE_SIZE, delivery_detail
 from service.auth import admin_required, current_moderator
 from service.layout import add_nav_link
@@ -223,8 +224,73 @@ def set_user_active(user_id: int) -> Any:
     return redirect(url_for("admin_pages.users")), 303
 
 
+@bp.get("/admin/models")
+@admin_required
+def models_page() -> Any:
+    model = live_model_thresholds(settings())
+    with session_scope(settings()) as session:
+        listed = model_list(session)
+        changes = [
+            {**registry.describe_change(c), "changed_at": c.changed_at}
+            for c in registry.history(session)[-20:]
+        ]
+        followers = [
+            sources.describe_source(source, model) for source in sources.list_sources(session)
+        ]
+    return render_template(
+        "admin/models.html",
+        models=listed.models,
+        shadow=listed.shadow,
+        changes=list(reversed(changes)),
+        sources=followers,
+        labels=LABELS,
+    )
+
+
+def _model_form(change: str, version: str | None = None) -> Any:
+    """Run one registry change from the models page; a refusal is flashed, in words."""
+    by = current_moderator().email
+    reason = (request.form.get("reason") or "").strip() or None
+    try:
+        with session_scope(settings()) as session:
+            registry.ensure_seeded(session, settings())
+            if change == "shadow" and version is not None:
+                registry.shadow(session, version, by)
+                message = f"{version} runs in shadow."
+            elif change == "promote" and version is not None:
+                force = request.form.get("force") == "on"
+                registry.promote(session, version, by, force=force, reason=reason)
+                message = f"{version} is live; workers switch to it within seconds."
+            else:
+                message = f"Rolled back: {registry.rollback(session, by, reason).version} is live."
+    except registry.RegistryError as error:
+        flash(f"Not changed: {error}", "error")
+    else:
+        flash(message, "info")
+    return redirect(url_for("admin_pages.models_page"))
+
+
+@bp.post("/admin/models/<version>/shadow")
+@admin_required
+def shadow_model_form(version: str) -> Any:
+    return _model_form("shadow", model_version(version))
+
+
+@bp.post("/admin/models/<version>/promote")
+@admin_required
+def promote_model_form(version: str) -> Any:
+    return _model_form("promote", model_version(version))
+
+
+@bp.post("/admin/models/rollback")
+@admin_required
+def rollback_model_form() -> Any:
+    return _model_form("rollback")
+
+
 @bp.record_once
 def _add_nav_links(state: Any) -> None:
     add_nav_link(state.app, "admin_pages.users", "Accounts", admin_only=True)
     add_nav_link(state.app, "admin_pages.sources_page", "Sources", admin_only=True)
     add_nav_link(state.app, "admin_pages.deliveries_page", "Deliveries", admin_only=True)
+    add_nav_link(state.app, "admin_pages.models_page", "Models", admin_only=True)

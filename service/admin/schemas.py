@@ -40,14 +40,17 @@ class EffectiveThreshold(ThresholdView):
 Term = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=NO_NUL), PlainText]
 
 
-# Words for authors: not blank, no NUL.
+# Text that says something: no NUL, and at least one character that is not a space.
+REASON_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+Reason = Annotated[
+    str,
+    Field(min_length=1, max_length=1000, pattern=REASON_PATTERN),
+    PlainText,
+]
+# Words for authors (statement-of-reasons templates).
 StatementText = Annotated[
     str,
-    Field(
-        min_length=1,
-        max_length=MAX_TEMPLATE_CHARS,
-        pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
-    ),
+    Field(min_length=1, max_length=MAX_TEMPLATE_CHARS, pattern=REASON_PATTERN),
 ]
 
 
@@ -139,6 +142,9 @@ class SourceUpdate(BaseModel):
     appeal_url: HttpUrlText | None = None
     # null: keep personal data for good.
     retention_days: Annotated[int, Field(strict=True, ge=1, le=36_500), Integral] | None = None
+    reason: Reason | None = Field(
+        default=None, description="Why the policy changes (kept in the policy history)"
+    )
 
 
 class RotateSecretRequest(BaseModel):
@@ -172,6 +178,59 @@ class AuthorErased(BaseModel):
     author_id: str
     counts: dict[str, int] = Field(description="Rows changed, per table")
     event_id: str = Field(description="The author.erased event telling the CMS")
+
+
+class BandCounts(BaseModel):
+    approved: int
+    flagged: int
+    rejected: int
+
+
+class BandChangeView(BaseModel):
+    id: str = Field(description="The comment's id")
+    current: Literal["approved", "flagged", "rejected"] = Field(
+        description="What the model's recorded decision did"
+    )
+    proposed: Literal["approved", "flagged", "rejected"]
+    moderator: Literal["approved", "flagged", "rejected"] = Field(
+        description="The moderator's standing decision on the comment"
+    )
+
+
+class WhatIfView(BaseModel):
+    days: int
+    comments: int = Field(description="Comments of the period the model decided")
+    current: BandCounts = Field(description="What the model's recorded decisions did")
+    proposed: BandCounts = Field(description="What the proposed policy would have done")
+    changed: list[str] = Field(description="Moderator-labelled comments that change band")
+    changes: list[BandChangeView]
+
+
+class PolicyDocument(BaseModel):
+    thresholds: dict[str, ThresholdView] = Field(
+        description="The labels a person set; the others follow the live model"
+    )
+    blocklist: list[BlocklistItem]
+    max_links: int
+
+
+class PolicyVersionView(BaseModel):
+    version: int
+    policy: PolicyDocument
+    changed_by: str | None
+    reason: str | None
+    restored_from: int | None = Field(description="The version this one copies, for a restore")
+    created_at: datetime
+    changes: list[str] = Field(description="What changed from the version before, in words")
+    current: bool = Field(description="The version in force")
+
+
+class PolicyHistory(BaseModel):
+    versions: list[PolicyVersionView]
+
+
+class RestoreRequest(BaseModel):
+    reason: Reason
 
 
 class DeliveryView(BaseModel):
@@ -225,3 +284,61 @@ def delivery_detail(session: Session, event_id: str) -> DeliveryDetail:
             for a in attempts
         ],
     )
+
+
+class GateView(BaseModel):
+    gate: Literal["site_heldout", "public_heldout", "identity_audit"]
+    passed: bool
+    detail: str
+
+
+class ModelView(BaseModel):
+    version: str
+    state: Literal["candidate", "shadow", "live", "retired"]
+    sha256: str = Field(description="sha256 of the model file, taken when it was registered")
+    created_at: datetime
+    metrics: dict[str, Any] = Field(description="Held-out figures from its manifest")
+    directory: str
+    trained_on: dict[str, Any]
+    thresholds: dict[str, float] = Field(description="The flag thresholds it was tuned to")
+    changed_by: str
+    changed_at: datetime
+
+
+class ModeratorLabelsView(BaseModel):
+    labels: int
+    positives: int
+    shadow_roc_auc: float | None
+    live_roc_auc: float | None
+
+
+class ShadowReportView(BaseModel):
+    version: str
+    since: datetime = Field(description="When it went into shadow")
+    scored: int
+    agreement: float | None = Field(description="Share of would-be decisions equal to the live")
+    would_flag: dict[str, int]
+    would_reject: dict[str, int]
+    moderator_labels: dict[str, ModeratorLabelsView]
+
+
+class ModelList(BaseModel):
+    models: list[ModelView]
+    shadow: ShadowReportView | None = Field(description="The model in shadow, since it began")
+
+
+class PromoteRequest(BaseModel):
+    """Empty to promote through the gates; force with a reason overrides them (audit log);
+    force without a reason is refused with 409, like a gate."""
+
+    force: bool = Field(default=False, strict=True)
+    reason: Reason | None = None
+
+
+class RollbackRequest(BaseModel):
+    reason: Reason | None = None
+
+
+class Promotion(BaseModel):
+    model: ModelView
+    gates: list[GateView]

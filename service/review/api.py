@@ -6,18 +6,20 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import structlog
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
 from core import appeals, authors, reports, review, sources
 from core.db import session_scope
 from core.domain import LABELS, Status
+from core.explanations import why
 from core.review import Sort
 from core.tables import AuthorSanction, Comment, Decision, Event
 from service.auth import current_moderator, moderator_token_or_session_required
-from service.errors import answer_domain_errors
+from service.errors import NotFound, answer_domain_errors
 from service.openapi import operation
-from service.review import common
+from service.review import common, together
 from service.review.schemas import (
     AppealDecision,
     AppealItem,
@@ -32,7 +34,13 @@ from service.review.schemas import (
     DecideRequest,
     DecideResponse,
     DecisionOut,
+    ExplainedWord,
+    LabelExplanation,
+    LastActionOut,
+    NoteOut,
+    NoteRequest,
     Parent,
+    PresenceResponse,
     QueueResponse,
     ReinstateRequest,
     ReportedItem,
@@ -57,6 +65,8 @@ from service.web import (
     safe_http_url,
     settings,
 )
+
+log = structlog.stdlib.get_logger(__name__)
 
 bp = Blueprint("review", __name__, url_prefix="/v1/review")
 answer_domain_errors(bp)
@@ -106,7 +116,12 @@ AUDIT_PARAMETERS: list[dict[str, Any]] = [
 ]
 
 
-def item_out(comment: Comment, parent: Comment | None, viewer_id: int) -> ReviewItem:
+def item_out(
+    comment: Comment,
+    parent: Comment | None,
+    viewer_id: int,
+    notes: Sequence[review.Note] = (),
+) -> ReviewItem:
     return ReviewItem(
         id=comment.id,
         source_id=comment.source_id,
@@ -130,11 +145,19 @@ def item_out(comment: Comment, parent: Comment | None, viewer_id: int) -> Review
         scores=comment.scores,
         risk=review.risk_of(comment),
         highlights=[[int(s), int(e)] for s, e, *_ in comment.highlights or []],
+        explanation=[
+            LabelExplanation(
+                label=item.label,
+                words=[ExplainedWord(**vars(word)) for word in item.words],
+            )
+            for item in why(comment.body, comment.explanation, comment.scores)
+        ],
         reasons=review.latest_reasons(comment),
         suggested_reject_reason=review.suggested_reject_reason(comment.scores),
         received_at=comment.received_at,
         decided_at=comment.decided_at,
         claimed_by_me=comment.claimed_by == viewer_id,
+        notes=[NoteOut.from_note(note) for note in notes],
     )
 
 
@@ -182,18 +205,21 @@ def list_queue() -> Any:
     moderator = current_moderator()
     refuse_empty_args(request.args, QUEUE_PARAMETERS)
     filters = common.queue_filters(request.args)
+    together.mark_present(settings(), moderator)
     with session_scope(settings()) as session:
         page = review.list_queue(session, filters, moderator.id)
         parents = review.parents_of(session, page.items)
         records = authors.author_records(session, page.items)
+        notes = review.notes_for(session, [c.id for c in page.items])
         body = QueueResponse(
             items=[
-                item_out(c, parents.get(c.id), moderator.id).model_copy(
+                item_out(c, parents.get(c.id), moderator.id, notes[c.id]).model_copy(
                     update={"author_record": records[c.id].as_json()}
                 )
                 for c in page.items
             ],
             counts=page.counts,
+            held=page.held,
             **_paging(page),
         )
     return json_response(body)
@@ -212,7 +238,8 @@ def get_comment(comment_id: str) -> Any:
         emails = review.moderator_emails(
             session, [d.moderator_id for d in comment.decisions if d.moderator_id]
         )
-        item = item_out(comment, review.parent_of(session, comment), moderator.id)
+        notes = review.notes_for(session, [comment.id])[comment.id]
+        item = item_out(comment, review.parent_of(session, comment), moderator.id, notes)
         body = CommentDetail(
             **item.model_dump(),
             decisions=[decision_out(d, emails.get(d.moderator_id or 0)) for d in comment.decisions],
@@ -303,13 +330,57 @@ def bulk_decide() -> Any:
 def undo() -> Any:
     moderator = current_moderator()
     request_body = parse_body(UndoRequest) if request.content_length else UndoRequest()
+    wanted = request_body.decision_ids or common.last_action_ids(moderator)
     body = common.commit_decisions(
         moderator,
-        lambda session: review.undo(session, moderator.id, request_body.decision_ids),
+        lambda session: review.undo(session, moderator.id, wanted),
         lambda outcome: decide_response(outcome, {moderator.id: moderator.email}),
-        message="moderator undid a decision",
+        undo=True,
     )
     body.undo_until = None
+    return json_response(body, 201)
+
+
+@_operation(
+    "/undo",
+    "GET",
+    summary="Your last action while it can still be undone (its decisions and until when)",
+    responses={200: LastActionOut, 401: "problem", 404: "problem"},
+)
+def last_action() -> Any:
+    action = together.last_action(settings(), current_moderator())
+    if action is None:
+        raise NotFound("nothing to undo")
+    return json_response(LastActionOut(decision_ids=action.decision_ids, undo_until=action.until))
+
+
+@_operation(
+    "/presence",
+    "GET",
+    summary="Who is in the queue now and which comments each of them holds",
+    responses={200: PresenceResponse, 401: "problem"},
+)
+def presence() -> Any:
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        people = common.people_in_queue(session, moderator)
+    return json_response(PresenceResponse(moderators=people))
+
+
+@_operation(
+    "/comments/<comment_id>/notes",
+    "POST",
+    summary="Leave a note on a comment for the next moderator (never sent to the CMS)",
+    request=NoteRequest,
+    responses={201: NoteOut, 400: "problem", 404: "problem", 415: "problem", **ERRORS},
+)
+def add_note(comment_id: str) -> Any:
+    moderator = current_moderator()
+    request_body = parse_body(NoteRequest)
+    with session_scope(settings()) as session:
+        note = review.add_note(session, comment_id, moderator.id, request_body.body)
+        body = NoteOut.from_note(note)
+    log.info("moderator left a note", comment_id=note.comment_id, moderator_id=moderator.id)
     return json_response(body, 201)
 
 
@@ -436,7 +507,10 @@ def audit() -> Any:
     with session_scope(settings()) as session:
         page = review.audit(session, filters)
         body = AuditResponse(
-            decisions=[decision_out(r.decision, r.moderator_email) for r in page.rows],
+            decisions=[
+                decision_out(r.decision, r.moderator_email).with_comment(r.comment)
+                for r in page.rows
+            ],
             **_paging(page),
         )
     return json_response(body)

@@ -19,6 +19,8 @@ from core.reasons import describe_reasons
 from core.review import AuditFilters, BulkOutcome, QueueFilters, Sort
 from core.settings import Settings
 from service.auth import Moderator
+from service.review import together
+from service.review.schemas import PersonInQueue
 from service.web import choice_arg, datetime_arg, int_arg, queue_deliveries, settings, text_arg
 
 log = structlog.stdlib.get_logger(__name__)
@@ -30,6 +32,10 @@ CSV_COLUMNS = (
     "decision_id",
     "created_at",
     "comment_id",
+    "source",
+    "thread",
+    "author",
+    "comment",
     "status",
     "previous_status",
     "actor",
@@ -90,18 +96,50 @@ def commit_decisions(
     moderator: Moderator,
     act: Callable[[Session], BulkOutcome],
     present: Callable[[BulkOutcome], T],
-    message: str = "moderator decided",
+    *,
+    undo: bool = False,
 ) -> T:
     """Run a decision use case in one committed session, present its outcome while the rows
-    are loaded, then log each decision and queue its callback (the API and the pages alike)."""
-    with session_scope(settings()) as session:
+    are loaded, then log each decision, queue its callback and keep it as the moderator's last
+    action (an undo clears that) -- the API and the pages alike."""
+    configured = settings()
+    with session_scope(configured) as session:
         outcome = act(session)
         shown = present(outcome)
-        decided = [(d.comment_id, d.status, e.id) for d, e in outcome.decided]
-    for comment_id, status, _ in decided:
+        decided = [(d.id, d.comment_id, d.status, e.id) for d, e in outcome.decided]
+        latest = max((d.created_at for d, _ in outcome.decided), default=None)
+    message = "moderator undid a decision" if undo else "moderator decided"
+    for _, comment_id, status, _ in decided:
         log.info(message, comment_id=comment_id, moderator_id=moderator.id, status=status)
-    queue_deliveries(event_id for _, _, event_id in decided)
+    queue_deliveries(event_id for *_, event_id in decided)
+    if undo:
+        together.forget_action(configured, moderator)
+    elif latest is not None:
+        ids = [decision_id for decision_id, *_ in decided]
+        together.remember_action(configured, moderator, ids, latest + review.UNDO_WINDOW)
     return shown
+
+
+def last_action_ids(moderator: Moderator) -> list[int] | None:
+    """The decisions of the moderator's last action, while its undo window is open."""
+    action = together.last_action(settings(), moderator)
+    return action.decision_ids if action is not None else None
+
+
+def people_in_queue(session: Session, moderator: Moderator) -> list[PersonInQueue]:
+    """Everyone in the queue now or holding a comment, with what they hold; you first."""
+    holding = review.holders(session)
+    seen = {p.email: p.seen_at for p in together.present(settings())}
+    people = [
+        PersonInQueue(
+            email=email,
+            seen_at=seen.get(email),
+            holding=holding.get(email, []),
+            you=email == moderator.email,
+        )
+        for email in sorted(set(seen) | set(holding))
+    ]
+    return sorted(people, key=lambda p: (not p.you, p.email))
 
 
 def _csv_cell(value: Any) -> str:
@@ -113,13 +151,17 @@ def _csv_cell(value: Any) -> str:
 
 
 def _csv_row(row: review.AuditRow) -> list[str]:
-    d = row.decision
+    d, c = row.decision, row.comment
     return [
         _csv_cell(v)
         for v in (
             d.id,
             d.created_at.isoformat(),
             d.comment_id,
+            c.source_name,
+            c.thread_title or c.thread_id,
+            c.author_name,
+            c.excerpt,
             d.status,
             d.previous_status,
             d.actor,

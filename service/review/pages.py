@@ -18,13 +18,14 @@ from werkzeug.datastructures import MultiDict
 from core import appeals, authors, reports, review
 from core.db import session_scope
 from core.domain import Status
+from core.explanations import card_labels
 from core.reasons import describe_reasons
 from core.review import AuditFilters
 from core.tables import Comment, Source
 from service.auth import current_moderator, login_required
 from service.errors import ApiError
 from service.layout import add_nav_link
-from service.review import common
+from service.review import common, together
 from service.web import queue_deliveries, safe_http_url, settings
 
 log = structlog.stdlib.get_logger(__name__)
@@ -57,6 +58,7 @@ def queue() -> Any:
     except ApiError as error:
         _flash_refusal(error)
         return redirect(url_for("pages.queue"))
+    together.mark_present(settings(), moderator)
     with session_scope(settings()) as session:
         try:
             page = review.list_queue(session, filters, moderator.id)
@@ -65,6 +67,8 @@ def queue() -> Any:
             return redirect(url_for("pages.queue"))
         parents = review.parents_of(session, page.items)
         records = authors.author_records(session, page.items)
+        notes = review.notes_for(session, [c.id for c in page.items])
+        people = common.people_in_queue(session, moderator)
         items = [
             {
                 "comment": c,
@@ -72,9 +76,11 @@ def queue() -> Any:
                 "parent": parents.get(c.id),
                 "segments": review.highlight_segments(c.body, c.highlights),
                 "reasons": describe_reasons(review.latest_reasons(c)),
+                "why": card_labels(c.body, c.explanation, c.scores, review.latest_reasons(c)),
                 "risk": review.risk_of(c),
                 "thread_url": safe_http_url(c.thread_url),
                 "suggested": review.suggested_reject_reason(c.scores),
+                "notes": notes[c.id],
             }
             for c in page.items
         ]
@@ -85,6 +91,8 @@ def queue() -> Any:
         items=items,
         filters=filters,
         sources=sources,
+        people=[p for p in people if not p.you],
+        last_action=together.last_action(settings(), moderator),
         statuses=[
             s.value for s in (Status.FLAGGED, Status.PENDING, Status.APPROVED, Status.REJECTED)
         ],
@@ -148,18 +156,32 @@ def undo() -> Any:
     raw = [part for part in (request.form.get("decision_ids") or "").split(",") if part.strip()]
     if not all(part.strip().isdigit() for part in raw):
         abort(400)
-    wanted = [int(p) for p in raw] or None
+    wanted = [int(p) for p in raw] or common.last_action_ids(moderator)
     try:
         undone = common.commit_decisions(
             moderator,
             lambda session: review.undo(session, moderator.id, wanted),
             lambda outcome: len(outcome.decided),
-            message="moderator undid a decision",
+            undo=True,
         )
     except review.ReviewError as error:
         _flash_refusal(error)
         return redirect(_return_to())
     flash(f"Undid {undone} decision{'s' if undone != 1 else ''}.", "info")
+    return redirect(_return_to())
+
+
+@bp.post("/moderate/comments/<comment_id>/notes")
+@login_required
+def add_note(comment_id: str) -> Any:
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        try:
+            review.add_note(session, comment_id, moderator.id, request.form.get("body", ""))
+        except review.ReviewError as error:
+            _flash_refusal(error)
+            return redirect(_return_to())
+    flash("Note left for the next moderator.", "info")
     return redirect(_return_to())
 
 

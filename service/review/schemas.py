@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.authors import MAX_REASON_CHARS as MAX_SANCTION_REASON_CHARS
-from core.review import APPROVE_REASONS, MAX_BULK, MAX_NOTE_CHARS, REJECT_REASONS
+from core.review import (
+    APPROVE_REASONS,
+    MAX_BULK,
+    MAX_NOTE_CHARS,
+    REJECT_REASONS,
+    AuditComment,
+    Note,
+)
 from service.schemas import Integral
 
 Verdict = Literal["approved", "rejected"]
@@ -83,6 +90,33 @@ class Parent(BaseModel):
     status: str
 
 
+class NoteRequest(Strict):
+    body: str = Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
+
+
+class NoteOut(BaseModel):
+    id: int
+    author: str = Field(description="The e-mail of the moderator who left it")
+    body: str
+    created_at: datetime
+
+    @classmethod
+    def from_note(cls, note: Note) -> NoteOut:
+        return cls(id=note.id, author=note.author, body=note.body, created_at=note.created_at)
+
+
+class ExplainedWord(BaseModel):
+    text: str = Field(description="The word as it stands in the body")
+    weight: float = Field(description="Its share of the label's margin (log-odds), above 0")
+    start: int
+    end: int
+
+
+class LabelExplanation(BaseModel):
+    label: str
+    words: list[ExplainedWord] = Field(description="Heaviest first, at most 8")
+
+
 class ReviewItem(BaseModel):
     id: str
     source_id: str
@@ -96,6 +130,13 @@ class ReviewItem(BaseModel):
     scores: dict[str, float] | None
     risk: float | None
     highlights: list[list[int]]
+    explanation: list[LabelExplanation] = Field(
+        default_factory=list,
+        description=(
+            "Per label (highest score first), the words that pushed its score up, as the model "
+            "saw them when it flagged or rejected the comment; empty when it approved"
+        ),
+    )
     reasons: list[dict[str, Any]]
     suggested_reject_reason: str
     received_at: datetime
@@ -106,11 +147,18 @@ class ReviewItem(BaseModel):
         description="The author's record at the source: approved, rejected, reported, upheld "
         "(in the queue listing)",
     )
+    notes: list[NoteOut] = Field(
+        default_factory=list, description="Moderators' notes for each other, oldest first"
+    )
 
 
 class QueueResponse(BaseModel):
     items: list[ReviewItem]
     counts: dict[str, int]
+    held: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per status, comments other moderators hold a claim on (not in counts)",
+    )
     total: int
     page: int
     per_page: int
@@ -130,6 +178,14 @@ class DecisionOut(BaseModel):
     reasons: list[dict[str, Any]]
     created_at: datetime
     event_id: str | None = None
+    comment: AuditComment | None = Field(
+        default=None,
+        description="In the audit log: which comment the decision was about (its text "
+        "shortened to 200 characters, author, source and thread)",
+    )
+
+    def with_comment(self, comment: AuditComment) -> DecisionOut:
+        return self.model_copy(update={"comment": comment})
 
 
 class CommentDetail(ReviewItem):
@@ -284,3 +340,19 @@ class ReportsDecision(Strict):
 class ReportsSettled(BaseModel):
     reports: list[ReportOut]
     event_ids: list[str]
+
+
+class LastActionOut(BaseModel):
+    decision_ids: list[int]
+    undo_until: datetime
+
+
+class PersonInQueue(BaseModel):
+    email: str
+    seen_at: datetime | None = Field(description="Last seen in the queue; null: only holds")
+    holding: list[str] = Field(description="Ids of the comments this moderator has claimed")
+    you: bool
+
+
+class PresenceResponse(BaseModel):
+    moderators: list[PersonInQueue]

@@ -4,6 +4,7 @@
   "use strict";
 
   const UNDO_SECONDS = 10;
+  const PRESENCE_EVERY_SECONDS = 30;
   // Kept per browser tab, so a reload (a cleared page, the next page) keeps undo and focus.
   const UNDO_KEY = "moderation.undo";
   const FOCUS_KEY = "moderation.focus";
@@ -84,7 +85,17 @@
   }
 
   function restoreUndo() {
-    // The action before a reload can still be taken back for what is left of its window.
+    // The action before a reload can still be taken back for what is left of its window: the
+    // server says so (it keeps each moderator's last action), else this tab remembers it.
+    const until = Date.parse(toast.dataset.undoUntil || "");
+    if (toast.dataset.undoIds && until > Date.now()) {
+      const ids = toast.dataset.undoIds.split(",").map(Number);
+      const saved = recall(UNDO_KEY);
+      const same = saved && Array.isArray(saved.ids) && saved.ids.join(",") === ids.join(",");
+      const text = same ? saved.text : "Your last action can still be undone.";
+      say(text, ids, until);
+      return;
+    }
     const saved = recall(UNDO_KEY);
     if (saved && saved.until > Date.now() && Array.isArray(saved.ids)) say(saved.text, saved.ids, saved.until);
     else remember(UNDO_KEY, null);
@@ -337,6 +348,53 @@
     decide(current, "rejected");
   }
 
+  function writeNote(item) {
+    const input = item && item.querySelector(".note-form input[name=body]");
+    if (input) input.focus();
+  }
+
+  async function leaveNote(form) {
+    const item = form.closest(".item");
+    const input = form.elements.body;
+    const text = input.value.trim();
+    if (!text) return;
+    const result = await api("POST", "/comments/" + encodeURIComponent(item.dataset.id) + "/notes", { body: text });
+    if (!result.ok) {
+      if (signInAgainIfNeeded(result)) return;
+      say(problemText(result));
+      return;
+    }
+    const notes = item.querySelector(".notes");
+    const line = document.createElement("li");
+    const who = document.createElement("span");
+    who.className = "muted";
+    who.textContent = result.data.author + ":";
+    line.append(who, " " + result.data.body);
+    notes.append(line);
+    notes.hidden = false;
+    input.value = "";
+    item.focus({ preventScroll: true });
+    say("Note left for the next moderator.");
+  }
+
+  async function refreshPresence() {
+    const box = document.getElementById("presence");
+    const result = await api("GET", "/presence");
+    if (!box || !result.ok) return;
+    const others = result.data.moderators.filter((p) => !p.you);
+    box.replaceChildren();
+    box.hidden = !others.length;
+    if (!others.length) return;
+    box.append("Also in the queue: ");
+    others.forEach((p, n) => {
+      const person = document.createElement("span");
+      person.className = "person";
+      person.textContent = p.email + (p.holding.length ? " (holds " + p.holding.length + ")" : "");
+      box.append(person);
+      if (n < others.length - 1) box.append(", ");
+    });
+  }
+
   function toggleSelect(item) {
     if (!item) return;
     const box = item.querySelector(".select-box");
@@ -357,6 +415,7 @@
       case "x": toggleSelect(current); break;
       case "u": undo(); break;
       case "d": toggleDensity(); break;
+      case "n": writeNote(current); break;
       case "?": help.showModal(); break;
       default:
         if (/^[1-9]$/.test(event.key)) rejectWithReasonKey(event.key);
@@ -366,6 +425,12 @@
   });
 
   list.addEventListener("submit", (event) => {
+    const noteForm = event.target.closest("form.note-form");
+    if (noteForm) {
+      event.preventDefault();
+      leaveNote(noteForm);
+      return;
+    }
     const form = event.target.closest("form.decide");
     if (!form) return;
     event.preventDefault();
@@ -411,4 +476,5 @@
   updateSelected();
   restoreUndo();
   focusItem(startingItem());
+  setInterval(refreshPresence, PRESENCE_EVERY_SECONDS * 1000);
 })();

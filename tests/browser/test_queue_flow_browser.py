@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from core.db import session_scope
@@ -17,7 +17,7 @@ from core.settings import Settings
 from core.store import create_source
 from core.tables import Decision
 from tests.browser.review_pages import focused_id, press_and_wait_gone, sign_in, statuses
-from tests.service.review_support import Account, add_comment
+from tests.service.review_support import Account, add_comment, make_account
 
 pytestmark = pytest.mark.browser
 
@@ -235,3 +235,59 @@ class TestQueueFlow:
         assert {page.locator(".item").nth(n).get_attribute("data-id") for n in range(2)} == set(
             daily
         )
+
+
+class TestWorkingTogether:
+    def test_undo_works_from_a_new_tab_within_the_window(
+        self, page: Page, live_server: str, settings: Settings, source_id: str, moderator: Account
+    ) -> None:
+        ids = flagged(settings, source_id, 2)
+        sign_in(page, live_server, moderator)
+        press_and_wait_gone(page, "a")
+        assert statuses(settings, ids[:1]) == ["approved"]
+        # A new tab keeps nothing of the first one: the server knows the last action.
+        second = page.context.new_page()
+        second.goto(f"{live_server}/moderate")
+        expect(second.locator("#toast")).to_contain_text("can still be undone")
+        second.keyboard.press("u")
+        expect(second.locator(f'.item[data-id="{ids[0]}"]')).to_have_count(1)
+        assert statuses(settings, ids[:1]) == ["flagged"]
+
+    def test_a_note_and_who_holds_what_reach_a_colleague(
+        self,
+        browser: Browser,
+        page: Page,
+        live_server: str,
+        settings: Settings,
+        source_id: str,
+        moderator: Account,
+        artifacts: Path,
+    ) -> None:
+        ids = flagged(settings, source_id, 3)
+        colleague = make_account(settings, "moderator", email="colleague@example.org")
+        sign_in(page, live_server, moderator)
+        assert focused_id(page) == ids[0]
+        page.keyboard.press("n")
+        page.keyboard.type("Asked the author for a source; decide after 5 pm.")
+        page.keyboard.press("Enter")
+        notes = page.locator(f'.item[data-id="{ids[0]}"] .notes')
+        expect(notes).to_contain_text("mod@example.org: Asked the author for a source")
+        page.locator(f'.item[data-id="{ids[0]}"]').focus()
+        page.keyboard.press("j")  # moving on gives the first comment back, holds the second
+        assert focused_id(page) == ids[1]
+
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        other = context.new_page()
+        try:
+            sign_in(other, live_server, colleague)
+            expect(other.locator("#presence")).to_contain_text("mod@example.org (holds 1)")
+            card = other.locator(f'.item[data-id="{ids[0]}"]')
+            expect(card.locator(".notes")).to_contain_text("Asked the author for a source")
+            expect(other.locator(f'.item[data-id="{ids[1]}"]')).to_have_count(0)
+            other.screenshot(path=str(artifacts / "queue-note-presence-390.png"), full_page=True)
+        finally:
+            context.close()
+        # Back on the first screen, the colleague shows up within a refresh of presence.
+        page.reload()
+        expect(page.locator("#presence")).to_contain_text("colleague@example.org")
+        page.screenshot(path=str(artifacts / "queue-note-presence-1280.png"))

@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "seen_webhooks",
     "model_versions",
     "model_changes",
+    "shadow_scores",
 }
 
 

@@ -17,9 +17,11 @@ from standardwebhooks import Webhook
 from cli.main import cli
 from cli.simulate import (
     SAMPLE_COMMENTS,
+    SAMPLES,
     Inbox,
     Posted,
     SimSource,
+    decided_as_kind,
     percentile,
     post_comment,
     trimmed,
@@ -96,6 +98,8 @@ class TestSimulate:
             "accepted": approved,
             "second_refused": approved,
         }
+        # Every built-in sample is checked against its kind (the word-list model misses some).
+        assert report["samples_as_their_kind"] + len(report["samples_not_as_their_kind"]) == 25
 
     @pytest.mark.integration
     def test_simulate_posts_the_texts_of_a_csv(
@@ -170,6 +174,26 @@ class TestInbox:
         assert statuses == [204, 204, 204]
         assert inbox.latest_by_comment["c1"].type == "comment.approved"
         assert inbox.duplicates == 1 and len(inbox.callbacks) == 2
+
+
+class TestDecidedAsKind:
+    def test_a_sample_is_right_when_approved_exactly_if_ordinary(self) -> None:
+        ordinary = next(s for s in SAMPLES if s.kind == "ordinary")
+        threat = next(s for s in SAMPLES if s.kind == "threat")
+        inbox = Inbox(secret=SECRET)
+        posted = Posted()
+        outcomes = [(ordinary, "comment.approved"), (threat, "comment.approved")]
+        outcomes += [(threat, "comment.flagged"), (ordinary, "comment.rejected")]
+        for n, (sample, outcome) in enumerate(outcomes):
+            posted.text_of[f"c{n}"] = sample.text
+            assert inbox.receive(*signed(SECRET, event(f"c{n}", 1, outcome), f"msg_{n}")) == 204
+        posted.text_of["c9"] = "a text from a CSV, of no kind"
+        right, wrong = decided_as_kind(posted, inbox)
+        assert right == 2
+        assert [(w["kind"], w["outcome"]) for w in wrong] == [
+            ("threat", "approved"),
+            ("ordinary", "rejected"),
+        ]
 
 
 class TestPostComment:

@@ -63,6 +63,7 @@ def comment_by(external_id: str, body: str, **fields: Any) -> IncomingComment:
 
 
 def store(session: Session, source_id: str, incoming: IncomingComment) -> Comment:
+    # A fresh webhook id each time: id() of a collected object comes back, a replay to the intake.
     accepted = accept_comment(session, source_id, f"msg_{uuid.uuid4().hex}", incoming)
     return session.get_one(Comment, accepted.comment_id)
 

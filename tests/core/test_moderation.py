@@ -104,7 +104,12 @@ class TestModerateComment:
             [decision] = decisions_of(session, comment_id)
             assert decision.status == Status.REJECTED.value
             assert decision.reasons == [
-                {"kind": "blocklist", "term": "council", "outcome": "rejected"}
+                {
+                    "kind": "blocklist",
+                    "term": "council",
+                    "matched": "council",
+                    "outcome": "rejected",
+                }
             ]
 
     def test_moderate_comment_twice_decides_once(self, settings: Settings) -> None:

@@ -1,6 +1,6 @@
 """Properties of the intake signature check: the right signature always verifies, any change fails.
 
-(Normalisation's properties live with the model: tests/models/test_normalise.py.)
+(Text folding's properties live with it: tests/test_textfold.py.)
 """
 
 from __future__ import annotations

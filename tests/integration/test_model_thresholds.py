@@ -28,6 +28,7 @@ CANDIDATES = [
     "This is a silly article",
     "The writer seems confused about the numbers",
     "Honestly this reads like nonsense",
+    "You lot are clueless",
 ]
 FLAT = 0.5
 

@@ -9,8 +9,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from core.db import session_scope
 from core.settings import Settings
 from core.store import NewSource
+from core.tables import Comment
 from tests.integration.intake import decided_view, post_comment
 from tests.integration.stored import (
     BENIGN,
@@ -39,6 +41,30 @@ class TestShippedModel:
         assert toxic_view["highlights"], "a moderator sees what made it toxic"
         assert benign_view["status"] == "approved"
         assert benign_view["decision"]["model_version"] == toxic_view["decision"]["model_version"]
+
+    def test_worker_stores_why_it_flagged_and_nothing_for_approvals(
+        self,
+        client: FlaskClient,
+        settings: Settings,
+        source: NewSource,
+        celery_worker: WorkerProcess,
+    ) -> None:
+        toxic = post_comment(client, source, TOXIC)["id"]
+        benign = post_comment(client, source, BENIGN)["id"]
+        wait_for(decided_view(client, source, toxic))
+        wait_for(decided_view(client, source, benign))
+        with session_scope(settings) as session:
+            flagged = session.get_one(Comment, toxic)
+            approved = session.get_one(Comment, benign)
+            assert flagged.status in {"flagged", "rejected"}
+            explanation, words_of = flagged.explanation, flagged.body
+            assert approved.status == "approved"
+            assert approved.explanation is None
+        assert explanation is not None
+        words = [words_of[start:end].lower() for start, end, _ in explanation["toxic"]]
+        assert {"idiot", "pathetic"} <= set(words[:3]), words
+        weights = [weight for _, _, weight in explanation["toxic"]]
+        assert weights == sorted(weights, reverse=True) and weights[-1] > 0
 
 
 class TestModelWorkerRecovery:

@@ -15,6 +15,7 @@ import models
 from cli.simulate import SAMPLES
 from core.domain import Status
 from core.policy import Policy, Thresholds, decide
+from core.reasons import ScoreReason
 from models.artifact import SHIPPED_DIR
 from models.classifier import Classifier
 
@@ -84,26 +85,29 @@ BARS: dict[str, dict[str, Bar]] = {
 # Bars the shipped model does not meet yet, with its measured figure (xfail, strict: a bar
 # that starts passing fails here until it is moved out of this table).
 SHORTFALLS: dict[tuple[str, str], str] = {
-    ("threat", "direct_threat"): "linear-b92770ed14e0: 1/18 = 5.6% flagged (bar >= 90%)",
-    ("threat", "indirect_threat"): "linear-b92770ed14e0: 0/16 = 0.0% flagged (bar >= 90%)",
-    ("threat", "wish_of_harm"): "linear-b92770ed14e0: 1/16 = 6.2% flagged (bar >= 90%)",
-    ("threat", "call_violence_person"): "linear-b92770ed14e0: 4/16 = 25.0% flagged (bar >= 90%)",
-    ("threat", "call_violence_group"): "linear-b92770ed14e0: 4/16 = 25.0% flagged (bar >= 90%)",
-    ("threat", "property_with_people"): "linear-b92770ed14e0: 0/14 = 0.0% flagged (bar >= 90%)",
-    ("spam", "scam"): "linear-b92770ed14e0: 5/20 = 25.0% flagged (bar >= 90%)",
-    ("spam", "crypto"): "linear-b92770ed14e0: 3/16 = 18.8% flagged (bar >= 90%)",
-    ("spam", "betting"): "linear-b92770ed14e0: 5/16 = 31.2% flagged (bar >= 90%)",
-    ("spam", "phishing"): "linear-b92770ed14e0: 3/16 = 18.8% flagged (bar >= 90%)",
-    ("spam", "seo_link_drop"): "linear-b92770ed14e0: 4/16 = 25.0% flagged (bar >= 90%)",
-    ("spam", "numbers"): "linear-b92770ed14e0: 2/20 = 10.0% flagged (bar <= 3%)",
-    ("spam", "prices"): "linear-b92770ed14e0: 1/16 = 6.2% flagged (bar <= 3%)",
-    ("spam", "source_links"): "linear-b92770ed14e0: 6/16 = 37.5% flagged (bar <= 3%)",
-    ("spam", "ordinary"): "linear-b92770ed14e0: 3/16 = 18.8% flagged (bar <= 3%)",
-    ("identity_hate", "group_attack"): "linear-b92770ed14e0: 10/26 = 38.5% flagged (bar >= 85%)",
-    ("identity_hate", "exclusion"): "linear-b92770ed14e0: 6/12 = 50.0% flagged (bar >= 85%)",
-    ("identity_hate", "person_insult"): "linear-b92770ed14e0: 2/20 = 10.0% flagged (bar <= 5%)",
-    ("identity_hate", "counter_speech"): "linear-b92770ed14e0: 2/20 = 10.0% flagged (bar <= 5%)",
-    ("identity_hate", "reclaimed"): "linear-b92770ed14e0: 1/12 = 8.3% flagged (bar <= 5%)",
+    ("threat", "direct_threat"): "linear-c26d361e70c7: 7/18 = 38.9% flagged (bar >= 90%)",
+    ("threat", "indirect_threat"): "linear-c26d361e70c7: 1/16 = 6.2% flagged (bar >= 90%)",
+    ("threat", "wish_of_harm"): "linear-c26d361e70c7: 11/16 = 68.8% flagged (bar >= 90%)",
+    ("threat", "call_violence_person"): "linear-c26d361e70c7: 11/16 = 68.8% flagged (bar >= 90%)",
+    ("threat", "call_violence_group"): "linear-c26d361e70c7: 10/16 = 62.5% flagged (bar >= 90%)",
+    ("threat", "property_with_people"): "linear-c26d361e70c7: 3/14 = 21.4% flagged (bar >= 90%)",
+    ("threat", "figurative"): "linear-c26d361e70c7: 2/20 = 10.0% flagged (bar <= 5%)",
+    ("threat", "condemning_threat"): "linear-c26d361e70c7: 3/20 = 15.0% flagged (bar <= 5%)",
+    ("threat", "punitive"): "linear-c26d361e70c7: 2/20 = 10.0% flagged (bar <= 5%)",
+    ("spam", "scam"): "linear-c26d361e70c7: 11/20 = 55.0% flagged (bar >= 90%)",
+    ("spam", "crypto"): "linear-c26d361e70c7: 7/16 = 43.8% flagged (bar >= 90%)",
+    ("spam", "betting"): "linear-c26d361e70c7: 11/16 = 68.8% flagged (bar >= 90%)",
+    ("spam", "phishing"): "linear-c26d361e70c7: 7/16 = 43.8% flagged (bar >= 90%)",
+    ("spam", "seo_link_drop"): "linear-c26d361e70c7: 2/16 = 12.5% flagged (bar >= 90%)",
+    ("spam", "prices"): "linear-c26d361e70c7: 1/16 = 6.2% flagged (bar <= 3%)",
+    ("spam", "source_links"): "linear-c26d361e70c7: 2/16 = 12.5% flagged (bar <= 3%)",
+    ("spam", "ordinary"): "linear-c26d361e70c7: 1/16 = 6.2% flagged (bar <= 3%)",
+    ("identity_hate", "group_attack"): "linear-c26d361e70c7: 11/26 = 42.3% flagged (bar >= 85%)",
+    ("identity_hate", "dehumanising"): "linear-c26d361e70c7: 13/16 = 81.2% flagged (bar >= 85%)",
+    ("identity_hate", "exclusion"): "linear-c26d361e70c7: 6/12 = 50.0% flagged (bar >= 85%)",
+    ("identity_hate", "person_insult"): "linear-c26d361e70c7: 2/20 = 10.0% flagged (bar <= 5%)",
+    ("identity_hate", "counter_speech"): "linear-c26d361e70c7: 2/20 = 10.0% flagged (bar <= 5%)",
+    ("identity_hate", "reclaimed"): "linear-c26d361e70c7: 1/12 = 8.3% flagged (bar <= 5%)",
 }
 
 
@@ -164,7 +168,11 @@ def cases_of_bars() -> list[object]:
     for label, bars in BARS.items():
         for category in bars:
             shortfall = SHORTFALLS.get((label, category))
-            marks = [pytest.mark.xfail(strict=True, reason=shortfall)] if shortfall else []
+            marks = (
+                [pytest.mark.xfail(strict=True, raises=AssertionError, reason=shortfall)]
+                if shortfall
+                else []
+            )
             params.append(pytest.param(label, category, marks=marks, id=f"{label}-{category}"))
     return params
 
@@ -204,8 +212,7 @@ def policies(classifier: Classifier) -> dict[str, Policy]:
 
 # Samples the shipped model does not decide as their kind says yet, by policy: the figure.
 SAMPLE_SHORTFALLS: dict[str, str] = {
-    "default": "linear-b92770ed14e0: 8 of 40 decided wrongly",
-    "tuned": "linear-b92770ed14e0: 9 of 40 decided wrongly",
+    "default": "linear-c26d361e70c7: 1 of 40 decided wrongly",
 }
 
 
@@ -215,7 +222,11 @@ class TestSimulatorSamples:
         [
             pytest.param(
                 name,
-                marks=[pytest.mark.xfail(strict=True, reason=SAMPLE_SHORTFALLS[name])]
+                marks=[
+                    pytest.mark.xfail(
+                        strict=True, raises=AssertionError, reason=SAMPLE_SHORTFALLS[name]
+                    )
+                ]
                 if name in SAMPLE_SHORTFALLS
                 else [],
             )
@@ -231,7 +242,7 @@ class TestSimulatorSamples:
         for sample, row in zip(SAMPLES, probabilities, strict=True):
             scores = dict(zip(shipped.labels, map(float, row), strict=True))
             outcome = decide(scores, sample.text, policy)
-            flagged_for = {r.get("label") for r in outcome.reasons if r["kind"] == "score"}
+            flagged_for = {r.label for r in outcome.reasons if isinstance(r, ScoreReason)}
             right = (
                 outcome.status == Status.APPROVED
                 if sample.kind == "ordinary"

@@ -11,7 +11,14 @@ import pytest
 import scipy.sparse as sp
 
 import models
-from models.artifact import MANIFEST_FILE, MODEL_FILE, file_sha256, verify
+from models.artifact import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SHIPPED_DIR,
+    file_sha256,
+    read_manifest,
+    verify,
+)
 from models.datasets import DEFAULT_DATA_DIR
 from models.splits import CALIBRATION, FIT, HELDOUT, assign_parts
 from models.train import (
@@ -81,6 +88,20 @@ class TestBuildArtifact:
         assert "## Held-out results" in card
         assert "--sets convabuse --sets youtube-spam --seed 7" in card
         assert (small_artifact / "plots" / "spam.png").stat().st_size > 0
+
+    def test_build_artifact_stacks_on_the_shipped_embedding(self, small_artifact: Path) -> None:
+        manifest = json.loads((small_artifact / MANIFEST_FILE).read_text())
+        shipped = read_manifest(SHIPPED_DIR)["embedding"]
+        assert manifest["embedding"]["sha256"] == shipped["sha256"]
+        classifier = models.load(small_artifact, manifest["sha256"])
+        assert classifier.embedding_stage is not None
+        assert classifier.embedding_stage.labels == ("toxic", "spam")  # no threat rows here
+        gain = manifest["metrics"]["stage_gain"]
+        assert {(row["set"], row["label"]) for row in gain} == {
+            ("convabuse", "toxic"),
+            ("youtube-spam", "spam"),
+        }
+        assert "## Embedding stage" in (small_artifact / "MODEL_CARD.md").read_text()
 
     def test_build_artifact_scores_restricted_sets_out_of_domain(
         self, small_artifact: Path

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from models.classifier import Classifier
+from models.embedding import StaticEmbedding, basic_words
 from models.train import TrainConfig, train
 
 INSULTS = ("idiot", "stupid", "moron", "fuck", "loser", "dumb")
@@ -40,3 +41,20 @@ def tiny_classifier() -> Classifier:
     """A classifier from tiny_frame (no identity augmentation: the audit is not under test)."""
     config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0)
     return train(tiny_frame(), config).classifier
+
+
+def tiny_embedding(dim: int = 8, seed: int = 13) -> StaticEmbedding:
+    """A WordPiece vocabulary of tiny_frame's words (and a suffix piece) with seeded random
+    vectors: enough for the embedding stage to learn from, and to be saved and verified."""
+    words = sorted({w for text in tiny_frame()["text"] for w in basic_words(text)})
+    vocabulary = ["[PAD]", "[UNK]", *words, "##ing", "##s"]
+    embedding = StaticEmbedding(vocabulary, source="tests")
+    vectors = np.random.default_rng(seed).normal(size=(len(vocabulary), dim))
+    embedding.attach(vectors.astype(np.float16))
+    return embedding
+
+
+def tiny_stacked_classifier() -> Classifier:
+    """tiny_classifier with an embedding stage over tiny_embedding."""
+    config = TrainConfig(word_min_df=1, char_min_df=1, augmentation_weight=0.0)
+    return train(tiny_frame(), config, embedding=tiny_embedding()).classifier

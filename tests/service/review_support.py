@@ -12,10 +12,12 @@ from flask.testing import FlaskClient
 from core.accounts import create_user, mint_token
 from core.db import session_scope
 from core.domain import Status
+from core.explanations import explain_outcome
+from core.moderation import score_text
 from core.reasons import Reason, ScoreReason
 from core.settings import Settings
 from core.store import IncomingComment, record_decision
-from core.tables import Source
+from core.tables import Comment, Source
 from tests.comments import receive
 
 PASSWORD = "correct horse battery staple"
@@ -121,3 +123,19 @@ def add_comment(
 
 def bearer(account: Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {account.token}"}
+
+
+def explain_with_shipped_model(settings: Settings, comment_id: str) -> dict[str, Any]:
+    """Store on a comment its scores and the explanation the shipped model gives, as the worker
+    does when it flags one; returns the explanation."""
+    import models  # scikit-learn: only the tests that explain pay for the import
+
+    classifier = models.load()
+    with session_scope(settings) as session:
+        comment = session.get(Comment, comment_id)
+        assert comment is not None
+        comment.scores = score_text(classifier, comment.body)
+        explanation = explain_outcome(classifier, comment.body, Status.FLAGGED)
+        assert explanation, "the shipped model explains a flagged comment"
+        comment.explanation = explanation
+        return explanation

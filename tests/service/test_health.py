@@ -75,6 +75,27 @@ class TestReadyz:
         assert body["checks"] == {"database": "ok", "redis": "ok", "model": "ok"}
         assert body["model_versions"] == ["toxic-2026.11"]
 
+    def test_readyz_stays_ready_and_lists_a_live_model_workers_refused(
+        self, settings: Settings, private_redis: str
+    ) -> None:
+        refused = {"version": "cand-2", "error": "model file is not the expected model"}
+        beats = {
+            f"{HEARTBEAT}1": {"model_version": "cand-1", "model_error": refused},
+            f"{HEARTBEAT}2": {"model_version": "cand-1", "model_error": refused},
+        }
+        client = redis.Redis.from_url(private_redis)
+        for key, beat in beats.items():
+            client.set(key, json.dumps({**beat, "at": "2026-12-04T00:00:00Z"}), ex=60)
+        probe = probe_client(settings, private_redis)
+
+        response = probe.get("/readyz")
+        metrics = probe.get("/metrics").get_data(as_text=True)
+
+        assert response.status_code == 200
+        assert response.get_json()["model_errors"] == [{**refused, "workers": 2}]
+        assert 'moderation_model_info{state="serving",version="cand-1"} 2.0' in metrics
+        assert 'moderation_model_info{state="load_failed",version="cand-2"} 2.0' in metrics
+
     def test_readyz_not_ready_without_worker(self, settings: Settings, private_redis: str) -> None:
         response = probe_client(settings, private_redis).get("/readyz")
 

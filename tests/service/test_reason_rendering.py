@@ -19,10 +19,12 @@ from core.reasons import (
     LinksReason,
     ModeratorReason,
     Reason,
+    ReplacesProvisionalReason,
     SanctionReason,
     ScoreReason,
     TrustReason,
     UndoReason,
+    UnscoredReason,
     describe_reason,
 )
 from core.settings import Settings
@@ -38,9 +40,14 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
         "toxic scored 0.91 (threshold 0.5)",
     ),
     (
-        BlocklistReason(term="watchword", outcome="rejected"),
-        {"kind": "blocklist", "term": "watchword", "outcome": "rejected"},
-        "blocked term: watchword",
+        BlocklistReason(term="watchword", matched="w a t c h w o r d", outcome="rejected"),
+        {
+            "kind": "blocklist",
+            "term": "watchword",
+            "matched": "w a t c h w o r d",
+            "outcome": "rejected",
+        },
+        "blocked term: watchword (written “w a t c h w o r d”)",
     ),
     (
         LinksReason(count=3, limit=2, outcome="flagged"),
@@ -85,12 +92,27 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
         {"kind": "trust", "approved": 1, "required": 3, "outcome": "flagged"},
         "new author: 1 of 3 approved comments needed",
     ),
+    (
+        UnscoredReason(wait_seconds=300, outcome="approved"),
+        {"kind": "unscored", "wait_seconds": 300, "outcome": "approved"},
+        "approved provisionally: not scored within 300 s",
+    ),
+    (
+        UnscoredReason(wait_seconds=60, outcome="pending"),
+        {"kind": "unscored", "wait_seconds": 60, "outcome": "pending"},
+        "held: not scored within 60 s",
+    ),
+    (
+        ReplacesProvisionalReason(replaces=17, outcome="flagged"),
+        {"kind": "replaces_provisional", "replaces": 17, "outcome": "flagged"},
+        "replaces the provisional approval (decision 17)",
+    ),
 ]
 KINDS = [json["kind"] for _, json, _ in EXAMPLES]
 
 
 def test_reason_examples_cover_every_kind() -> None:
-    assert sorted(KINDS) == sorted(t.model_fields["kind"].default for t in REASON_TYPES)
+    assert sorted(set(KINDS)) == sorted(t.model_fields["kind"].default for t in REASON_TYPES)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.db import session_scope
 from core.domain import Status
@@ -18,7 +18,13 @@ from core.store import NewSource
 from core.tables import Comment, Decision, Event
 from service import create_app
 from tests.service.conftest import queued_tasks
-from tests.service.review_support import Account, add_comment, bearer, make_account
+from tests.service.review_support import (
+    Account,
+    add_comment,
+    bearer,
+    explain_with_shipped_model,
+    make_account,
+)
 
 ROUTES = [
     ("GET", "/v1/review/queue"),
@@ -147,9 +153,17 @@ class TestReviewQueue:
                 author_id="u-2",
             ),
         }
-        body = client.get(f"/v1/review/queue?{query}", headers=bearer(moderator)).json
+        scoped = f"source={source.source.id}&{query}"
+        body = client.get(f"/v1/review/queue?{scoped}", headers=bearer(moderator)).json
         assert body is not None
         assert [item["id"] for item in body["items"]] == [ids[expected]]
+
+    def test_review_queue_thread_filter_needs_its_source(
+        self, client: FlaskClient, moderator: Account
+    ) -> None:
+        response = client.get("/v1/review/queue?thread=article-9", headers=bearer(moderator))
+        assert response.status_code == 422
+        assert "thread ids are per source" in response.json["detail"]  # type: ignore[index]
 
     def test_review_queue_filters_by_source(
         self,
@@ -234,6 +248,32 @@ class TestReviewQueue:
         assert body["reasons"][0]["label"] == "toxic"
         assert body["suggested_reject_reason"] == "toxic"
         assert [d["actor"] for d in body["decisions"]] == ["model"]
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+    def test_review_queue_item_explains_what_the_model_flagged(
+        self, client: FlaskClient, settings: Settings, source: NewSource, moderator: Account
+    ) -> None:
+        body_text = "You are a stupid idiot and this article is rubbish."
+        explained = add_comment(settings, source.source.id, body=body_text)
+        stored = explain_with_shipped_model(settings, explained)
+        plain = add_comment(settings, source.source.id, body="Nothing explained here.")
+        item = client.get(f"/v1/review/comments/{explained}", headers=bearer(moderator)).json
+        assert item is not None
+        toxic = {e["label"]: e["words"] for e in item["explanation"]}["toxic"]
+        assert [w["text"] for w in toxic[:2]] == ["idiot", "stupid"]
+        assert all(w["weight"] > 0 for w in toxic)
+        assert [w["weight"] for w in toxic] == sorted((w["weight"] for w in toxic), reverse=True)
+        assert [[w["start"], w["end"], w["weight"]] for w in toxic] == stored["toxic"]
+        assert all(body_text[w["start"] : w["end"]] == w["text"] for w in toxic)
+        # Labels come highest score first; the queue listing carries the same.
+        assert item["explanation"][0]["label"] == "toxic"
+        queue = client.get(
+            f"/v1/review/queue?source={source.source.id}", headers=bearer(moderator)
+        ).json
+        assert queue is not None
+        by_id = {i["id"]: i["explanation"] for i in queue["items"]}
+        assert by_id[explained] == item["explanation"]
+        assert by_id[plain] == []
 
     def test_review_queue_unknown_comment_is_404(
         self, client: FlaskClient, moderator: Account
@@ -683,6 +723,17 @@ class TestReviewAudit:
         future = client.get(f"/v1/review/audit?since={tomorrow}", headers=bearer(moderator)).json
         assert mine["total"] == 1  # type: ignore[index]
         assert future["total"] == 0  # type: ignore[index]
+
+    def test_review_audit_csv_fails_whole_when_the_database_fails(
+        self, settings: Settings, moderator: Account
+    ) -> None:
+        # A real failure of the export's query: its table is gone. The answer is an error,
+        # never a 200 whose CSV stops after the header.
+        with session_scope(settings) as session:
+            session.execute(text("ALTER TABLE decisions RENAME TO decisions_away"))
+        client = create_app({"TESTING": False}, settings=settings).test_client()
+        response = client.get("/v1/review/audit.csv", headers=bearer(moderator))
+        assert response.status_code == 500
 
     def test_review_audit_csv_exports_every_decision(
         self, client: FlaskClient, settings: Settings, source: NewSource, moderator: Account

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.normalise import Normalised, normalise, normalised_text
+from textfold import Normalised, normalise, normalised_text
 
 
 def _original(text: str, normalised_word: str) -> str:

@@ -1,0 +1,183 @@
+"""Drift on a constructed history: PSI and override rates equal the hand computation."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+from sqlalchemy.orm import Session
+from structlog.testing import capture_logs
+
+from core.db import session_scope
+from core.drift import check_drift, override_rate, psi, reference, score_drift
+from core.settings import Settings
+from core.sources import get_source
+from core.store import create_source
+from core.tables import Comment, Decision, ScoreReference
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+_ids = count()
+
+
+def add_comment(
+    session: Session,
+    source_id: str,
+    at: datetime,
+    toxic: float = 0.1,
+    model: str = "approved",
+    moderator: str | None = None,
+    reason_code: str | None = None,
+) -> None:
+    """A comment scored and decided by the model at `at`, maybe decided by a moderator after."""
+    comment_id = f"cmt_drift_{next(_ids):06d}"
+    scores = {"toxic": toxic, "identity_hate": 0.01, "threat": 0.01, "spam": 0.01}
+    session.add(
+        Comment(
+            id=comment_id,
+            source_id=source_id,
+            external_id=comment_id,
+            thread_id="t",
+            author_name="R",
+            author_email="r@example.org",
+            body="text",
+            body_sha256=hashlib.sha256(b"text").hexdigest(),
+            status=moderator or model,
+            scores=scores,
+            received_at=at,
+        )
+    )
+    session.add(
+        Decision(
+            comment_id=comment_id,
+            revision=1,
+            previous_status="pending",
+            status=model,
+            actor="model",
+            scores=scores,
+            created_at=at,
+        )
+    )
+    if moderator is not None:
+        session.add(
+            Decision(
+                comment_id=comment_id,
+                revision=1,
+                previous_status=model,
+                status=moderator,
+                actor="moderator",
+                reason_code=reason_code,
+                created_at=at + timedelta(minutes=5),
+            )
+        )
+
+
+def new_source(session: Session) -> str:
+    return create_source(session, "Drift Gazette").source.id
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+class TestScoreDrift:
+    def test_reference_is_the_first_30_days_in_deciles(self, settings: Settings) -> None:
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            start = NOW - timedelta(days=60)
+            for i in range(200):
+                add_comment(session, source_id, start + timedelta(hours=i), 0.1 if i % 2 else 0.7)
+            # After the reference period: not part of it.
+            add_comment(session, source_id, start + timedelta(days=31), 0.99)
+        with session_scope(settings) as session:
+            ref = reference(session, source_id, "toxic", NOW)
+            assert ref is not None
+            # Deciles of 100 x 0.1 and 100 x 0.7: 0.1 four times, 0.4 (the median), 0.7.
+            assert ref.edges == [0.0, 0.1, 0.4, 0.7, 1.0]
+            assert ref.fractions == [0.0, 0.5, 0.0, 0.5]
+            assert ref.count == 200
+
+    def test_no_reference_before_30_days_of_traffic(self, settings: Settings) -> None:
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            for i in range(300):
+                add_comment(session, source_id, NOW - timedelta(days=20) + timedelta(minutes=i))
+            assert reference(session, source_id, "toxic", NOW) is None
+
+    def test_psi_of_the_last_7_days_equals_the_hand_computation(self, settings: Settings) -> None:
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            session.add(
+                ScoreReference(
+                    source_id=source_id,
+                    label="toxic",
+                    edges=[0.0, 0.5, 1.0],
+                    fractions=[0.8, 0.2],
+                    count=1000,
+                    period_start=NOW - timedelta(days=90),
+                    period_end=NOW - timedelta(days=60),
+                )
+            )
+            for i in range(60):
+                at = NOW - timedelta(days=6, minutes=i)
+                add_comment(session, source_id, at, 0.2 if i < 30 else 0.6)
+            # Older than 7 days: outside the recent period.
+            add_comment(session, source_id, NOW - timedelta(days=8), 0.9)
+        with session_scope(settings) as session:
+            [toxic] = [d for d in score_drift(session, source_id, NOW) if d.label == "toxic"]
+        by_hand = (0.5 - 0.8) * math.log(0.5 / 0.8) + (0.5 - 0.2) * math.log(0.5 / 0.2)
+        assert toxic.recent == 60
+        assert toxic.psi == pytest.approx(by_hand, abs=1e-12)
+        assert toxic.alert  # 0.416 > 0.2
+
+
+class TestPsi:
+    def test_psi_floors_empty_bins(self) -> None:
+        by_hand = (1e-4 - 0.5) * math.log(1e-4 / 0.5) + (1.0 - 0.5) * math.log(1.0 / 0.5)
+        assert psi([0.5, 0.5], [0.0, 1.0]) == pytest.approx(by_hand)
+
+    def test_psi_of_a_distribution_with_itself_is_zero(self) -> None:
+        assert psi([0.1, 0.2, 0.7], [0.1, 0.2, 0.7]) == 0.0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+class TestOverrideRate:
+    def test_override_rate_per_day_equals_the_hand_computation(self, settings: Settings) -> None:
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            for day in range(1, 31):
+                at = NOW - timedelta(days=day, hours=2)
+                # 10 model decisions a day; one flagged comment approved by a moderator.
+                add_comment(session, source_id, at, model="flagged", moderator="approved")
+                # Not overrides: a flag confirmed, a rejection approved, an approval kept.
+                add_comment(
+                    session,
+                    source_id,
+                    at,
+                    model="flagged",
+                    moderator="rejected",
+                    reason_code="toxic",
+                )
+                add_comment(session, source_id, at, model="rejected", moderator="approved")
+                add_comment(session, source_id, at, model="approved", moderator="approved")
+                for _ in range(6):
+                    add_comment(session, source_id, at)
+            at = NOW - timedelta(hours=3)
+            # The last 24 hours: 3 overrides of 10 (one approval later rejected).
+            add_comment(session, source_id, at, model="flagged", moderator="approved")
+            add_comment(session, source_id, at, model="flagged", moderator="approved")
+            add_comment(
+                session, source_id, at, model="approved", moderator="rejected", reason_code="spam"
+            )
+            for _ in range(7):
+                add_comment(session, source_id, at)
+        with session_scope(settings) as session:
+            rate = override_rate(session, source_id, NOW)
+            assert [(d.decided, d.overridden) for d in rate.days[:3]] == [(10, 3), (10, 1), (10, 1)]
+            assert rate.ratio == pytest.approx(0.3)
+            assert rate.mean == pytest.approx(0.1)
+            assert rate.alert  # 0.3 >= 2 x 0.1
+            with capture_logs() as logs:
+                check_drift(session, get_source(session, source_id), NOW)
+        [alert] = [line for line in logs if line["log_level"] == "warning"]
+        assert alert["event"] == "drift alert: moderators overrule the model more often"
+        assert (alert["override_ratio"], alert["mean_30_days"]) == (0.3, 0.1)

@@ -1,0 +1,154 @@
+"""Admin API: the what-if of proposed thresholds, the policy history and its rollback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bench._history import seed_history
+from core.db import session_scope
+from core.settings import Settings
+from core.sources import get_source
+from core.store import NewSource
+from core.thresholds import live_model_thresholds
+from core.whatif import load_history, proposed_policy, what_if
+from tests.service.review_support import Account, make_account
+from tests.service.test_openapi_agreement import operation
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def admin(settings: Settings) -> Account:
+    return make_account(settings, "admin")
+
+
+def bearer(account: Account) -> dict[str, str]:
+    return {"Authorization": f"Bearer {account.token}"}
+
+
+def seeded(settings: Settings, source: NewSource) -> None:
+    with session_scope(settings) as session:
+        stored = get_source(session, source.source.id)
+        policy = proposed_policy(stored, live_model_thresholds(settings))
+        seed_history(session, stored.id, policy, 800, now=datetime.now(UTC), seed=11)
+
+
+class TestWhatIfApi:
+    def test_what_if_answers_what_core_computes(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        response = client.get(
+            f"/v1/admin/sources/{source.source.id}/what-if?days=30&toxic.flag=0.2&toxic.reject=0.7",
+            headers=bearer(admin),
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        with session_scope(settings) as session:
+            stored = get_source(session, source.source.id)
+            policy = proposed_policy(
+                stored,
+                live_model_thresholds(settings),
+                {"toxic": {"flag": 0.2, "reject": 0.7}},
+            )
+            expected = what_if(load_history(session, stored.id, 30), policy).as_json()
+        assert response.get_json() == expected
+        assert expected["proposed"] != expected["current"]
+
+    @pytest.mark.parametrize(
+        "query", ["toxic.flag=1.5", "toxic.flag=high", "rude.flag=0.3", "days=0", "toxic.flag="]
+    )
+    def test_what_if_refuses_a_bad_query(
+        self, client: FlaskClient, source: NewSource, admin: Account, query: str
+    ) -> None:
+        response = client.get(
+            f"/v1/admin/sources/{source.source.id}/what-if?{query}", headers=bearer(admin)
+        )
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.mimetype == "application/problem+json"
+
+    def test_what_if_is_for_admins_only(
+        self, settings: Settings, client: FlaskClient, source: NewSource
+    ) -> None:
+        moderator = make_account(settings, "moderator")
+        response = client.get(
+            f"/v1/admin/sources/{source.source.id}/what-if", headers=bearer(moderator)
+        )
+        assert response.status_code == 403
+
+    def test_what_if_is_documented_with_its_threshold_parameters(self, app: Flask) -> None:
+        documented = operation(app, "get", "/v1/admin/sources/{source_id}/what-if")
+        names = {p["name"] for p in documented["parameters"]}
+        assert {"days", "toxic.flag", "toxic.reject", "spam.reject"} <= names
+        assert set(documented["responses"]) >= {"200", "404", "422"}
+
+
+class TestPolicyHistoryApi:
+    def test_patch_with_reason_then_history_then_restore(
+        self, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        base = f"/v1/admin/sources/{source.source.id}"
+        changed = client.patch(
+            base,
+            headers=bearer(admin),
+            json={"thresholds": {"toxic": {"flag": 0.6, "reject": 0.9}}, "reason": "too lax"},
+        )
+        assert changed.status_code == 200, changed.get_data(as_text=True)
+        history = client.get(f"{base}/policies", headers=bearer(admin)).get_json()["versions"]
+        assert [(v["version"], v["current"]) for v in history] == [(1, False), (2, True)]
+        assert (history[1]["changed_by"], history[1]["reason"]) == (admin.email, "too lax")
+        assert history[1]["changes"] == ["toxic flag/reject: model -> 0.6/0.9"]
+
+        restored = client.post(
+            f"{base}/policies/1/restore", headers=bearer(admin), json={"reason": "undo"}
+        )
+        assert restored.status_code == 200, restored.get_data(as_text=True)
+        body = restored.get_json()
+        assert (body["version"], body["restored_from"], body["current"]) == (3, 1, True)
+        assert body["policy"] == history[0]["policy"]
+        view = client.get(base, headers=bearer(admin)).get_json()
+        assert view["thresholds_source"] == "model"
+
+    def test_restore_of_an_unknown_version_is_404(
+        self, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/policies/9/restore",
+            headers=bearer(admin),
+            json={"reason": "typo"},
+        )
+        assert response.status_code == 404
+        assert "no policy version 9" in response.get_json()["detail"]
+
+    def test_restore_of_the_version_in_force_is_409(
+        self, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/policies/1/restore",
+            headers=bearer(admin),
+            json={"reason": "again"},
+        )
+        assert response.status_code == 409
+
+    def test_what_if_may_try_a_reject_below_the_flag(
+        self, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.get(
+            f"/v1/admin/sources/{source.source.id}/what-if?toxic.flag=0.9&toxic.reject=0.1",
+            headers=bearer(admin),
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "  "}])
+    def test_restore_needs_a_reason(
+        self, client: FlaskClient, source: NewSource, admin: Account, body: dict[str, str]
+    ) -> None:
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/policies/1/restore",
+            headers=bearer(admin),
+            json=body,
+        )
+        assert response.status_code == 422
