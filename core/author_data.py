@@ -212,6 +212,15 @@ def _scrub_table(
     return changed
 
 
+def _without_quotes(reasons: Any) -> Any:
+    """Reasons without the words they quote from the body (a blocklist match as written)."""
+    if not isinstance(reasons, list):
+        return reasons
+    return [
+        {**r, "matched": ERASED} if isinstance(r, dict) and r.get("matched") else r for r in reasons
+    ]
+
+
 @dataclass(frozen=True)
 class Erasure:
     """What erasing an author changed, per table, and the event telling the CMS."""
@@ -277,6 +286,7 @@ def erase_author(
     decisions = list(session.scalars(select(Decision).where(Decision.comment_id.in_(ids))))
     for decision in decisions:
         decision.note = None
+        decision.reasons = _without_quotes(decision.reasons)
     session.flush()
     counts["decisions"] = len(decisions)
     author_events = [e.id for e in _author_events(session, source_id, author_id)]
@@ -286,8 +296,12 @@ def erase_author(
     ]
     for event in session.scalars(select(Event).where(Event.id.in_(event_ids))):
         payload = cast(dict[str, Any], scrubber.json(event.payload))
-        if isinstance(payload.get("data"), dict) and "note" in payload["data"]:
-            payload["data"]["note"] = None
+        data = payload.get("data")
+        if isinstance(data, dict):
+            if "note" in data:
+                data["note"] = None
+            if isinstance(data.get("reasons"), list):
+                data["reasons"] = _without_quotes(data["reasons"])
         event.payload = payload
     session.flush()
     counts["events"] = len(event_ids)
