@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import click
 import httpx
@@ -193,6 +194,10 @@ class Inbox:
     first_by_comment: dict[str, float] = field(default_factory=dict)
     invalid: int = 0
     duplicates: int = 0
+    # Rejections whose callback had no statement of reasons (there must be none).
+    rejections_without_statement: int = 0
+    # Our comment id -> the outcome of its appeal (comment.appeal_resolved).
+    appeal_outcomes: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def receive(self, body: bytes, headers: dict[str, str]) -> int:
@@ -219,6 +224,13 @@ class Inbox:
                 return 204
             self.callbacks[callback.event_id] = callback
             self.first_by_comment.setdefault(callback.comment_id, now)
+            statement = data.get("statement_of_reasons") or {}
+            if callback.type == "comment.rejected" and not (
+                statement.get("ground") and statement.get("text")
+            ):
+                self.rejections_without_statement += 1
+            if callback.type == "comment.appeal_resolved":
+                self.appeal_outcomes[callback.comment_id] = str(data["appeal"]["outcome"])
             # The ordering rule: apply an event only if its seq is the highest seen so far.
             latest = self.latest_by_comment.get(callback.comment_id)
             if latest is None or callback.seq > latest.seq:
@@ -263,6 +275,9 @@ class SimSource:
     created_here: bool
 
 
+SIM_THRESHOLDS = {"toxic": {"flag": 0.5, "reject": 0.9}}
+
+
 def create_sim_source(callback_url: str) -> SimSource:
     """A fresh source in the service's database (same DATABASE_URL), calling back to us."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -274,7 +289,11 @@ def create_sim_source(callback_url: str) -> SimSource:
     name = f"simulate {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     try:
         with session_scope(get_settings()) as session:
-            created = create_source(session, name, callback_url=callback_url)
+            # Rejects what is plainly abusive, so rejections, their statements of reasons and
+            # appeals are exercised too.
+            created = create_source(
+                session, name, callback_url=callback_url, thresholds=SIM_THRESHOLDS
+            )
             source_id = created.source.id
     except SQLAlchemyError as exc:
         raise click.ClickException(
@@ -308,6 +327,8 @@ class Posted:
     """Intake results: our comment id -> when it was posted, and refusals by status."""
 
     sent_at: dict[str, float] = field(default_factory=dict)
+    # Our comment id -> the CMS's (the payload's "id"), author id: to appeal it.
+    sent_as: dict[str, tuple[str, str]] = field(default_factory=dict)
     text_of: dict[str, str] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)  # final answers (0: gave up)
     throttled: Counter[int] = field(default_factory=Counter)  # 429/503 answers, then retried
@@ -387,6 +408,8 @@ def post_comment(
                         comment_id = str(response.json()["id"])
                         posted.sent_at[comment_id] = started
                         posted.text_of[comment_id] = payload["body"]
+                        author = (payload.get("author") or {}).get("id")
+                        posted.sent_as[comment_id] = (str(payload.get("id")), str(author or ""))
                     elif response.status_code == 404 and not posted.sent_at:
                         posted.errors["unknown-source"] += 1
                 return
@@ -394,6 +417,91 @@ def post_comment(
             time.sleep(wait)
     with posted.lock:
         posted.statuses[0] += 1  # gave up
+
+
+@dataclass
+class Twice:
+    """What came of sending one request per comment, and then the same one again."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    repeats: Counter[int] = field(default_factory=Counter)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "sent": sum(self.statuses.values()),
+            "accepted": self.statuses[202],
+            "second_refused": self.repeats[409],
+        }
+
+    @property
+    def as_expected(self) -> bool:
+        """Each accepted once, each repeat refused (409)."""
+        return self.statuses[202] == self.repeats[409] == sum(self.statuses.values())
+
+
+def send_twice(
+    client: httpx.Client,
+    url: str,
+    source: SimSource,
+    posted: Posted,
+    comment_ids: list[str],
+    what: str,
+    body_for: Any,
+) -> Twice:
+    """POST `what` (appeals, reports) for each comment, signed, twice: a CMS forwards one per
+    author and rejection, or per reader and comment, so the second must be refused."""
+    sent = Twice()
+    for comment_id in comment_ids:
+        if comment_id not in posted.sent_as:
+            continue
+        external_id, author_id = posted.sent_as[comment_id]
+        body = json.dumps(body_for(author_id))
+        for counter in (sent.statuses, sent.repeats):
+            response = client.post(
+                f"{url}/v1/sources/{source.id}/comments/{quote(external_id, safe='')}/{what}",
+                content=body,
+                headers=signed_headers(source.secret, body),
+            )
+            counter[response.status_code] += 1
+    return sent
+
+
+def latest_of_type(inbox: Inbox, event_type: str) -> list[str]:
+    with inbox.lock:
+        return [cid for cid, c in inbox.latest_by_comment.items() if c.type == event_type]
+
+
+def appeal_rejections(
+    client: httpx.Client, url: str, source: SimSource, inbox: Inbox, posted: Posted
+) -> Twice:
+    """Appeal each comment whose latest callback rejected it, as its author."""
+    return send_twice(
+        client,
+        url,
+        source,
+        posted,
+        latest_of_type(inbox, "comment.rejected"),
+        "appeals",
+        lambda author_id: {
+            "author": {"id": author_id},
+            "text": "I think this was removed by mistake.",
+        },
+    )
+
+
+def report_approvals(
+    client: httpx.Client, url: str, source: SimSource, inbox: Inbox, posted: Posted
+) -> Twice:
+    """Report each approved comment once, as one reader (below any threshold of the source)."""
+    return send_twice(
+        client,
+        url,
+        source,
+        posted,
+        latest_of_type(inbox, "comment.approved"),
+        "reports",
+        lambda _author_id: {"reporter": {"id": "sim-reader"}, "reason": "off_topic"},
+    )
 
 
 def decided_as_kind(posted: Posted, inbox: Inbox) -> tuple[int, list[dict[str, str]]]:
@@ -587,6 +695,8 @@ def simulate(
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         decided = count_decided(client, url, source, list(posted.sent_at))
+        appealed = appeal_rejections(client, url, source, inbox, posted)
+        reported = report_approvals(client, url, source, inbox, posted)
     finally:
         server.shutdown()
         server.server_close()
@@ -614,6 +724,9 @@ def simulate(
         "invalid_signatures": inbox.invalid,
         "duplicate_callbacks": inbox.duplicates,
         "outcomes": dict(sorted(outcomes.items())),
+        "rejections_without_statement": inbox.rejections_without_statement,
+        "appeals": appealed.as_json(),
+        "reports": reported.as_json(),
         # Built-in samples only (none with --csv).
         "samples_as_their_kind": as_kind,
         "samples_not_as_their_kind": not_as_kind,
@@ -647,6 +760,16 @@ def simulate(
             f" (invalid {inbox.invalid}, duplicates {inbox.duplicates})"
         )
         click.echo(f"outcomes   {report['outcomes']}")
+        appeal_report = report["appeals"]
+        click.echo(
+            f"appeals    {appeal_report['accepted']}/{appeal_report['sent']} rejections appealed,"
+            f" {appeal_report['second_refused']} second appeals refused; "
+            f"{inbox.rejections_without_statement} rejections without a statement of reasons"
+        )
+        click.echo(
+            f"reports    {report['reports']['accepted']}/{report['reports']['sent']} approved "
+            f"comments reported, {report['reports']['second_refused']} second reports refused"
+        )
         if as_kind or not_as_kind:
             click.echo(
                 f"samples    {as_kind} of {as_kind + len(not_as_kind)} decided as their kind says"
@@ -662,6 +785,9 @@ def simulate(
         and report["delivered"] == count
         and report["decided"] == count
         and inbox.invalid == 0
+        and inbox.rejections_without_statement == 0
+        and appealed.as_expected
+        and reported.as_expected
     )
     if not complete:
         sys.exit(1)

@@ -171,6 +171,16 @@ def list_command(as_json: bool) -> None:
     help="Where authors appeal a rejection ($external_id and $comment_id are filled in).",
 )
 @click.option("--no-appeal-url", is_flag=True, help="Statements give no appeal address.")
+@click.option(
+    "--premoderate-below",
+    type=click.IntRange(0, 1000),
+    help="Hold for a person every comment by an author with fewer approved comments (0: off).",
+)
+@click.option(
+    "--report-threshold",
+    type=click.FloatRange(0.1, 1000),
+    help="Readers' reports weighing this much reopen an approved comment (default 3).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
 def update(
     source_id: str,
@@ -190,6 +200,8 @@ def update(
     statements: tuple[str, ...],
     appeal_url: str | None,
     no_appeal_url: bool,
+    report_threshold: float | None,
+    premoderate_below: int | None,
     as_json: bool,
 ) -> None:
     """Change a source's callback URL, thresholds, blocklist or limits; a policy change becomes a
@@ -216,6 +228,8 @@ def update(
         statement_templates=dict(_checked(parse_statement, t) for t in statements) or None,
         appeal_url=appeal_url,
         clear_appeal_url=no_appeal_url,
+        report_threshold=report_threshold,
+        premoderate_below=premoderate_below,
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
         updated = update_source(session, source_id, changes, changed_by=cli_actor(), reason=reason)

@@ -30,6 +30,7 @@ from core.domain import EventType, Status
 from core.sources import get_source
 from core.store import record_author_event, sha256_hex
 from core.tables import (
+    Appeal,
     AuthorSanction,
     Base,
     Comment,
@@ -47,7 +48,7 @@ ERASED = "[erased]"
 MIN_SCRUBBED_CHARS = 3
 EMPTY_SHA256 = sha256_hex("")
 # Tables handled one by one below; any other table with a comment_id is scrubbed generically.
-_KNOWN = frozenset({"comments", "revisions", "decisions", "events", "delivery_attempts"})
+_KNOWN = frozenset({"comments", "revisions", "decisions", "events", "delivery_attempts", "appeals"})
 
 
 class NothingStored(AuthorError, LookupError):
@@ -135,9 +136,13 @@ def export_author(
             session, _table("delivery_attempts"), "event_id", [e["id"] for e in events]
         ),
         "author_sanctions": _rows(session, _table("author_sanctions"), "id", sanctions),
+        "appeals": _rows(session, _table("appeals"), "comment_id", comment_ids),
     }
     for table in _linked_tables():
         tables[table.name] = _rows(session, table, "comment_id", comment_ids)
+    # Who reported the author is not the author's to know.
+    for report in tables.get("reports", []):
+        report.pop("reporter_id", None)
     return {
         "source_id": source_id,
         "author_id": author_id,
@@ -207,6 +212,15 @@ def _scrub_table(
     return changed
 
 
+def _without_quotes(reasons: Any) -> Any:
+    """Reasons without the words they quote from the body (a blocklist match as written)."""
+    if not isinstance(reasons, list):
+        return reasons
+    return [
+        {**r, "matched": ERASED} if isinstance(r, dict) and r.get("matched") else r for r in reasons
+    ]
+
+
 @dataclass(frozen=True)
 class Erasure:
     """What erasing an author changed, per table, and the event telling the CMS."""
@@ -238,6 +252,7 @@ def erase_author(
         raise NothingStored(f"nothing is stored about author {author_id!r} at this source")
     ids = [c.id for c in comments]
     revisions = list(session.scalars(select(Revision).where(Revision.comment_id.in_(ids))))
+    appeals = list(session.scalars(select(Appeal).where(Appeal.comment_id.in_(ids))))
     # A CMS without author ids names the author by e-mail: that name goes too.
     named_by_email = any(c.author_id is None for c in comments)
     scrubber = _Scrubber(
@@ -245,6 +260,7 @@ def erase_author(
             *(v for c in comments for v in (c.author_name, c.author_email, c.ip, c.user_agent)),
             *(c.body for c in comments),
             *(r.body for r in revisions),
+            *(a.text for a in appeals),
             author_id if named_by_email else None,
         ]
     )
@@ -261,13 +277,16 @@ def erase_author(
     for revision in revisions:
         revision.body = ""
         revision.body_sha256 = EMPTY_SHA256
+    for appeal in appeals:
+        appeal.text = ""
     session.flush()
 
-    counts = {"comments": len(comments), "revisions": len(revisions)}
+    counts = {"comments": len(comments), "revisions": len(revisions), "appeals": len(appeals)}
     # Decisions stay for the audit trail; a moderator's note may quote or name the author.
     decisions = list(session.scalars(select(Decision).where(Decision.comment_id.in_(ids))))
     for decision in decisions:
         decision.note = None
+        decision.reasons = _without_quotes(decision.reasons)
     session.flush()
     counts["decisions"] = len(decisions)
     author_events = [e.id for e in _author_events(session, source_id, author_id)]
@@ -277,8 +296,12 @@ def erase_author(
     ]
     for event in session.scalars(select(Event).where(Event.id.in_(event_ids))):
         payload = cast(dict[str, Any], scrubber.json(event.payload))
-        if isinstance(payload.get("data"), dict) and "note" in payload["data"]:
-            payload["data"]["note"] = None
+        data = payload.get("data")
+        if isinstance(data, dict):
+            if "note" in data:
+                data["note"] = None
+            if isinstance(data.get("reasons"), list):
+                data["reasons"] = _without_quotes(data["reasons"])
         event.payload = payload
     session.flush()
     counts["events"] = len(event_ids)
@@ -286,6 +309,7 @@ def erase_author(
     counts["delivery_attempts"] = _scrub_table(
         session, _table("delivery_attempts"), "event_id", event_ids, scrubber
     )
+    _scrub_table(session, _table("appeals"), "comment_id", ids, scrubber)
     counts["author_sanctions"] = _scrub_table(
         session, _table("author_sanctions"), "id", [s.id for s in sanctions], scrubber
     )

@@ -10,20 +10,21 @@ author.reinstated); the sanction rows, never deleted, are the audit trail.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.domain import EventType, Status
 from core.policy import Outcome
-from core.reasons import SanctionReason
+from core.reasons import SanctionReason, TrustReason
 from core.sources import get_source
 from core.store import record_author_event
-from core.tables import AuthorSanction, Comment, Event, Source
+from core.tables import AuthorSanction, Comment, Event, Report, Source
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -332,3 +333,85 @@ def sanctioned_outcome(
     # "Nothing called for a flag" is no longer true once the sanction did.
     kept = [r for r in outcome.reasons if r.to_json()["kind"] != "below_thresholds"]
     return Outcome(status=status, reasons=[*kept, reason])
+
+
+@dataclass(frozen=True)
+class AuthorRecord:
+    """An author's record at a source: how their comments ended, and readers' reports on them."""
+
+    approved: int = 0
+    rejected: int = 0
+    reported: int = 0
+    upheld: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return {
+            "approved": self.approved,
+            "rejected": self.rejected,
+            "reported": self.reported,
+            "upheld": self.upheld,
+        }
+
+
+def _key_column() -> ColumnElement[str]:
+    return func.coalesce(Comment.author_id, Comment.author_email)
+
+
+def author_records(session: Session, comments: Sequence[Comment]) -> dict[str, AuthorRecord]:
+    """The record of each comment's author at its source, by comment id (two grouped queries)."""
+    keys = {(c.source_id, author_key(c)) for c in comments}
+    if not keys:
+        return {}
+    sources = {s for s, _ in keys}
+    key = _key_column()
+    counts: dict[tuple[str, str], dict[str, int]] = {k: {} for k in keys}
+    for source_id, author, status, count in session.execute(
+        select(Comment.source_id, key, Comment.status, func.count())
+        .where(Comment.source_id.in_(sources), key.in_([a for _, a in keys]))
+        .group_by(Comment.source_id, key, Comment.status)
+    ):
+        counts.setdefault((source_id, author), {})[status] = int(count)
+    for source_id, author, state, count in session.execute(
+        select(Comment.source_id, key, Report.state, func.count())
+        .join(Report, Report.comment_id == Comment.id)
+        .where(Comment.source_id.in_(sources), key.in_([a for _, a in keys]))
+        .group_by(Comment.source_id, key, Report.state)
+    ):
+        bucket = counts.setdefault((source_id, author), {})
+        bucket["reported"] = bucket.get("reported", 0) + int(count)
+        if state == "upheld":
+            bucket["upheld"] = int(count)
+    records = {
+        k: AuthorRecord(
+            approved=v.get(Status.APPROVED.value, 0),
+            rejected=v.get(Status.REJECTED.value, 0),
+            reported=v.get("reported", 0),
+            upheld=v.get("upheld", 0),
+        )
+        for k, v in counts.items()
+    }
+    return {c.id: records.get((c.source_id, author_key(c)), AuthorRecord()) for c in comments}
+
+
+def trusted_outcome(
+    session: Session, comment: Comment, source: Source, outcome: Outcome
+) -> Outcome:
+    """Pre-moderation: a newcomer's (fewer approved comments than the source requires) approval
+    becomes a flag for a person, with a reason saying so."""
+    required = source.premoderate_below
+    if required <= 0 or outcome.status is not Status.APPROVED:
+        return outcome
+    approved = int(
+        session.scalar(
+            select(func.count()).where(
+                by_author(source.id, author_key(comment)),
+                Comment.status == Status.APPROVED.value,
+            )
+        )
+        or 0
+    )
+    if approved >= required:
+        return outcome
+    reason = TrustReason(approved=approved, required=required, outcome=Status.FLAGGED.value)
+    kept = [r for r in outcome.reasons if r.to_json()["kind"] != "below_thresholds"]
+    return Outcome(status=Status.FLAGGED, reasons=[*kept, reason])

@@ -36,6 +36,10 @@ class EventType(enum.StrEnum):
     APPROVED = "comment.approved"
     FLAGGED = "comment.flagged"
     REJECTED = "comment.rejected"
+    # Readers' reports reopened an approved comment, or a moderator settled them (core.reports).
+    REPORTED = "comment.reported"
+    # An author's appeal of a rejection was decided (core.appeals).
+    APPEAL_RESOLVED = "comment.appeal_resolved"
     # Not scored within the source's wait and held pending (fail-closed, core.unscored).
     UNSCORED = "comment.unscored"
     # About an author rather than one comment (core.authors).

@@ -120,6 +120,8 @@ def moderate_comment(
     outcome = policy_v1.decide(scores, comment.body, policy)
     # A suspended or banned author's comment is rejected or held, whatever it scored.
     outcome = authors.sanctioned_outcome(session, comment, source, outcome)
+    # A newcomer's approval waits for a person where the source pre-moderates.
+    outcome = authors.trusted_outcome(session, comment, source, outcome)
     # Why, for the moderator: only for what lands in the queue (or is rejected), to keep the
     # cost of approvals, the bulk of the traffic, as it was.
     explanation = explain_outcome(scorer, comment.body, outcome.status)

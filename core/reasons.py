@@ -132,6 +132,30 @@ class SanctionReason(Reason):
         return f"author suspended until {self.until}"
 
 
+class AppealReason(Reason):
+    """A second moderator granted the author's appeal `appeal_id`: the rejection is undone."""
+
+    kind: Literal["appeal"] = "appeal"
+    appeal_id: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"appeal {self.appeal_id} granted by a second moderator"
+
+
+class TrustReason(Reason):
+    """The author is new at the source (fewer approved comments than it requires), so the
+    model's approval became a flag for a person."""
+
+    kind: Literal["trust"] = "trust"
+    approved: int
+    required: int
+    outcome: str
+
+    def describe(self) -> str:
+        return f"new author: {self.approved} of {self.required} approved comments needed"
+
+
 class UnscoredReason(Reason):
     """The scorer did not decide the comment within its source's wait: approved provisionally
     (fail-open) or held pending (fail-closed) until a worker scores it."""
@@ -174,6 +198,8 @@ _KnownReason = Annotated[
     | ModeratorReason
     | UndoReason
     | SanctionReason
+    | AppealReason
+    | TrustReason
     | UnscoredReason
     | ReplacesProvisionalReason,
     Field(discriminator="kind"),
@@ -186,6 +212,8 @@ REASON_TYPES: tuple[type[Reason], ...] = (
     ModeratorReason,
     UndoReason,
     SanctionReason,
+    AppealReason,
+    TrustReason,
     UnscoredReason,
     ReplacesProvisionalReason,
 )

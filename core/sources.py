@@ -196,6 +196,10 @@ class SourceChanges:
     # Where authors appeal ($external_id, $comment_id filled in); clear: no address.
     appeal_url: str | None = None
     clear_appeal_url: bool = False
+    # Reports' weights that reopen an approved comment (core.reports).
+    report_threshold: float | None = None
+    # Pre-moderate authors with fewer approved comments than this (0: nobody).
+    premoderate_below: int | None = None
     # When the scorer is down: "fail-open" or "fail-closed" after unscored_wait_seconds
     # (core.unscored).
     unscored_mode: str | None = None
@@ -304,6 +308,14 @@ def update_source(
         source.max_body_chars = changes.max_body_chars
     if changes.sanctioned_comments is not None:
         source.sanctioned_comments = changes.sanctioned_comments
+    if changes.premoderate_below is not None:
+        if not 0 <= changes.premoderate_below <= 1000:
+            raise InvalidSourceChange("pre-moderation needs between 0 and 1000 approved comments")
+        source.premoderate_below = changes.premoderate_below
+    if changes.report_threshold is not None:
+        if not 0.1 <= changes.report_threshold <= 1000:
+            raise InvalidSourceChange("the report threshold must be between 0.1 and 1000")
+        source.report_threshold = changes.report_threshold
     if templates is not None:
         source.statement_templates = templates
     if changes.clear_appeal_url:
@@ -451,6 +463,8 @@ def describe_source(
         "retention_days": source.retention_days,
         "statement_templates": dict(source.statement_templates or {}),
         "appeal_url": source.appeal_url,
+        "report_threshold": source.report_threshold,
+        "premoderate_below": source.premoderate_below,
         "unscored_mode": source.unscored_mode,
         "unscored_wait_seconds": source.unscored_wait_seconds,
         "previous_secret_expires_at": iso(source.previous_secret_expires_at) if rotating else None,

@@ -99,6 +99,11 @@ class Source(Base):
     # The author's text of a rejection's statement of reasons, per ground, where this source
     # words it its own way (core.statements has the defaults): {ground: template}.
     statement_templates: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Authors with fewer approved comments than this are pre-moderated: the model's approval
+    # becomes a flag for a person (0: nobody is).
+    premoderate_below: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Reader reports whose weights add up to this reopen an approved comment for review.
+    report_threshold: Mapped[float] = mapped_column(Float, default=3.0, server_default="3")
     # Where an author appeals a rejection; $external_id and $comment_id are filled in.
     appeal_url: Mapped[str | None] = mapped_column(String(2000), default=None)
     # When the scorer has not decided a comment within unscored_wait_seconds: "fail-closed"
@@ -436,3 +441,52 @@ class AuthorSanction(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(default=None)
     lifted_by: Mapped[str | None] = mapped_column(String(320), default=None)
     lift_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Appeal(Base):
+    """An author's appeal of one rejection, forwarded by the CMS; decided by a second person."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (
+        UniqueConstraint("decision_id", name="uq_appeals_decision"),
+        Index("ix_appeals_state_received", "state", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    # The rejection appealed: one appeal per decision.
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    author_id: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(
+        String(16), default="open"
+    )  # open, granted (approved after all), denied
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    resolution_note: Mapped[str | None] = mapped_column(Text, default=None)
+
+    comment: Mapped[Comment] = relationship()
+
+
+class Report(Base):
+    """A reader's report of a comment, forwarded by the CMS; one per reader and comment."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "reporter_id", name="uq_reports_reader"),
+        Index("ix_reports_reporter", "source_id", "reporter_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    reporter_id: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text, default=None)
+    # What this reader's report counted for when it came (core.reports.reporter_weight).
+    weight: Mapped[float] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open, upheld, dismissed
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

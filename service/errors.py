@@ -8,7 +8,17 @@ from typing import Any
 from flask import Blueprint, Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from core import author_data, authors, deliveries, policies, registry, review, sources
+from core import (
+    appeals,
+    author_data,
+    authors,
+    deliveries,
+    policies,
+    registry,
+    reports,
+    review,
+    sources,
+)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -118,6 +128,12 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (review.ReviewError, _refused_body),
     (sources.SourceNotFound, lambda error: NotFound(f"no source {error.args[0]!r}")),
     (sources.InvalidSourceChange, _refused_body),
+    (appeals.AppealNotFound, lambda error: NotFound(str(error))),
+    (appeals.NotAppealable, lambda error: Conflict(str(error))),
+    (appeals.SameModerator, lambda error: Forbidden(str(error))),
+    (appeals.AppealError, _refused_body),
+    (reports.ReportNotFound, lambda error: NotFound(str(error))),
+    (reports.ReportError, lambda error: Conflict(str(error))),
     (author_data.NothingStored, lambda error: NotFound(str(error))),
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
     (authors.AuthorError, _refused_body),

@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import exc as sa_exc
 
+from core import appeals, reports
 from core.db import session_scope
 from core.settings import Settings
 from core.store import (
@@ -27,6 +28,7 @@ from core.store import (
     WebhookReplayed,
     accept_comment,
     intake_source,
+    remember_webhook,
     source_by_token,
 )
 from core.store import IncomingComment as StoredIncoming
@@ -35,6 +37,7 @@ from core.tasks import SCORE_COMMENT, queue_task
 from service import limits, signing, web
 from service.errors import (
     ApiError,
+    Conflict,
     MalformedJson,
     NotFound,
     PayloadTooLarge,
@@ -47,10 +50,14 @@ from service.metrics import observe_intake
 from service.openapi import documented
 from service.schemas import (
     MAX_BODY_CHARS,
+    AcceptedAppeal,
     AcceptedComment,
+    AcceptedReport,
     CommentView,
     DecisionView,
+    IncomingAppeal,
     IncomingComment,
+    IncomingReport,
     Links,
     RevisionView,
     StatementOfReasons,
@@ -66,6 +73,10 @@ JSON_MEDIA_TYPE = "application/json"
 DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 RETRY_AFTER_SECONDS = 5
 
+# What every signed request from a CMS may be refused with (the intake's checks).
+SIGNED_REFUSALS: dict[int, str] = {
+    status: "problem" for status in (400, 401, 404, 413, 415, 422, 503)
+}
 WEBHOOK_HEADERS = [
     {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
@@ -207,8 +218,18 @@ def _parse_object(body: bytes) -> dict[str, Any]:
 
 
 def _validate(data: dict[str, Any], source: IntakeSource) -> IncomingComment:
+    return _validated(IncomingComment, data, {MAX_BODY_CHARS: source.max_body_chars})
+
+
+Signed = TypeVar("Signed", bound=BaseModel)
+
+
+def _validated(
+    model: type[Signed], data: dict[str, Any], context: dict[str, Any] | None = None
+) -> Signed:
+    """The body as `model`, or a 422 naming every bad field."""
     try:
-        return IncomingComment.model_validate(data, context={MAX_BODY_CHARS: source.max_body_chars})
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         errors = field_errors(exc)
         raise ValidationFailed(
@@ -280,22 +301,29 @@ def _measured(view: Callable[..., tuple[Response, str]]) -> Callable[..., Respon
     return wrapper
 
 
+def _signed_object(
+    session: Any, settings: Settings, source_id: str
+) -> tuple[IntakeSource, signing.VerifiedWebhook, dict[str, Any]]:
+    """The intake's checks, in its order, for every signed request from a CMS: the source, the
+    size, the signature on the raw body, no replay, the content type; then the JSON object."""
+    source, replayed = intake_source(session, source_id, request.headers.get("webhook-id"))
+    if source is None:
+        raise NotFound(f"no source with id {source_id!r}")
+    body = _read_body(settings.max_request_bytes)
+    verified = _verify_signature(settings, source, body)
+    if replayed:
+        raise _replayed(verified.webhook_id)
+    limits.mark_signature_verified()
+    _check_content_type()
+    return source, verified, _parse_object(body)
+
+
 @bp.post("/v1/sources/<source_id>/comments")
 @documented(
     summary="Receive a comment from a CMS (Standard Webhooks signed)",
     tags=["intake"],
     request=IncomingComment,
-    responses={
-        202: AcceptedComment,
-        200: CommentView,
-        400: "problem",
-        401: "problem",
-        404: "problem",
-        413: "problem",
-        415: "problem",
-        422: "problem",
-        503: "problem",
-    },
+    responses={202: AcceptedComment, 200: CommentView, **SIGNED_REFUSALS},
     security=["webhookSignature"],
     parameters=WEBHOOK_HEADERS,
 )
@@ -305,16 +333,8 @@ def post_comment(source_id: str) -> tuple[Response, str]:
     settings = web.settings()
     # One transaction, on one pooled connection, from the source lookup to the commit.
     with database_errors(), session_scope(settings) as session:
-        source, replayed = intake_source(session, source_id, request.headers.get("webhook-id"))
-        if source is None:
-            raise NotFound(f"no source with id {source_id!r}")
-        body = _read_body(settings.max_request_bytes)
-        verified = _verify_signature(settings, source, body)
-        if replayed:
-            raise _replayed(verified.webhook_id)
-        limits.mark_signature_verified()
-        _check_content_type()
-        incoming = _to_store(_validate(_parse_object(body), source))
+        source, verified, data = _signed_object(session, settings, source_id)
+        incoming = _to_store(_validate(data, source))
         try:
             stored = accept_comment(session, source.id, verified.webhook_id, incoming)
         except WebhookReplayed:
@@ -367,3 +387,86 @@ def get_comment(comment_id: str) -> Response:
             raise NotFound(f"no comment with id {comment_id!r}")
         view = comment_view(comment)
     return jsonify(view.model_dump(mode="json"))
+
+
+@bp.post("/v1/sources/<source_id>/comments/<cms_id>/appeals")
+@documented(
+    summary="Receive an author's appeal of a rejection (signed like the intake)",
+    tags=["intake"],
+    request=IncomingAppeal,
+    responses={202: AcceptedAppeal, 409: "problem", **SIGNED_REFUSALS},
+    security=["webhookSignature"],
+    parameters=WEBHOOK_HEADERS,
+)
+@_measured
+def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
+    """Store an appeal of the comment's standing rejection for a second moderator; one per
+    rejection (409 for another), 404 for a comment this source never sent."""
+    settings = web.settings()
+    with database_errors(), session_scope(settings) as session:
+        source, verified, data = _signed_object(session, settings, source_id)
+        incoming = _validated(IncomingAppeal, data)
+        try:
+            remember_webhook(session, source.id, verified.webhook_id)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        try:
+            appeal = appeals.receive_appeal(
+                session, source.id, cms_id, incoming.author.id, incoming.text
+            )
+        except appeals.AppealNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except appeals.NotAppealable as exc:
+            raise Conflict(str(exc)) from None
+        except appeals.AppealError as exc:
+            raise ValidationFailed(
+                str(exc), errors=[{"field": "author.id", "message": str(exc)}]
+            ) from None
+        body = AcceptedAppeal(
+            id=appeal.id, comment_id=appeal.comment_id, decision_id=appeal.decision_id, state="open"
+        )
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 202
+    return response, "appeal"
+
+
+@bp.post("/v1/sources/<source_id>/comments/<cms_id>/reports")
+@documented(
+    summary="Receive a reader's report of a comment (signed like the intake)",
+    tags=["intake"],
+    request=IncomingReport,
+    responses={202: AcceptedReport, 409: "problem", **SIGNED_REFUSALS},
+    security=["webhookSignature"],
+    parameters=WEBHOOK_HEADERS,
+)
+@_measured
+def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
+    """Store a reader's report (one per reader and comment: 409 for another); enough weight on
+    an approved comment reopens it for review and tells the CMS (comment.reported)."""
+    settings = web.settings()
+    with database_errors(), session_scope(settings) as session:
+        source, verified, data = _signed_object(session, settings, source_id)
+        incoming = _validated(IncomingReport, data)
+        try:
+            remember_webhook(session, source.id, verified.webhook_id)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        try:
+            received = reports.receive_report(
+                session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
+            )
+        except reports.ReportNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except reports.DuplicateReport as exc:
+            raise Conflict(str(exc)) from None
+        body = AcceptedReport(
+            id=received.report.id,
+            comment_id=received.report.comment_id,
+            weight=received.report.weight,
+            reopened=received.event is not None,
+        )
+        event_ids = [received.event.id] if received.event is not None else []
+    web.queue_deliveries(event_ids)
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 202
+    return response, "report"

@@ -25,7 +25,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
@@ -206,6 +206,36 @@ class DriftCollector(Collector):
         yield from (psi, overrides, alerts)
 
 
+class AppealsCollector(Collector):
+    """moderation_appeals{state} and moderation_appeal_resolution_seconds (sum and count over
+    the resolved appeals), from the database at scrape time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[GaugeMetricFamily | SummaryMetricFamily]:
+        from core.appeals import appeal_stats
+
+        try:
+            with session_scope(self.settings) as session:
+                stats = appeal_stats(session)
+        except SQLAlchemyError as exc:
+            log.warning("appeals unavailable", error=type(exc).__name__)
+            return
+        counts = GaugeMetricFamily(
+            "moderation_appeals", "Authors' appeals of rejections, by state.", labels=["state"]
+        )
+        for state, count in stats.counts.items():
+            counts.add_metric([state], float(count))
+        yield counts
+        yield SummaryMetricFamily(
+            "moderation_appeal_resolution_seconds",
+            "Time from an appeal's receipt to its resolution, over the resolved appeals.",
+            count_value=stats.resolved,
+            sum_value=stats.resolution_seconds,
+        )
+
+
 def _check_token(expected: str) -> None:
     scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
     given = token.strip() if scheme.lower() == "bearer" else ""
@@ -230,6 +260,7 @@ def metrics() -> Response:
     scrape_time = CollectorRegistry()
     scrape_time.register(QueueDepthCollector(settings))
     scrape_time.register(ModelInfoCollector(settings))
+    scrape_time.register(AppealsCollector(settings))
     scrape_time.register(DriftCollector(settings))
     body = generate_latest(_registry()) + generate_latest(scrape_time)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import email_validator
 from pydantic import (
@@ -281,3 +281,82 @@ class CommentView(BaseModel):
     updated_at: datetime
     decided_at: datetime | None
     links: Links
+
+
+class AppealAuthor(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Id
+
+
+AppealText = Annotated[
+    str,
+    Field(
+        max_length=65536,
+        json_schema_extra={
+            "allOf": [{"pattern": NO_NUL_PATTERN}, {"pattern": "\\S"}],
+            "maxLength": 1500,
+            "description": "At most 1500 UTF-16 code units after trimming; not only whitespace",
+        },
+    ),
+    PlainText,
+]
+
+
+class IncomingAppeal(BaseModel):
+    """An author's appeal of the comment's rejection, forwarded by the CMS (signed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    author: AppealAuthor
+    text: AppealText
+
+    @field_validator("text")
+    @classmethod
+    def _text_length(cls, value: str) -> str:
+        trimmed = value.strip()
+        if not trimmed:
+            raise ValueError("must not be empty or only whitespace")
+        if utf16_length(trimmed) > 1500:
+            raise ValueError("must be at most 1500 characters after trimming")
+        return trimmed
+
+
+class AcceptedAppeal(BaseModel):
+    """202: the appeal waits for a second moderator."""
+
+    id: int
+    comment_id: str
+    decision_id: int = Field(description="The rejection appealed")
+    state: Literal["open"]
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Id
+
+
+ReportReason = Literal[
+    "abusive", "hate", "threat", "spam", "harassment", "personal_info", "off_topic", "other"
+]
+ReportText = Annotated[str, Field(max_length=500, json_schema_extra=NO_NUL), PlainText]
+
+
+class IncomingReport(BaseModel):
+    """A reader's report of a comment, forwarded by the CMS (signed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reporter: Reporter
+    reason: ReportReason
+    text: ReportText | None = None
+
+
+class AcceptedReport(BaseModel):
+    """202: the report is stored; `reopened` when it brought the comment back for review."""
+
+    id: int
+    comment_id: str
+    weight: float = Field(description="What this reader's report counts for")
+    reopened: bool

@@ -8,6 +8,7 @@ from core.store.decisions import (
     awaiting_model,
     event_payload,
     record_author_event,
+    record_comment_event,
     record_decision,
     stale_pending_ids,
 )
@@ -21,6 +22,7 @@ from core.store.intake import (
     accept_comment,
     forget_webhooks_before,
     intake_source,
+    remember_webhook,
 )
 from core.store.sources import (
     NewSource,
@@ -46,7 +48,9 @@ __all__ = [
     "new_id",
     "new_webhook_secret",
     "record_author_event",
+    "record_comment_event",
     "record_decision",
+    "remember_webhook",
     "sha256_hex",
     "source_by_token",
     "source_policy",

@@ -142,6 +142,44 @@ def event_payload(comment: Comment, decision: Decision) -> dict[str, Any]:
     }
 
 
+def record_comment_event(
+    session: Session,
+    comment: Comment,
+    event_type: EventType,
+    data: Mapping[str, Any],
+    now: datetime | None = None,
+) -> Event:
+    """An event about a comment that is no status change (comment.appeal_resolved), in the
+    comment's seq order; outbox like the others."""
+    now = now or datetime.now(UTC)
+    comment.event_seq += 1
+    event = Event(
+        id=new_id("msg")[:36],
+        source_id=comment.source_id,
+        comment_id=comment.id,
+        decision_id=None,
+        type=event_type.value,
+        seq=comment.event_seq,
+        payload={
+            "type": event_type.value,
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "data": {
+                "id": comment.id,
+                "external_id": comment.external_id,
+                "source_id": comment.source_id,
+                "seq": comment.event_seq,
+                "status": comment.status,
+                **data,
+            },
+        },
+        created_at=now,
+        next_attempt_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
 def record_author_event(
     session: Session,
     source_id: str,

@@ -136,6 +136,13 @@ def _insert_new(
     return connection.execute(statement, values).first() is not None
 
 
+def remember_webhook(session: Session, source_id: str, webhook_id: str) -> None:
+    """Store a webhook id once; WebhookReplayed when it was stored already (a replay)."""
+    seen = {"source_id": source_id, "webhook_id": webhook_id, "received_at": utcnow()}
+    if not _insert_new(session, _SEEN_WEBHOOKS, seen, ("source_id", "webhook_id")):
+        raise WebhookReplayed(webhook_id)
+
+
 def accept_comment(
     session: Session, source_id: str, webhook_id: str, incoming: IncomingComment
 ) -> Accepted:
@@ -146,9 +153,7 @@ def accept_comment(
     caller commits, then queues scoring for a new or edited one. This is the one way to store a
     comment. Raises WebhookReplayed when the webhook id was already stored.
     """
-    seen = {"source_id": source_id, "webhook_id": webhook_id, "received_at": utcnow()}
-    if not _insert_new(session, _SEEN_WEBHOOKS, seen, ("source_id", "webhook_id")):
-        raise WebhookReplayed(webhook_id)
+    remember_webhook(session, source_id, webhook_id)
     body_hash = sha256_hex(incoming.body)
     comment_id = new_id("cmt")[:36]
     now = utcnow()

@@ -93,6 +93,12 @@ class SourceView(BaseModel):
     appeal_url: str | None = Field(
         description="Where authors appeal a rejection; $external_id and $comment_id are filled in"
     )
+    report_threshold: float = Field(
+        description="Readers' reports weighing this much reopen an approved comment"
+    )
+    premoderate_below: int = Field(
+        description="Authors with fewer approved comments are pre-moderated (0: nobody)"
+    )
     previous_secret_expires_at: datetime | None = Field(
         description="During a rotation, until when the old secret still verifies"
     )
@@ -130,6 +136,8 @@ class SourceUpdate(BaseModel):
         ]
         | None
     ) = None
+    report_threshold: float | None = Field(default=None, ge=0.1, le=1000, strict=True)
+    premoderate_below: Annotated[int, Field(strict=True, ge=0, le=1000), Integral] | None = None
     # null: no appeal address in statements.
     appeal_url: HttpUrlText | None = None
     # null: keep personal data for good.

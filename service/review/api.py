@@ -10,7 +10,7 @@ import structlog
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import authors, review, sources
+from core import appeals, authors, reports, review, sources
 from core.db import session_scope
 from core.domain import LABELS, Status
 from core.explanations import why
@@ -21,6 +21,10 @@ from service.errors import NotFound, answer_domain_errors
 from service.openapi import operation
 from service.review import common, together
 from service.review.schemas import (
+    AppealDecision,
+    AppealItem,
+    AppealList,
+    AppealOut,
     AuditResponse,
     Author,
     AuthorResponse,
@@ -39,6 +43,11 @@ from service.review.schemas import (
     PresenceResponse,
     QueueResponse,
     ReinstateRequest,
+    ReportedItem,
+    ReportedList,
+    ReportOut,
+    ReportsDecision,
+    ReportsSettled,
     ReviewItem,
     SanctionList,
     SanctionOut,
@@ -200,9 +209,15 @@ def list_queue() -> Any:
     with session_scope(settings()) as session:
         page = review.list_queue(session, filters, moderator.id)
         parents = review.parents_of(session, page.items)
+        records = authors.author_records(session, page.items)
         notes = review.notes_for(session, [c.id for c in page.items])
         body = QueueResponse(
-            items=[item_out(c, parents.get(c.id), moderator.id, notes[c.id]) for c in page.items],
+            items=[
+                item_out(c, parents.get(c.id), moderator.id, notes[c.id]).model_copy(
+                    update={"author_record": records[c.id].as_json()}
+                )
+                for c in page.items
+            ],
             counts=page.counts,
             held=page.held,
             **_paging(page),
@@ -511,3 +526,126 @@ def audit() -> Any:
 def audit_csv() -> Any:
     refuse_empty_args(request.args, AUDIT_PARAMETERS)
     return common.audit_csv_response(common.audit_filters(request.args))
+
+
+APPEAL_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "state", "in": "query", "schema": {"enum": [s.value for s in appeals.AppealState]}},
+]
+
+
+@_operation(
+    "/appeals",
+    "GET",
+    summary="Authors' appeals of rejections (open by default), oldest first",
+    responses={200: AppealList, **ERRORS},
+    parameters=APPEAL_PARAMETERS,
+)
+def list_appeals() -> Any:
+    moderator = current_moderator()
+    refuse_empty_args(request.args, APPEAL_PARAMETERS)
+    state = common.appeal_state(request.args)
+    with session_scope(settings()) as session:
+        rows = appeals.list_appeals(session, state)
+        emails = review.moderator_emails(
+            session, [d.moderator_id for a in rows for d in a.comment.decisions if d.moderator_id]
+        )
+        body = AppealList(
+            appeals=[
+                AppealItem(
+                    **appeals.appeal_json(a),
+                    comment=item_out(a.comment, None, moderator.id),
+                    rejection=decision_out(
+                        rejection := next(d for d in a.comment.decisions if d.id == a.decision_id),
+                        emails.get(rejection.moderator_id or 0),
+                    ),
+                )
+                for a in rows
+            ]
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/appeals/<appeal_id>/decision",
+    "POST",
+    summary="Grant (approve the comment) or deny an appeal; not by the moderator who rejected",
+    request=AppealDecision,
+    responses={
+        200: AppealOut,
+        400: "problem",
+        403: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
+)
+def decide_appeal(appeal_id: str) -> Any:
+    number = common.appeal_number(appeal_id)
+    request_body = parse_body(AppealDecision)
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        resolution = appeals.resolve_appeal(
+            session,
+            number,
+            moderator.id,
+            appeals.AppealState(request_body.outcome),
+            request_body.note,
+        )
+        body = AppealOut.model_validate(appeals.appeal_json(resolution.appeal))
+        event_ids = [e.id for e in resolution.events]
+    queue_deliveries(event_ids)
+    return json_response(body)
+
+
+@_operation(
+    "/reported",
+    "GET",
+    summary="Approved comments whose readers' reports reach the source's threshold",
+    responses={200: ReportedList, 401: "problem"},
+)
+def list_reported() -> Any:
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        body = ReportedList(
+            items=[
+                ReportedItem(
+                    comment=item_out(r.comment, None, moderator.id),
+                    reports=[ReportOut.model_validate(reports.report_json(x)) for x in r.reports],
+                    weight=r.weight,
+                    threshold=r.threshold,
+                )
+                for r in reports.list_reported(session)
+            ]
+        )
+    return json_response(body)
+
+
+@_operation(
+    "/comments/<comment_id>/reports/decision",
+    "POST",
+    summary="Uphold a comment's open reports (it is rejected) or dismiss them",
+    request=ReportsDecision,
+    responses={
+        200: ReportsSettled,
+        400: "problem",
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        **ERRORS,
+    },
+)
+def settle_reports(comment_id: str) -> Any:
+    comment_id = known_id(comment_id)
+    request_body = parse_body(ReportsDecision)
+    moderator = current_moderator()
+    with session_scope(settings()) as session:
+        settled = reports.resolve_reports(
+            session, comment_id, moderator.id, reports.ReportState(request_body.outcome)
+        )
+        body = ReportsSettled(
+            reports=[ReportOut.model_validate(reports.report_json(r)) for r in settled.reports],
+            event_ids=[e.id for e in settled.events],
+        )
+    queue_deliveries(body.event_ids)
+    return json_response(body)

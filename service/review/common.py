@@ -12,7 +12,7 @@ import structlog
 from flask import Response, stream_with_context
 from sqlalchemy.orm import Session
 
-from core import review
+from core import appeals, review
 from core.db import session_scope
 from core.domain import LABELS, Status
 from core.reasons import describe_reasons
@@ -77,6 +77,19 @@ def audit_filters(args: Mapping[str, str]) -> AuditFilters:
         page=_page_arg(args, "page", 1),
         per_page=_page_arg(args, "per_page", 50),
     )
+
+
+def appeal_state(args: Mapping[str, str]) -> appeals.AppealState:
+    """The appeals tab asked for (open by default)."""
+    states = [s.value for s in appeals.AppealState]
+    return appeals.AppealState(choice_arg(args, "state", states) or appeals.AppealState.OPEN)
+
+
+def appeal_number(text: str) -> int:
+    """An appeal id from a path: digits within 32 bits, else no appeal has it."""
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= 2**31 - 1:
+        raise appeals.AppealNotFound(f"no appeal {text[:20]!r}")
+    return int(text)
 
 
 def commit_decisions(

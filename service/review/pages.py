@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from core import authors, review
+from core import appeals, authors, reports, review
 from core.db import session_scope
 from core.domain import Status
 from core.explanations import card_labels
@@ -66,11 +66,13 @@ def queue() -> Any:
             _flash_refusal(error)
             return redirect(url_for("pages.queue"))
         parents = review.parents_of(session, page.items)
+        records = authors.author_records(session, page.items)
         notes = review.notes_for(session, [c.id for c in page.items])
         people = common.people_in_queue(session, moderator)
         items = [
             {
                 "comment": c,
+                "record": records[c.id],
                 "parent": parents.get(c.id),
                 "segments": review.highlight_segments(c.body, c.highlights),
                 "reasons": describe_reasons(review.latest_reasons(c)),
@@ -311,7 +313,97 @@ def audit_csv() -> Any:
     return common.audit_csv_response(filters)
 
 
+@bp.get("/moderate/appeals")
+@login_required
+def appeals_page() -> Any:
+    moderator = current_moderator()
+    try:
+        state = common.appeal_state(request.args)
+    except ApiError as error:
+        _flash_refusal(error)
+        return redirect(url_for("pages.appeals_page"))
+    with session_scope(settings()) as session:
+        found = appeals.list_appeals(session, state)
+        rejections = {
+            a.id: next(d for d in a.comment.decisions if d.id == a.decision_id) for a in found
+        }
+        emails = review.moderator_emails(
+            session, [d.moderator_id for d in rejections.values() if d.moderator_id]
+        )
+        rows = [
+            {
+                "appeal": a,
+                "reasons": describe_reasons(rejections[a.id].reasons),
+                "rejected_by": emails.get(rejections[a.id].moderator_id or 0)
+                or f"the model ({rejections[a.id].model_version})",
+                "own": rejections[a.id].moderator_id == moderator.id,
+            }
+            for a in found
+        ]
+    return render_template(
+        "appeals.html", rows=rows, state=state.value, states=[s.value for s in appeals.AppealState]
+    )
+
+
+@bp.post("/moderate/appeals/<appeal_id>/decision")
+@login_required
+def decide_appeal(appeal_id: str) -> Any:
+    moderator = current_moderator()
+    outcome = request.form.get("outcome", "")
+    if outcome not in (appeals.AppealState.GRANTED.value, appeals.AppealState.DENIED.value):
+        abort(400)
+    note = (request.form.get("note") or "").strip() or None
+    try:
+        number = common.appeal_number(appeal_id)
+        with session_scope(settings()) as session:
+            resolution = appeals.resolve_appeal(
+                session, number, moderator.id, appeals.AppealState(outcome), note
+            )
+            event_ids = [e.id for e in resolution.events]
+    except appeals.AppealError as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.appeals_page"))
+    queue_deliveries(event_ids)
+    flash(f"Appeal {outcome}.", "info")
+    return redirect(url_for("pages.appeals_page"))
+
+
+@bp.get("/moderate/reported")
+@login_required
+def reported() -> Any:
+    with session_scope(settings()) as session:
+        rows = reports.list_reported(session)
+        for row in rows:
+            session.expunge(row.comment)
+            for report in row.reports:
+                session.expunge(report)
+    return render_template("reported.html", rows=rows)
+
+
+@bp.post("/moderate/comments/<comment_id>/reports/decision")
+@login_required
+def settle_reports(comment_id: str) -> Any:
+    moderator = current_moderator()
+    outcome = request.form.get("outcome", "")
+    if outcome not in (reports.ReportState.UPHELD.value, reports.ReportState.DISMISSED.value):
+        abort(400)
+    try:
+        with session_scope(settings()) as session:
+            settled = reports.resolve_reports(
+                session, comment_id, moderator.id, reports.ReportState(outcome)
+            )
+            event_ids = [e.id for e in settled.events]
+    except reports.ReportError as error:
+        flash(str(error), "error")
+        return redirect(url_for("pages.reported"))
+    queue_deliveries(event_ids)
+    flash(f"Reports {outcome}.", "info")
+    return redirect(url_for("pages.reported"))
+
+
 @bp.record_once
 def _add_nav_links(state: Any) -> None:
     add_nav_link(state.app, "pages.queue", "Queue")
+    add_nav_link(state.app, "pages.reported", "Reported")
+    add_nav_link(state.app, "pages.appeals_page", "Appeals")
     add_nav_link(state.app, "pages.audit", "Audit log")

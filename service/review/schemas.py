@@ -142,6 +142,11 @@ class ReviewItem(BaseModel):
     received_at: datetime
     decided_at: datetime | None
     claimed_by_me: bool
+    author_record: dict[str, int] | None = Field(
+        default=None,
+        description="The author's record at the source: approved, rejected, reported, upheld "
+        "(in the queue listing)",
+    )
     notes: list[NoteOut] = Field(
         default_factory=list, description="Moderators' notes for each other, oldest first"
     )
@@ -271,6 +276,70 @@ class AuditResponse(BaseModel):
     page: int
     per_page: int
     pages: int
+
+
+class AppealOut(BaseModel):
+    id: int
+    comment_id: str
+    decision_id: int = Field(description="The rejection appealed")
+    author_id: str
+    text: str
+    state: Literal["open", "granted", "denied"]
+    received_at: datetime
+    resolved_at: datetime | None
+    resolved_by: int | None
+    resolution_note: str | None
+
+
+class AppealItem(AppealOut):
+    comment: ReviewItem
+    rejection: DecisionOut
+
+
+class AppealList(BaseModel):
+    appeals: list[AppealItem] = Field(description="Oldest first")
+
+
+class AppealDecision(Strict):
+    """granted: the comment is approved after all; denied: the rejection stands."""
+
+    outcome: Literal["granted", "denied"]
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
+
+
+class ReportOut(BaseModel):
+    id: int
+    comment_id: str
+    reporter_id: str
+    reason: str
+    text: str | None
+    weight: float
+    state: Literal["open", "upheld", "dismissed"]
+    received_at: datetime
+    resolved_at: datetime | None
+    resolved_by: int | None
+
+
+class ReportedItem(BaseModel):
+    comment: ReviewItem
+    reports: list[ReportOut]
+    weight: float = Field(description="The open reports' weights added up")
+    threshold: float = Field(description="The source's report threshold")
+
+
+class ReportedList(BaseModel):
+    items: list[ReportedItem] = Field(description="Heaviest first")
+
+
+class ReportsDecision(Strict):
+    """upheld: the comment is rejected; dismissed: it stays approved."""
+
+    outcome: Literal["upheld", "dismissed"]
+
+
+class ReportsSettled(BaseModel):
+    reports: list[ReportOut]
+    event_ids: list[str]
 
 
 class LastActionOut(BaseModel):

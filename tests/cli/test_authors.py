@@ -108,13 +108,15 @@ class TestSourceSettingsForAuthors:
         result = run(
             "sources", "update", source_id, "--statement", "spam=No adverts, please.",
             "--appeal-url", "https://cms.example/appeal/$external_id",
-            "--retention-days", "90", "--sanctioned-comments", "hold", "--json",
+            "--retention-days", "90", "--sanctioned-comments", "hold",
+            "--premoderate-below", "3", "--report-threshold", "2.5", "--json",
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         shown = json.loads(result.stdout)
         assert shown["statement_templates"] == {"spam": "No adverts, please."}
         assert shown["appeal_url"] == "https://cms.example/appeal/$external_id"
         assert (shown["retention_days"], shown["sanctioned_comments"]) == (90, "hold")
+        assert (shown["premoderate_below"], shown["report_threshold"]) == (3, 2.5)
         result = run("sources", "update", source_id, "--statement", "spam=default", "--json")
         assert json.loads(result.stdout)["statement_templates"] == {}
 

@@ -83,6 +83,21 @@ class TestSimulate:
             "comment.flagged",
             "comment.rejected",
         }
+        # Every rejection came with its statement and was appealed once; a second was refused.
+        rejected = report["outcomes"].get("comment.rejected", 0)
+        assert rejected > 0 and report["rejections_without_statement"] == 0
+        assert report["appeals"] == {
+            "sent": rejected,
+            "accepted": rejected,
+            "second_refused": rejected,
+        }
+        approved = report["outcomes"].get("comment.approved", 0)
+        assert approved > 0
+        assert report["reports"] == {
+            "sent": approved,
+            "accepted": approved,
+            "second_refused": approved,
+        }
         # Every built-in sample is checked against its kind (the word-list model misses some).
         assert report["samples_as_their_kind"] + len(report["samples_not_as_their_kind"]) == 25
 

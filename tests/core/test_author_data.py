@@ -14,14 +14,14 @@ from celery import Celery
 from sqlalchemy import JSON, String, select, update
 from sqlalchemy.orm import Session
 
-from core import authors
+from core import appeals, authors
 from core.author_data import NothingStored, apply_retention, erase_author, export_author
 from core.db import session_scope
 from core.domain import Status
-from core.reasons import ModeratorReason
+from core.reasons import BlocklistReason, ModeratorReason
 from core.settings import Settings
 from core.store import IncomingComment, accept_comment, create_source, record_decision
-from core.tables import Base, Comment, DeliveryAttempt, Event, Revision
+from core.tables import Base, Comment, Decision, DeliveryAttempt, Event, Revision
 from tests.integration.workers import forget_queues
 from worker.app import create_celery
 from worker.sweeper import lease_key, sweep_once
@@ -79,7 +79,13 @@ def rich_history(settings: Settings) -> tuple[str, str]:
         first = store(session, source_id, comment_by("cms-1", BODY))
         store(session, source_id, comment_by("cms-1", EDITED))  # an edit: revision 2
         second = store(session, source_id, comment_by("cms-2", BODY + " again"))
-        _, event = record_decision(session, first, Status.FLAGGED, actor="model", reasons=[])
+        _, event = record_decision(
+            session,
+            first,
+            Status.FLAGGED,
+            actor="model",
+            reasons=[BlocklistReason(term="xylophone", matched=BODY[-24:], outcome="flagged")],
+        )
         record_decision(
             session,
             first,
@@ -107,6 +113,7 @@ def rich_history(settings: Settings) -> tuple[str, str]:
             f"{NAME} keeps trolling",
             by="m",
         )
+        appeals.receive_appeal(session, source_id, "cms-1", AUTHOR_ID, f"I am {NAME}: {BODY}")
         other = store(
             session,
             source_id,
@@ -166,6 +173,7 @@ class TestExport:
         assert "author.banned" in {e["type"] for e in tables["events"]}
         assert [a["status_code"] for a in tables["delivery_attempts"]] == [500]
         assert [s["kind"] for s in tables["author_sanctions"]] == ["ban"]
+        assert [a["text"] for a in tables["appeals"]] == [f"I am {NAME}: {BODY}"]
         json.dumps(exported)  # JSON as it is
 
     def test_export_of_a_stranger_is_refused(self, settings: Settings) -> None:
@@ -183,6 +191,15 @@ class TestErase:
             assert erasure.counts["comments"] == 2 and erasure.counts["revisions"] == 3
         with session_scope(settings) as session:
             assert personal_values_found(session) == []
+            # Nor a fragment a reason quoted from the body (a blocklist match as written).
+            quoted = BODY[-24:].lower()
+            assert all(
+                quoted not in json.dumps(d.reasons).lower()
+                for d in session.scalars(select(Decision))
+            )
+            assert all(
+                quoted not in json.dumps(e.payload).lower() for e in session.scalars(select(Event))
+            )
             # The audit trail stays: every decision, without the note.
             comment = session.scalars(
                 select(Comment).where(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core import authors
+from core import authors, reports
 from core.authors import SanctionKind
 from core.db import session_scope
 from core.domain import Status
@@ -214,3 +214,46 @@ class TestExpiry:
         with session_scope(settings) as session:
             assert authors.expire_sanctions(session) == []
         assert events_of_type(settings, "author.reinstated", source_id) == []
+
+
+class TestTrust:
+    def test_a_newcomer_is_pre_moderated_until_trusted(self, settings: Settings) -> None:
+        source_id = new_source(settings, premoderate_below=2)
+        first = decided(settings, source_id, "cms-1")
+        assert first.status == Status.FLAGGED.value
+        assert first.reasons == [
+            {"kind": "trust", "approved": 0, "required": 2, "outcome": "flagged"}
+        ]
+        with session_scope(settings) as session:
+            for comment in session.scalars(select(Comment).where(Comment.source_id == source_id)):
+                comment.status = Status.APPROVED.value  # a person approved it
+        assert decided(settings, source_id, "cms-2").status == Status.FLAGGED.value
+        with session_scope(settings) as session:
+            session.scalars(
+                select(Comment).where(
+                    Comment.source_id == source_id, Comment.external_id == "cms-2"
+                )
+            ).one().status = Status.APPROVED.value
+        # Two approved comments: trusted, the model's approval stands.
+        assert decided(settings, source_id, "cms-3").status == Status.APPROVED.value
+
+    def test_no_pre_moderation_by_default(self, settings: Settings) -> None:
+        assert decided(settings, new_source(settings), "cms-1").status == "approved"
+
+    def test_trust_never_softens_a_flag_or_a_rejection(self, settings: Settings) -> None:
+        source_id = new_source(settings, premoderate_below=5)
+        suspend(settings, source_id)
+        decision = decided(settings, source_id, "cms-1")
+        assert decision.status == "rejected"
+        assert [r["kind"] for r in decision.reasons] == ["sanction"]
+
+    def test_author_record_counts_outcomes_and_reports(self, settings: Settings) -> None:
+        source_id = new_source(settings)
+        ok = decided(settings, source_id, "cms-1")
+        decided(settings, source_id, "cms-2")
+        with session_scope(settings) as session:
+            reports.receive_report(session, source_id, "cms-1", "r-1", "spam", None)
+            reports.receive_report(session, source_id, "cms-2", "r-1", "spam", None)
+            comment = session.get_one(Comment, ok.comment_id)
+            record = authors.author_records(session, [comment])[comment.id]
+        assert record.as_json() == {"approved": 2, "rejected": 0, "reported": 2, "upheld": 0}

@@ -109,6 +109,7 @@ class SignedPost(Protocol):
         content_type: str | None = ...,
         headers: dict[str, str] | None = ...,
         omit: tuple[str, ...] = ...,
+        path: str = ...,
     ) -> TestResponse: ...
 
 
@@ -152,6 +153,7 @@ def signed_post(client: FlaskClient, source: NewSource) -> SignedPost:
         content_type: str | None = "application/json",
         headers: dict[str, str] | None = None,
         omit: tuple[str, ...] = (),
+        path: str = "comments",
     ) -> TestResponse:
         assert source is not None
         if isinstance(payload, bytes):
@@ -175,7 +177,7 @@ def signed_post(client: FlaskClient, source: NewSource) -> SignedPost:
         for name in omit:
             all_headers.pop(name, None)
         return client.post(
-            f"/v1/sources/{source_id or source.source.id}/comments", data=body, headers=all_headers
+            f"/v1/sources/{source_id or source.source.id}/{path}", data=body, headers=all_headers
         )
 
     return post

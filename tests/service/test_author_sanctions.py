@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from core.db import session_scope
+from core.domain import Status
 from core.settings import Settings
 from core.store import NewSource
 from core.tables import AuthorSanction, Event
@@ -169,3 +170,19 @@ class TestSanctionPage:
             follow_redirects=True,
         )
         assert "neither suspended nor banned" in response.get_data(as_text=True)
+
+
+class TestAuthorRecordInTheQueue:
+    def test_queue_shows_each_authors_record(
+        self, client: FlaskClient, source: NewSource, moderator: Account, settings: Settings
+    ) -> None:
+        add_comment(settings, source.source.id, author_id="u-9", status=Status.APPROVED)
+        add_comment(settings, source.source.id, author_id="u-9", status=Status.REJECTED)
+        flagged = add_comment(settings, source.source.id, author_id="u-9")
+        items = client.get(
+            f"/v1/review/queue?source={source.source.id}", headers=bearer(moderator)
+        ).get_json()["items"]
+        (item,) = [i for i in items if i["id"] == flagged]
+        assert item["author_record"] == {"approved": 1, "rejected": 1, "reported": 0, "upheld": 0}
+        sign_in(client, moderator)
+        assert "1 approved · 1 rejected" in client.get("/moderate").get_data(as_text=True)

@@ -13,6 +13,7 @@ from core.db import session_scope
 from core.policy import Policy, Thresholds, decide
 from core.reasons import (
     REASON_TYPES,
+    AppealReason,
     BelowThresholdsReason,
     BlocklistReason,
     LinksReason,
@@ -21,6 +22,7 @@ from core.reasons import (
     ReplacesProvisionalReason,
     SanctionReason,
     ScoreReason,
+    TrustReason,
     UndoReason,
     UnscoredReason,
     describe_reason,
@@ -79,6 +81,16 @@ EXAMPLES: list[tuple[Reason, dict[str, Any], str]] = [
             "outcome": "rejected",
         },
         "author suspended until 2026-12-11T12:00:00Z",
+    ),
+    (
+        AppealReason(appeal_id=5, outcome="approved"),
+        {"kind": "appeal", "appeal_id": 5, "outcome": "approved"},
+        "appeal 5 granted by a second moderator",
+    ),
+    (
+        TrustReason(approved=1, required=3, outcome="flagged"),
+        {"kind": "trust", "approved": 1, "required": 3, "outcome": "flagged"},
+        "new author: 1 of 3 approved comments needed",
     ),
     (
         UnscoredReason(wait_seconds=300, outcome="approved"),
