@@ -98,8 +98,8 @@ def decide(scores: Mapping[str, float], text: str, policy: Policy) -> Outcome:
 
     terms = compile_terms(policy.blocklist)
     reading = read(text) if may_match(terms, text) else None
-    for rule in terms if reading is not None else ():
-        matched = rule.find(reading, text)
+    for rule in terms:
+        matched = rule.find(reading, text) if reading is not None else None
         if matched is not None:
             verdict = Status.REJECTED if rule.action == "reject" else Status.FLAGGED
             reasons.append(BlocklistReason(term=rule.term, matched=matched, outcome=verdict.value))

@@ -153,7 +153,7 @@ def load_history(
     )
 
 
-def _plain_rows(connection: Connection, statement: Select[Any]) -> Sequence[Any]:
+def _plain_rows(connection: Connection, statement: Select[*tuple[Any, ...]]) -> Sequence[Any]:
     """Rows through the Core connection, without the ORM's per-row work."""
     return connection.execute(statement).all()
 
