@@ -112,16 +112,17 @@ class TestPolicyHistoryApi:
         view = client.get(base, headers=bearer(admin)).get_json()
         assert view["thresholds_source"] == "model"
 
+    @pytest.mark.parametrize("version", [9, 2**31])
     def test_restore_of_an_unknown_version_is_404(
-        self, client: FlaskClient, source: NewSource, admin: Account
+        self, client: FlaskClient, source: NewSource, admin: Account, version: int
     ) -> None:
         response = client.post(
-            f"/v1/admin/sources/{source.source.id}/policies/9/restore",
+            f"/v1/admin/sources/{source.source.id}/policies/{version}/restore",
             headers=bearer(admin),
             json={"reason": "typo"},
         )
         assert response.status_code == 404
-        assert "no policy version 9" in response.get_json()["detail"]
+        assert f"no policy version {version}" in response.get_json()["detail"]
 
     def test_restore_of_the_version_in_force_is_409(
         self, client: FlaskClient, source: NewSource, admin: Account
