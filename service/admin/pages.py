@@ -99,7 +99,13 @@ def update_source_form(source_id: str) -> Any:
     source_id = known_id(source_id)
     try:
         with session_scope(settings()) as session:
-            sources.update_source(session, source_id, _form_changes())
+            sources.update_source(
+                session,
+                source_id,
+                _form_changes(),
+                changed_by=current_moderator().email,
+                reason=(request.form.get("reason") or "").strip()[:1000] or None,
+            )
     except sources.SourceNotFound:
         flash("That source no longer exists.", "error")
     except sources.InvalidSourceChange as error:

@@ -10,12 +10,13 @@ from flask.testing import FlaskClient
 
 from bench._history import seed_history
 from core.db import session_scope
+from core.policies import policy_versions
 from core.settings import Settings
 from core.sources import get_source
 from core.store import NewSource
 from core.thresholds import live_model_thresholds
 from core.whatif import load_history, proposed_policy, what_if
-from tests.service.review_support import Account, make_account
+from tests.service.review_support import Account, csrf_token, make_account, sign_in
 from tests.service.test_openapi_agreement import operation
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
@@ -153,3 +154,29 @@ class TestPolicyHistoryApi:
             json=body,
         )
         assert response.status_code == 422
+
+
+class TestSourcesPagePolicy:
+    def test_sources_form_records_who_and_why(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        sign_in(client, admin)
+        response = client.post(
+            f"/admin/sources/{source.source.id}",
+            data={
+                "csrf_token": csrf_token(client, "/admin/sources"),
+                "callback_url": "https://cms.example.org/hook",
+                "toxic_flag": "0.7",
+                "max_links": "2",
+                "max_body_chars": "1500",
+                "reason": "readers complained",
+            },
+        )
+        assert response.status_code == 302
+        with session_scope(settings) as session:
+            latest = policy_versions(session, source.source.id)[-1]
+        assert (latest.version, latest.changed_by, latest.reason) == (
+            2,
+            admin.email,
+            "readers complained",
+        )
