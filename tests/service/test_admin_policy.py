@@ -12,7 +12,7 @@ from bench._history import seed_history
 from core.db import session_scope
 from core.policies import policy_versions
 from core.settings import Settings
-from core.sources import get_source
+from core.sources import SourceChanges, get_source, update_source
 from core.store import NewSource
 from core.thresholds import live_model_thresholds
 from core.whatif import load_history, proposed_policy, what_if
@@ -180,3 +180,25 @@ class TestSourcesPagePolicy:
             admin.email,
             "readers complained",
         )
+
+
+class TestPolicyPage:
+    def test_policy_page_shows_history_what_if_and_restores(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        with session_scope(settings) as session:
+            changes = SourceChanges(thresholds={"toxic": {"flag": 0.6, "reject": None}})
+            update_source(session, source.source.id, changes, changed_by="ed", reason="lax")
+        sign_in(client, admin)
+        base = f"/admin/sources/{source.source.id}/policy"
+        page = client.get(f"{base}?what_if=1&toxic_flag=0.2&days=30").get_data(as_text=True)
+        assert "v2" in page and "lax" in page and 'id="what-if"' in page
+        response = client.post(
+            f"{base}/1/restore",
+            data={"csrf_token": csrf_token(client, base), "reason": "back"},
+        )
+        assert response.status_code == 302
+        with session_scope(settings) as session:
+            latest = policy_versions(session, source.source.id)[-1]
+        assert (latest.version, latest.restored_from, latest.changed_by) == (3, 1, admin.email)
