@@ -6,7 +6,7 @@ accounts without a shell. Every page is admin-only and posts CSRF-protected form
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -41,8 +41,11 @@ class NewUserForm(FlaskForm):  # type: ignore[misc]
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value) for r in Role])
 
 
-def _number_field(name: str, kind: Callable[[str], N], what: str) -> N | None:
-    raw = (request.form.get(name) or "").strip()
+def _number_field(
+    name: str, kind: Callable[[str], N], what: str, values: Mapping[str, str] | None = None
+) -> N | None:
+    """A number from the form (or `values`: the query string); blank is None."""
+    raw = ((request.form if values is None else values).get(name) or "").strip()
     if not raw:
         return None
     try:
@@ -348,13 +351,7 @@ def policy_page(source_id: str) -> Any:
 
 
 def _number_arg(name: str) -> float | None:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise sources.InvalidSourceChange(f"{name.replace('_', ' ')}: not a number") from exc
+    return _number_field(name, float, "not a number", request.args)
 
 
 @bp.post("/admin/sources/<source_id>/policy/<int:version>/restore")
