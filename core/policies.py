@@ -84,7 +84,13 @@ def policy_versions(session: Session, source_id: str) -> list[PolicyVersion]:
     )
 
 
+# The column is a 32-bit integer: a larger number is no version, not a database error.
+MAX_VERSION = 2**31 - 1
+
+
 def policy_version(session: Session, source_id: str, number: int) -> PolicyVersion:
+    if not 1 <= number <= MAX_VERSION:
+        raise PolicyVersionNotFound(source_id, number)
     found = session.scalar(
         select(PolicyVersion).where(
             PolicyVersion.source_id == source_id, PolicyVersion.version == number

@@ -6,7 +6,7 @@ accounts without a shell. Every page is admin-only and posts CSRF-protected form
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from wtforms import EmailField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
-from core import deliveries, registry, sources
+from core import deliveries, drift, policies, registry, sources, whatif
 from core.accounts import AccountError, create_user, generate_password, set_active
 from core.db import session_scope
 from core.domain import LABELS, DeliveryState, Role
@@ -41,8 +41,11 @@ class NewUserForm(FlaskForm):  # type: ignore[misc]
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value) for r in Role])
 
 
-def _number_field(name: str, kind: Callable[[str], N], what: str) -> N | None:
-    raw = (request.form.get(name) or "").strip()
+def _number_field(
+    name: str, kind: Callable[[str], N], what: str, values: Mapping[str, str] | None = None
+) -> N | None:
+    """A number from the form (or `values`: the query string); blank is None."""
+    raw = ((request.form if values is None else values).get(name) or "").strip()
     if not raw:
         return None
     try:
@@ -99,7 +102,13 @@ def update_source_form(source_id: str) -> Any:
     source_id = known_id(source_id)
     try:
         with session_scope(settings()) as session:
-            sources.update_source(session, source_id, _form_changes())
+            sources.update_source(
+                session,
+                source_id,
+                _form_changes(),
+                changed_by=current_moderator().email,
+                reason=(request.form.get("reason") or "").strip()[:1000] or None,
+            )
     except sources.SourceNotFound:
         flash("That source no longer exists.", "error")
     except sources.InvalidSourceChange as error:
@@ -294,3 +303,73 @@ def _add_nav_links(state: Any) -> None:
     add_nav_link(state.app, "admin_pages.sources_page", "Sources", admin_only=True)
     add_nav_link(state.app, "admin_pages.deliveries_page", "Deliveries", admin_only=True)
     add_nav_link(state.app, "admin_pages.models_page", "Models", admin_only=True)
+
+
+@bp.get("/admin/sources/<source_id>/policy")
+@admin_required
+def policy_page(source_id: str) -> Any:
+    """A source's policy history with restore buttons, its drift, and a what-if form."""
+    source_id = known_id(source_id)
+    model = live_model_thresholds(settings())
+    proposal: dict[str, dict[str, float | None]] = {}
+    result = None
+    error = None
+    with session_scope(settings()) as session:
+        try:
+            source = sources.get_source(session, source_id)
+        except sources.SourceNotFound:
+            flash("That source no longer exists.", "error")
+            return redirect(url_for("admin_pages.sources_page"))
+        described = sources.describe_source(source, model)
+        history = list(reversed(policies.policy_history(session, source)))
+        found = drift.check_drift(session, source).as_json()
+        if request.args.get("what_if"):
+            try:
+                for label in LABELS:
+                    flag = _number_arg(f"{label}_flag")
+                    reject = _number_arg(f"{label}_reject")
+                    if flag is not None or reject is not None:
+                        current = described["thresholds"][label]
+                        proposal[label] = {
+                            "flag": flag if flag is not None else current["flag"],
+                            "reject": reject if reject is not None else current["reject"],
+                        }
+                days = int(request.args.get("days") or whatif.DEFAULT_DAYS)
+                policy = whatif.proposed_policy(source, model, proposal)
+                result = whatif.what_if(whatif.load_history(session, source_id, days), policy)
+            except (ValueError, sources.InvalidSourceChange) as exc:
+                error = str(exc)
+    return render_template(
+        "admin/policy.html",
+        source=described,
+        history=history,
+        drift=found,
+        labels=LABELS,
+        what_if=result.as_json() if result is not None else None,
+        error=error,
+    )
+
+
+def _number_arg(name: str) -> float | None:
+    return _number_field(name, float, "not a number", request.args)
+
+
+@bp.post("/admin/sources/<source_id>/policy/<int:version>/restore")
+@admin_required
+def restore_policy_form(source_id: str, version: int) -> Any:
+    source_id = known_id(source_id)
+    reason = (request.form.get("reason") or "").strip()[:1000]
+    try:
+        with session_scope(settings()) as session:
+            restored = sources.restore_policy(
+                session, source_id, version, changed_by=current_moderator().email, reason=reason
+            )
+            flash(f"Restored version {version} as version {restored.version}.", "info")
+    except (
+        sources.SourceNotFound,
+        sources.InvalidSourceChange,
+        policies.PolicyVersionNotFound,
+        policies.PolicyInForce,
+    ) as error:
+        flash(f"Not restored: {error}", "error")
+    return redirect(url_for("admin_pages.policy_page", source_id=source_id))

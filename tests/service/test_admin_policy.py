@@ -10,12 +10,13 @@ from flask.testing import FlaskClient
 
 from bench._history import seed_history
 from core.db import session_scope
+from core.policies import policy_versions
 from core.settings import Settings
-from core.sources import get_source
+from core.sources import SourceChanges, get_source, update_source
 from core.store import NewSource
 from core.thresholds import live_model_thresholds
 from core.whatif import load_history, proposed_policy, what_if
-from tests.service.review_support import Account, make_account
+from tests.service.review_support import Account, csrf_token, make_account, sign_in
 from tests.service.test_openapi_agreement import operation
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
@@ -112,16 +113,17 @@ class TestPolicyHistoryApi:
         view = client.get(base, headers=bearer(admin)).get_json()
         assert view["thresholds_source"] == "model"
 
+    @pytest.mark.parametrize("version", [9, 2**31])
     def test_restore_of_an_unknown_version_is_404(
-        self, client: FlaskClient, source: NewSource, admin: Account
+        self, client: FlaskClient, source: NewSource, admin: Account, version: int
     ) -> None:
         response = client.post(
-            f"/v1/admin/sources/{source.source.id}/policies/9/restore",
+            f"/v1/admin/sources/{source.source.id}/policies/{version}/restore",
             headers=bearer(admin),
             json={"reason": "typo"},
         )
         assert response.status_code == 404
-        assert "no policy version 9" in response.get_json()["detail"]
+        assert f"no policy version {version}" in response.get_json()["detail"]
 
     def test_restore_of_the_version_in_force_is_409(
         self, client: FlaskClient, source: NewSource, admin: Account
@@ -152,3 +154,51 @@ class TestPolicyHistoryApi:
             json=body,
         )
         assert response.status_code == 422
+
+
+class TestSourcesPagePolicy:
+    def test_sources_form_records_who_and_why(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        sign_in(client, admin)
+        response = client.post(
+            f"/admin/sources/{source.source.id}",
+            data={
+                "csrf_token": csrf_token(client, "/admin/sources"),
+                "callback_url": "https://cms.example.org/hook",
+                "toxic_flag": "0.7",
+                "max_links": "2",
+                "max_body_chars": "1500",
+                "reason": "readers complained",
+            },
+        )
+        assert response.status_code == 302
+        with session_scope(settings) as session:
+            latest = policy_versions(session, source.source.id)[-1]
+        assert (latest.version, latest.changed_by, latest.reason) == (
+            2,
+            admin.email,
+            "readers complained",
+        )
+
+
+class TestPolicyPage:
+    def test_policy_page_shows_history_what_if_and_restores(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        with session_scope(settings) as session:
+            changes = SourceChanges(thresholds={"toxic": {"flag": 0.6, "reject": None}})
+            update_source(session, source.source.id, changes, changed_by="ed", reason="lax")
+        sign_in(client, admin)
+        base = f"/admin/sources/{source.source.id}/policy"
+        page = client.get(f"{base}?what_if=1&toxic_flag=0.2&days=30").get_data(as_text=True)
+        assert "v2" in page and "lax" in page and 'id="what-if"' in page
+        response = client.post(
+            f"{base}/1/restore",
+            data={"csrf_token": csrf_token(client, base), "reason": "back"},
+        )
+        assert response.status_code == 302
+        with session_scope(settings) as session:
+            latest = policy_versions(session, source.source.id)[-1]
+        assert (latest.version, latest.restored_from, latest.changed_by) == (3, 1, admin.email)

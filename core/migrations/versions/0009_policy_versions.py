@@ -78,7 +78,7 @@ def upgrade() -> None:
                 "blocklist": blocklist or [],
                 "max_links": max_links,
             },
-            "changed_by": "migration 0007",
+            "changed_by": "migration 0009",
             "reason": "the policy in force when versioning began",
             "restored_from": None,
             "created_at": now,
