@@ -65,10 +65,11 @@ def build_site_candidate(
     site = site_frame(site_rows, live.labels)
     run = retrain_with_site(live, live_manifest, public, site, progress=progress)
     candidate = run.classifier
+    progress("public held-out evaluation", 0.8)
     ours, theirs = public_heldout(live, candidate, run.public)
-    progress("public held-out evaluation", 0.85)
-    audit = identity_audit(candidate)
     progress("identity audit", 0.9)
+    audit = identity_audit(candidate)
+    progress("writing artifact", 0.95)
     counts = site_counts(run.split, candidate.labels)
     counts.update(
         {

@@ -331,7 +331,7 @@ def retrain_with_site(
         _, weight, chosen = best
     _calibrate(chosen, [public_cal, site_val])
     chosen.version = site_version(live.version, split, weight)
-    lap("calibrate", 0.8)
+    lap("calibrate", 0.78)
     return SiteRetrain(
         classifier=chosen,
         weight=weight,
