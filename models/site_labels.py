@@ -305,6 +305,11 @@ def retrain_with_site(
         public["group"], int(live_manifest.get("seed", seed)), public["set"]
     )
     split = split_site(site, set(public["normalised"]))
+    if not len(split.train):
+        raise ValueError(
+            f"no site labels left to train on: {split.received} received, "
+            f"{split.public_duplicates} are public texts, {split.repeated} repeats"
+        )
     lap("split site labels", 0.15)
 
     fit_public = public[public["part"] == FIT]

@@ -98,3 +98,10 @@ def test_held_out_labels_change_nothing_in_the_candidate(live: Any) -> None:
     assert first.classifier.thresholds == second.classifier.thresholds
     assert first.weight == second.weight
     assert first.classifier.version == second.classifier.version
+
+
+def test_site_labels_that_are_all_public_texts_are_refused(live: Any) -> None:
+    public = tiny_frame()
+    rows = [row(text, i, 1) for i, text in enumerate(public["text"][:10])]
+    with pytest.raises(ValueError, match="no site labels left to train on: 10 received, 10 are"):
+        retrain_with_site(live, {}, public, site_frame(rows, LABELS))
