@@ -30,11 +30,6 @@ from models.splits import HELDOUT
 CARD_FILE = "MODEL_CARD.md"
 
 
-def _probabilities(classifier: Classifier, normalised: list[str]) -> np.ndarray:
-    z = classifier.decision_function_normalised(normalised) * classifier.calib_slope
-    return np.asarray(1.0 / (1.0 + np.exp(-(z + classifier.calib_offset))))
-
-
 def public_heldout(
     live: Classifier, candidate: Classifier, public: pd.DataFrame
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -44,8 +39,8 @@ def public_heldout(
     normalised = list(rows["normalised"])
     peer = profanity_check_scores(list(rows["text"]))
     labels = candidate.labels
-    ours = heldout_table(rows, _probabilities(candidate, normalised), peer, labels)
-    theirs = heldout_table(rows, _probabilities(live, normalised), peer, labels)
+    ours = heldout_table(rows, candidate.probabilities_normalised(normalised), peer, labels)
+    theirs = heldout_table(rows, live.probabilities_normalised(normalised), peer, labels)
     return [r.as_dict() for r in ours], [r.as_dict() for r in theirs]
 
 
@@ -65,10 +60,11 @@ def build_site_candidate(
     site = site_frame(site_rows, live.labels)
     run = retrain_with_site(live, live_manifest, public, site, progress=progress)
     candidate = run.classifier
+    progress("public held-out evaluation", 0.8)
     ours, theirs = public_heldout(live, candidate, run.public)
-    progress("public held-out evaluation", 0.85)
-    audit = identity_audit(candidate)
     progress("identity audit", 0.9)
+    audit = identity_audit(candidate)
+    progress("writing artifact", 0.95)
     counts = site_counts(run.split, candidate.labels)
     counts.update(
         {
@@ -133,8 +129,9 @@ def write_site_card(directory: Path, manifest: Mapping[str, Any]) -> Path:
         "labels (`moderation train --with-decisions`). The live model's features (vocabulary,",
         "IDF) are reused; each label's head is refitted on public fit rows plus the site's",
         "training labels, with the live model's margin as one more feature, then folded back",
-        "into one linear model and Platt-calibrated on the public calibration rows and the",
-        "site's validation labels. The highlight rule is the live model's.",
+        "into one linear model and calibrated (Platt, or the embedding stage's stacker) on the",
+        "public calibration rows and the site's validation labels. The highlight rule is the",
+        "live model's.",
         "",
         "## The site's labels",
         f"Source: {site.get('source') or 'all sources'}. {site['received']} labelled revisions "

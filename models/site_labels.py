@@ -16,9 +16,10 @@ What is retrained: the public part is reused, not refitted. The live model's voc
 IDF stay; per label a new head is fitted on the public fit rows (at most PUBLIC_ROWS of them)
 plus the weighted site rows, with the live model's margin as one more feature. The head folds
 back into one linear model (coef = a * live coef + delta), so the candidate is an ordinary
-artifact, as fast as the live one, with the live model's highlight rule. A full public retrain
-takes about 11 minutes here before any site row is added, times the weights tried; this one
-takes a few minutes with 20,000 site labels.
+artifact, as fast as the live one, with the live model's highlight rule; its calibration (Platt,
+or the embedding stage's stacker) is refitted on public calibration and site validation rows.
+A full public retrain takes about 11 minutes here before any site row is added, times the
+weights tried; this one takes a few minutes with 20,000 site labels.
 """
 
 from __future__ import annotations
@@ -218,7 +219,7 @@ def _site_auc(classifier: Classifier, rows: _Rows) -> float | None:
     """Mean over labels of the ROC-AUC on site rows (labels with both classes only)."""
     if not len(rows.frame):
         return None
-    scores = classifier.decision_function_normalised(list(rows.frame["normalised"]))
+    scores = classifier.probabilities_normalised(rows.frame["normalised"])
     values = []
     for column, label in enumerate(classifier.labels):
         known = rows.frame[label].notna().to_numpy()
@@ -230,7 +231,7 @@ def _site_auc(classifier: Classifier, rows: _Rows) -> float | None:
 
 def _public_auc(classifier: Classifier, rows: _Rows) -> float | None:
     """Mean over labels of the per-set mean ROC-AUC on public calibration rows."""
-    scores = classifier.decision_function_normalised(list(rows.frame["normalised"]))
+    scores = classifier.probabilities_normalised(rows.frame["normalised"])
     values = []
     for column, label in enumerate(classifier.labels):
         known = rows.frame[label].notna().to_numpy()
@@ -243,19 +244,37 @@ def _public_auc(classifier: Classifier, rows: _Rows) -> float | None:
 
 
 def _calibrate(classifier: Classifier, rows: list[_Rows]) -> None:
-    """Platt scaling and flag thresholds per label, on the calibration rows given (public
-    calibration and site validation: never the held-out ones)."""
+    """Per label, on the calibration rows given (public calibration and site validation: never
+    the held-out ones): Platt scaling, or for a label the embedding stage re-scores its stacker
+    over (new n-gram margin, embedding margin), as training fits it; then the flag threshold."""
     frame = pd.concat([r.frame for r in rows], ignore_index=True)
-    margins = classifier.decision_function_normalised(list(frame["normalised"]))
+    normalised = list(frame["normalised"])
+    margins = classifier.decision_function_normalised(normalised)
+    stage = classifier.embedding_stage
+    if stage is not None:
+        stage = copy.copy(stage)  # the live model's stage stays as it is
+        stage.stack, stage.stack_bias = stage.stack.copy(), stage.stack_bias.copy()
+        classifier.embedding_stage = stage
+        embedded = stage.embedding_margins(stage.embedding.embed(normalised))
     for column, label in enumerate(classifier.labels):
         known = frame[label].notna().to_numpy()
         y = frame[label].to_numpy()[known].astype(int)
         if len(np.unique(y)) < 2:
             continue
-        slope, offset = _platt(margins[known, column], y)
-        classifier.calib_slope[column], classifier.calib_offset[column] = slope, offset
-        z = margins[known, column] * slope + offset
-        classifier.thresholds[label] = _best_threshold(1.0 / (1.0 + np.exp(-z)), y)
+        if stage is not None and label in stage.labels:
+            k = stage.labels.index(label)
+            inputs = np.column_stack([margins[known, column], embedded[known, k]])
+            stacker = LogisticRegression(C=1.0, max_iter=1000).fit(inputs, y)
+            stage.stack[k], stage.stack_bias[k] = stacker.coef_[0], stacker.intercept_[0]
+        else:
+            slope, offset = _platt(margins[known, column], y)
+            classifier.calib_slope[column], classifier.calib_offset[column] = slope, offset
+    probabilities = classifier.probabilities_normalised(normalised)
+    for column, label in enumerate(classifier.labels):
+        known = frame[label].notna().to_numpy()
+        y = frame[label].to_numpy()[known].astype(int)
+        if len(np.unique(y)) == 2:
+            classifier.thresholds[label] = _best_threshold(probabilities[known, column], y)
 
 
 def retrain_with_site(
@@ -286,6 +305,11 @@ def retrain_with_site(
         public["group"], int(live_manifest.get("seed", seed)), public["set"]
     )
     split = split_site(site, set(public["normalised"]))
+    if not len(split.train):
+        raise ValueError(
+            f"no site labels left to train on: {split.received} received, "
+            f"{split.public_duplicates} are public texts, {split.repeated} repeats"
+        )
     lap("split site labels", 0.15)
 
     fit_public = public[public["part"] == FIT]
@@ -331,7 +355,7 @@ def retrain_with_site(
         _, weight, chosen = best
     _calibrate(chosen, [public_cal, site_val])
     chosen.version = site_version(live.version, split, weight)
-    lap("calibrate", 0.8)
+    lap("calibrate", 0.78)
     return SiteRetrain(
         classifier=chosen,
         weight=weight,
@@ -363,8 +387,8 @@ def site_heldout(
     if not len(heldout):
         return section
     normalised = list(heldout["normalised"])
-    ours = candidate.decision_function_normalised(normalised)
-    theirs = live.decision_function_normalised(normalised)
+    ours = candidate.probabilities_normalised(normalised)
+    theirs = live.probabilities_normalised(normalised)
     for column, label in enumerate(candidate.labels):
         known = heldout[label].notna().to_numpy()
         y = heldout[label].to_numpy()[known].astype(int)

@@ -15,6 +15,7 @@ from cli.main import cli
 from core import review
 from core.db import session_scope
 from core.domain import Status
+from core.gates import site_gate
 from core.settings import Settings
 from core.store import create_source
 from tests.registry_support import shipped_version
@@ -85,6 +86,18 @@ def test_retrain_with_site_labels_registers_a_candidate(settings: Settings, tmp_
     assert toxic["roc_auc"] > toxic["live_roc_auc"]
     assert toxic["difference_low"] <= toxic["roc_auc"] - toxic["live_roc_auc"]
     assert manifest["metrics"]["heldout"], "public held-out figures for the public gate"
+    # The registry holds what its site gate reads, and the gate lets this candidate through.
+    assert models[version]["metrics"]["site_heldout"] == held
+    verdict = site_gate(models[version]["metrics"], shipped_version())
+    assert verdict.passed, verdict.detail
+    # A worker can load it (sha256 checked), and it scores the house rule as the site does.
+    import models as classifiers
+
+    candidate = classifiers.load(out, models[version]["sha256"])
+    rule, fine = candidate.predict_proba(
+        [RULE.format(topic="the zoo", n=999), FINE.format(topic="the zoo", n=999)]
+    )[:, 0]
+    assert rule > candidate.thresholds["toxic"] > fine
     card = (out / "MODEL_CARD.md").read_text()
     assert "## The site's labels" in card and "| toxic |" in card
     assert "retraining" in result.output or "registered" in result.output

@@ -18,6 +18,7 @@ from core.settings import Settings
 from core.store import NewSource
 from core.tables import Comment, Decision, Event
 from service import create_app
+from tests.comments import incoming, receive
 from tests.service.conftest import queued_tasks
 from tests.service.review_support import (
     Account,
@@ -287,6 +288,14 @@ class TestReviewQueue:
         by_id = {i["id"]: i["explanation"] for i in queue["items"]}
         assert by_id[explained] == item["explanation"]
         assert by_id[plain] == []
+
+        # An edit makes the comment pending again: the old explanation goes with the old text.
+        with session_scope(settings) as session:
+            external_id = session.get_one(Comment, explained).external_id
+            receive(session, source.source.id, incoming("A calmer revision.", external_id))
+        edited = client.get(f"/v1/review/comments/{explained}", headers=bearer(moderator)).json
+        assert edited is not None
+        assert edited["revision"] == 2 and edited["explanation"] == []
 
     def test_review_queue_unknown_comment_is_404(
         self, client: FlaskClient, moderator: Account
