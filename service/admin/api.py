@@ -130,6 +130,8 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
         statement_templates=dict(body.statement_templates or {}) or None,
         appeal_url=str(body.appeal_url) if body.appeal_url is not None else None,
         clear_appeal_url="appeal_url" in sent and body.appeal_url is None,
+        unscored_mode=body.unscored_mode,
+        unscored_wait_seconds=body.unscored_wait_seconds,
     )
 
 
