@@ -281,7 +281,8 @@ def parse_threshold_query(
         if label not in LABELS or which not in ("flag", "reject"):
             raise InvalidSourceChange(f"unknown threshold {key!r}: use LABEL.flag or LABEL.reject")
         entry = changes.setdefault(label, dict(current.get(label) or {}))
-        if which == "reject" and text.strip().lower() in ("", "none", "null"):
+        # Exactly "none", as the API documents it: an empty value is no threshold.
+        if which == "reject" and text == "none":
             entry["reject"] = None
             continue
         try:

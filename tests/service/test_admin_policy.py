@@ -60,7 +60,15 @@ class TestWhatIfApi:
         assert expected["proposed"] != expected["current"]
 
     @pytest.mark.parametrize(
-        "query", ["toxic.flag=1.5", "toxic.flag=high", "rude.flag=0.3", "days=0", "toxic.flag="]
+        "query",
+        [
+            "toxic.flag=1.5",
+            "toxic.flag=high",
+            "rude.flag=0.3",
+            "days=0",
+            "toxic.flag=",
+            "spam.reject=",
+        ],
     )
     def test_what_if_refuses_a_bad_query(
         self, client: FlaskClient, source: NewSource, admin: Account, query: str
