@@ -57,6 +57,10 @@ class UndoRefused(ReviewError):
     pass
 
 
+# The queue's tab of comments the scorer has not decided in time (QueueFilters.unscored).
+UNSCORED_TAB = "unscored"
+
+
 class Sort(enum.StrEnum):
     RISK = "risk"
     AGE = "age"
@@ -67,6 +71,9 @@ class QueueFilters:
     """What the moderator asked to see."""
 
     status: Status = Status.FLAGGED
+    # The Unscored tab instead of a status: comments the scorer has not decided within their
+    # source's wait, held pending or approved provisionally (core.unscored).
+    unscored: bool = False
     sort: Sort = Sort.RISK
     source: str | None = None
     thread: str | None = None
@@ -74,6 +81,11 @@ class QueueFilters:
     author: str | None = None
     page: int = 1
     per_page: int = 20
+
+    @property
+    def tab(self) -> str:
+        """The tab shown: a status, or "unscored"."""
+        return UNSCORED_TAB if self.unscored else self.status.value
 
 
 @dataclass(frozen=True)
@@ -214,7 +226,12 @@ def list_queue(
     visible = _visible_to(viewer_id, now)
 
     base = _filtered(select(Comment).where(visible), filters, dialect)
-    query = base.where(Comment.status == filters.status.value)
+    in_tab = (
+        Comment.unscored.is_not(None)
+        if filters.unscored
+        else Comment.status == filters.status.value
+    )
+    query = base.where(in_tab)
     if filters.sort is Sort.RISK:
         query = query.order_by(
             risk_expression(dialect).desc(), Comment.received_at.asc(), Comment.id
@@ -230,7 +247,7 @@ def list_queue(
     held = {status: everyone[status] - counts[status] for status in counts}
     return QueuePage(
         items=items,
-        total=counts[filters.status.value],
+        total=counts[filters.tab],
         counts=counts,
         page=page,
         per_page=per_page,
@@ -260,6 +277,10 @@ def _status_counts(
         _filtered(query, filters, dialect).group_by(Comment.status)
     ):
         counts[status] = int(count)
+    unscored = select(func.count()).select_from(Comment).where(Comment.unscored.is_not(None))
+    if visible is not None:
+        unscored = unscored.where(visible)
+    counts[UNSCORED_TAB] = int(session.scalar(_filtered(unscored, filters, dialect)) or 0)
     return counts
 
 

@@ -96,7 +96,8 @@ PAGING_PARAMETERS: list[dict[str, Any]] = [
     for name in ("page", "per_page")
 ]
 QUEUE_PARAMETERS: list[dict[str, Any]] = [
-    {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
+    # A status, or "unscored": what the scorer has not decided within the source's wait.
+    {"name": "status", "in": "query", "schema": {"enum": common.QUEUE_TABS}},
     {"name": "sort", "in": "query", "schema": {"enum": [s.value for s in Sort]}},
     {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},
     {"name": "thread", "in": "query", "schema": TEXT_QUERY_SCHEMA},

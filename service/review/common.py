@@ -16,7 +16,7 @@ from core import appeals, review
 from core.db import session_scope
 from core.domain import LABELS, Status
 from core.reasons import describe_reasons
-from core.review import AuditFilters, BulkOutcome, QueueFilters, Sort
+from core.review import UNSCORED_TAB, AuditFilters, BulkOutcome, QueueFilters, Sort
 from core.settings import Settings
 from service.auth import Moderator
 from service.review import together
@@ -51,10 +51,16 @@ def _page_arg(args: Mapping[str, str], name: str, default: int) -> int:
     return int_arg(args, name, default, 1, MAX_PAGE)
 
 
+# What the queue's status parameter may name: a status, or the Unscored tab.
+QUEUE_TABS = [*(s.value for s in Status), UNSCORED_TAB]
+
+
 def queue_filters(args: Mapping[str, str]) -> QueueFilters:
     """Query parameters (API or page) -> QueueFilters, refusing unknown values."""
+    tab = choice_arg(args, "status", QUEUE_TABS) or Status.FLAGGED.value
     return QueueFilters(
-        status=Status(choice_arg(args, "status", [s.value for s in Status]) or Status.FLAGGED),
+        status=Status.PENDING if tab == UNSCORED_TAB else Status(tab),
+        unscored=tab == UNSCORED_TAB,
         sort=Sort(choice_arg(args, "sort", [s.value for s in Sort]) or Sort.RISK),
         source=text_arg(args, "source"),
         thread=text_arg(args, "thread"),

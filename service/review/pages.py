@@ -94,7 +94,8 @@ def queue() -> Any:
         people=[p for p in people if not p.you],
         last_action=together.last_action(settings(), moderator),
         statuses=[
-            s.value for s in (Status.FLAGGED, Status.PENDING, Status.APPROVED, Status.REJECTED)
+            *(s.value for s in (Status.FLAGGED, Status.PENDING, Status.APPROVED, Status.REJECTED)),
+            review.UNSCORED_TAB,
         ],
         args={k: v for k, v in request.args.items() if k not in ("status", "page") and v},
     )

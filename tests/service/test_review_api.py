@@ -103,7 +103,13 @@ class TestReviewQueue:
         assert body is not None
         assert [item["id"] for item in body["items"]] == [high, mid, low]
         assert body["items"][0]["risk"] == pytest.approx(0.97)
-        assert body["counts"] == {"pending": 0, "approved": 1, "flagged": 3, "rejected": 0}
+        assert body["counts"] == {
+            "pending": 0,
+            "approved": 1,
+            "flagged": 3,
+            "rejected": 0,
+            "unscored": 0,
+        }
         assert body["total"] == 3
 
     def test_review_queue_sorts_by_age(
