@@ -13,6 +13,7 @@ from cli.policy import cli_actor
 from core.settings import get_settings
 from core.sources import (
     DEFAULT_ROTATION_OVERLAP,
+    UNSCORED_MODES,
     InvalidSourceChange,
     SourceChanges,
     SourceNotFound,
@@ -109,6 +110,7 @@ def list_command(as_json: bool) -> None:
             f"  authors:    sanctioned authors' comments {fate}; personal data "
             f"{f'erased after {retention} days' if retention else 'kept'}"
         )
+        click.echo(f"  unscored:   {_unscored_text(item)}")
         callbacks = item["callbacks"]
         if callbacks["circuit_open_until"]:
             click.echo(
@@ -117,6 +119,13 @@ def list_command(as_json: bool) -> None:
             )
         if item["previous_secret_expires_at"]:
             click.echo(f"  rotation:   old secret valid until {item['previous_secret_expires_at']}")
+
+
+def _unscored_text(item: dict[str, Any]) -> str:
+    wait = item["unscored_wait_seconds"]
+    if item["unscored_mode"] == "fail-open":
+        return f"fail-open: approved provisionally when not scored within {wait} s"
+    return f"fail-closed: kept pending when not scored within {wait} s"
 
 
 @sources.command()
@@ -181,6 +190,18 @@ def list_command(as_json: bool) -> None:
     type=click.FloatRange(0.1, 1000),
     help="Readers' reports weighing this much reopen an approved comment (default 3).",
 )
+@click.option(
+    "--when-unscored",
+    "unscored_mode",
+    type=click.Choice(list(UNSCORED_MODES)),
+    help="When the scorer has not decided a comment within --unscored-wait: approve it "
+    "provisionally (fail-open) or keep it pending (fail-closed, the default).",
+)
+@click.option(
+    "--unscored-wait",
+    metavar="DURATION",
+    help="How long a comment waits for the scorer first (e.g. 5m, 90s; default 5m).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the updated source as JSON.")
 def update(
     source_id: str,
@@ -202,6 +223,8 @@ def update(
     no_appeal_url: bool,
     report_threshold: float | None,
     premoderate_below: int | None,
+    unscored_mode: str | None,
+    unscored_wait: str | None,
     as_json: bool,
 ) -> None:
     """Change a source's callback URL, thresholds, blocklist or limits; a policy change becomes a
@@ -230,6 +253,12 @@ def update(
         clear_appeal_url=no_appeal_url,
         report_threshold=report_threshold,
         premoderate_below=premoderate_below,
+        unscored_mode=unscored_mode,
+        unscored_wait_seconds=(
+            round(_checked(parse_duration, unscored_wait).total_seconds())
+            if unscored_wait
+            else None
+        ),
     )
     with cli_session(SourceNotFound, InvalidSourceChange) as session:
         updated = update_source(session, source_id, changes, changed_by=cli_actor(), reason=reason)

@@ -132,6 +132,8 @@ def _changes(body: SourceUpdate) -> sources.SourceChanges:
         clear_appeal_url="appeal_url" in sent and body.appeal_url is None,
         report_threshold=body.report_threshold,
         premoderate_below=body.premoderate_below,
+        unscored_mode=body.unscored_mode,
+        unscored_wait_seconds=body.unscored_wait_seconds,
     )
 
 

@@ -81,6 +81,8 @@ def _form_changes() -> sources.SourceChanges:
         blocklist_remove=request.form.getlist("blocklist_remove"),
         max_links=_int_field("max_links"),
         max_body_chars=_int_field("max_body_chars"),
+        unscored_mode=request.form.get("unscored_mode") or None,
+        unscored_wait_seconds=_int_field("unscored_wait_seconds"),
     )
 
 

@@ -99,6 +99,12 @@ class SourceView(BaseModel):
     premoderate_below: int = Field(
         description="Authors with fewer approved comments are pre-moderated (0: nobody)"
     )
+    unscored_mode: Literal["fail-closed", "fail-open"] = Field(
+        description="When the scorer has not decided a comment within unscored_wait_seconds: "
+        "kept pending (fail-closed) or approved provisionally and decided again once scored "
+        "(fail-open)"
+    )
+    unscored_wait_seconds: int = Field(description="How long a comment waits for the scorer")
     previous_secret_expires_at: datetime | None = Field(
         description="During a rotation, until when the old secret still verifies"
     )
@@ -145,6 +151,10 @@ class SourceUpdate(BaseModel):
     reason: Reason | None = Field(
         default=None, description="Why the policy changes (kept in the policy history)"
     )
+    unscored_mode: Literal["fail-closed", "fail-open"] | None = None
+    unscored_wait_seconds: (
+        Annotated[int, Field(strict=True, ge=1, le=7 * 86_400), Integral] | None
+    ) = None
 
 
 class RotateSecretRequest(BaseModel):

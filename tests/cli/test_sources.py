@@ -177,6 +177,36 @@ class TestSourcesUpdate:
         assert message in result.output
         assert stored(settings, source_id).thresholds == {}
 
+    def test_sources_update_sets_what_happens_when_the_scorer_is_down(
+        self, settings: Settings, session: Session
+    ) -> None:
+        source_id = existing(session)
+        result = run(
+            "sources", "update", source_id, "--when-unscored", "fail-open", "--unscored-wait", "2m"
+        )
+        assert result.exit_code == 0, result.output
+        source = stored(settings, source_id)
+        assert (source.unscored_mode, source.unscored_wait_seconds) == ("fail-open", 120)
+        listed = run("sources", "list").output
+        assert "fail-open: approved provisionally when not scored within 120 s" in listed
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            (["--when-unscored", "open"], "fail-closed"),
+            (["--unscored-wait", "8d"], "between 1 and 604800 seconds"),
+            (["--unscored-wait", "soon"], "not a duration"),
+        ],
+    )
+    def test_sources_update_refuses_bad_unscored_settings(
+        self, settings: Settings, session: Session, options: list[str], message: str
+    ) -> None:
+        source_id = existing(session)
+        result = run("sources", "update", source_id, *options)
+        assert result.exit_code != 0
+        assert message in result.output
+        assert stored(settings, source_id).unscored_mode == "fail-closed"
+
     def test_sources_update_names_an_unknown_source(self, settings: Settings) -> None:
         result = run("sources", "update", "src_missing", "--max-links", "3")
         assert result.exit_code == 1

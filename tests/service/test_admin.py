@@ -190,6 +190,8 @@ class TestAdminSourcesApi:
             ({"thresholds": {"toxic": {"flag": 2}}}, "thresholds.toxic.flag"),
             ({"callback_url": "ftp://cms.example.org"}, "callback_url"),
             ({"max_links": -1}, "max_links"),
+            ({"unscored_mode": "open"}, "unscored_mode"),
+            ({"unscored_wait_seconds": 0}, "unscored_wait_seconds"),
         ],
     )
     def test_admin_update_refuses_bad_fields_with_422(
@@ -207,6 +209,20 @@ class TestAdminSourcesApi:
         assert response.status_code == 422
         assert field in [e["field"] for e in response.get_json()["errors"]]
         assert stored_source(settings, source.source.id).thresholds == {}
+
+    def test_admin_sets_what_happens_when_the_scorer_is_down(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        response = client.patch(
+            f"/v1/admin/sources/{source.source.id}",
+            headers=bearer(admin),
+            json={"unscored_mode": "fail-open", "unscored_wait_seconds": 45},
+        )
+        assert response.status_code == 200
+        body = response.get_json()
+        assert (body["unscored_mode"], body["unscored_wait_seconds"]) == ("fail-open", 45)
+        stored = stored_source(settings, source.source.id)
+        assert (stored.unscored_mode, stored.unscored_wait_seconds) == ("fail-open", 45)
 
     def test_admin_refuses_strings_a_database_cannot_store(
         self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
@@ -308,12 +324,15 @@ class TestAdminPages:
                 "toxic_reject": "0.95",
                 "max_links": "3",
                 "max_body_chars": "1500",
+                "unscored_mode": "fail-open",
+                "unscored_wait_seconds": "120",
             },
         )
         assert response.status_code == 302
         stored = stored_source(settings, source.source.id)
         assert stored.thresholds["toxic"] == {"flag": 0.7, "reject": 0.95}
         assert stored.max_links == 3
+        assert (stored.unscored_mode, stored.unscored_wait_seconds) == ("fail-open", 120)
 
     def test_sources_form_keeps_untouched_labels_on_the_model(
         self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
