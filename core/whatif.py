@@ -219,7 +219,9 @@ def _model_and_moderator(
             model = status
         elif reason_code == UNDO_REASON_CODE:
             undone = True
-        elif rev == revision:
+        elif actor == Actor.MODERATOR.value and rev == revision:
+            # (The sweeper's decisions when the scorer was down, actor "system", are no one's
+            # review.)
             standing = (status, reason_code)
     if undone:
         facts = [

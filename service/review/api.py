@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core import appeals, authors, reports, review, sources
 from core.db import session_scope
-from core.domain import LABELS, Status
+from core.domain import LABELS, Actor, Status
 from core.explanations import why
 from core.review import Sort
 from core.tables import AuthorSanction, Comment, Decision, Event
@@ -106,7 +106,7 @@ QUEUE_PARAMETERS: list[dict[str, Any]] = [
     *PAGING_PARAMETERS,
 ]
 AUDIT_PARAMETERS: list[dict[str, Any]] = [
-    {"name": "actor", "in": "query", "schema": {"enum": ["model", "moderator"]}},
+    {"name": "actor", "in": "query", "schema": {"enum": [a.value for a in Actor]}},
     {"name": "status", "in": "query", "schema": {"enum": [s.value for s in Status]}},
     {"name": "moderator", "in": "query", "schema": TEXT_QUERY_SCHEMA},
     {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA},

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import appeals, review
 from core.db import session_scope
-from core.domain import LABELS, Status
+from core.domain import LABELS, Actor, Status
 from core.reasons import describe_reasons
 from core.review import UNSCORED_TAB, AuditFilters, BulkOutcome, QueueFilters, Sort
 from core.settings import Settings
@@ -73,7 +73,7 @@ def queue_filters(args: Mapping[str, str]) -> QueueFilters:
 
 def audit_filters(args: Mapping[str, str]) -> AuditFilters:
     return AuditFilters(
-        actor=choice_arg(args, "actor", ["model", "moderator"]),
+        actor=choice_arg(args, "actor", [a.value for a in Actor]),
         status=choice_arg(args, "status", [s.value for s in Status]),
         moderator=text_arg(args, "moderator"),
         source=text_arg(args, "source"),

@@ -81,3 +81,21 @@ class TestUnscoredTab:
         assert 'data-unscored="provisional">approved provisionally, not scored yet' in page
         assert 'data-unscored="held">pending, not scored yet' in page
         assert "approved provisionally: not scored within 300 s" in page
+
+
+class TestUnscoredAudit:
+    def test_review_audit_filters_the_sweepers_decisions(
+        self,
+        client: FlaskClient,
+        settings: Settings,
+        source: NewSource,
+        moderator: Account,
+    ) -> None:
+        provisional = overdue(settings, source.source.id, "fail-open")
+        body = client.get(
+            f"/v1/review/audit?actor=system&source={source.source.id}", headers=bearer(moderator)
+        ).json
+        assert body is not None
+        assert [(d["comment_id"], d["status"]) for d in body["decisions"]] == [
+            (provisional, "approved")
+        ]
