@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.authors import active_sanction, author_key
@@ -21,6 +21,25 @@ from core.reasons import UnscoredReason
 from core.store import record_decision
 from core.tables import Comment, Revision, Source
 
+# The shortest wait a source may set (core.sources.MIN_UNSCORED_WAIT_SECONDS).
+SHORTEST_WAIT = timedelta(seconds=1)
+
+
+def _waiting(cutoff: datetime) -> Select[Comment]:
+    """Pending comments nobody marked unscored whose current revision arrived before cutoff."""
+    return (
+        select(Comment)
+        .join(
+            Revision,
+            (Revision.comment_id == Comment.id) & (Revision.number == Comment.revision),
+        )
+        .where(
+            Comment.status == Status.PENDING.value,
+            Comment.unscored.is_(None),
+            Revision.received_at < cutoff,
+        )
+    )
+
 
 def overdue_comments(session: Session, source: Source, now: datetime, limit: int) -> list[Comment]:
     """A source's pending comments whose current revision arrived longer than its wait ago and
@@ -28,17 +47,8 @@ def overdue_comments(session: Session, source: Source, now: datetime, limit: int
     cutoff = now - timedelta(seconds=source.unscored_wait_seconds)
     return list(
         session.scalars(
-            select(Comment)
-            .join(
-                Revision,
-                (Revision.comment_id == Comment.id) & (Revision.number == Comment.revision),
-            )
-            .where(
-                Comment.source_id == source.id,
-                Comment.status == Status.PENDING.value,
-                Comment.unscored.is_(None),
-                Revision.received_at < cutoff,
-            )
+            _waiting(cutoff)
+            .where(Comment.source_id == source.id)
             .order_by(Revision.received_at, Comment.id)
             .limit(limit)
             .with_for_update(of=Comment, skip_locked=True)
@@ -55,7 +65,11 @@ def settle_unscored(session: Session, now: datetime, limit: int) -> tuple[list[s
     """
     approved: list[str] = []
     events: list[str] = []
-    for source in session.scalars(select(Source).order_by(Source.id)):
+    # Only the sources with a comment waiting at all: one query, however many sources there are.
+    waiting = _waiting(now - SHORTEST_WAIT).with_only_columns(Comment.source_id).distinct()
+    for source in session.scalars(
+        select(Source).where(Source.id.in_(waiting.scalar_subquery())).order_by(Source.id)
+    ):
         for comment in overdue_comments(session, source, now, limit - len(events)):
             fail_open = source.unscored_mode == UnscoredMode.OPEN.value and (
                 active_sanction(session, source.id, author_key(comment), now) is None
