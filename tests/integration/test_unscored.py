@@ -4,6 +4,8 @@ worker, then a worker started again (fail-open and fail-closed, issue 21 item 5)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -56,49 +58,69 @@ def unscored_tab(settings: Settings) -> list[str]:
         return [c.id for c in page.items]
 
 
-def stop_the_scorer(
-    settings: Settings, client: FlaskClient, source: NewSource, start: StartWorker
-) -> None:
-    """A worker decides one comment, then stops: the scorer is down from here on."""
-    worker = start(WORDLIST_APP)
-    first = post_comment(client, source, BENIGN)["id"]
-    wait_for(lambda: status_of(settings, first) != "pending", timeout=30)
-    worker.stop()
+@dataclass(frozen=True)
+class Outage:
+    """What one comment went through while the scorer was down and after it came back."""
+
+    comment_id: str
+    status_while_down: str
+    listed_while_down: bool
+    payloads: list[dict[str, Any]]
+
+
+@pytest.fixture
+def outage(
+    settings: Settings,
+    client: FlaskClient,
+    source: NewSource,
+    start_worker: StartWorker,
+    redis_client: redis.Redis,
+) -> Callable[[str], Outage]:
+    """Run a scorer outage at a source in `mode`: a worker decides one comment and stops; a
+    toxic comment is posted, the wait passes, the sweeper runs with no worker up; a worker
+    starts again, and both callbacks about the comment arrive (then one more sweep, to see
+    that nothing else does)."""
+
+    def run(mode: str) -> Outage:
+        unscored_source(settings, source, mode)
+        with running_receiver() as receiver:
+            point_callbacks_at(settings, source, receiver)
+            worker = start_worker(WORDLIST_APP)
+            first = post_comment(client, source, BENIGN)["id"]
+            wait_for(lambda: status_of(settings, first) != "pending", timeout=30)
+            worker.stop()
+
+            comment_id = post_comment(client, source, TOXIC)["id"]
+            time.sleep(WAIT_SECONDS + 0.5)
+            sweep_without_workers(settings, redis_client)
+            status_while_down = status_of(settings, comment_id)
+            listed_while_down = comment_id in unscored_tab(settings)
+
+            start_worker(WORDLIST_APP)
+            wait_for(lambda: len(callbacks_for(receiver, source, comment_id)) >= 2, timeout=60)
+            sweep_without_workers(settings, redis_client)
+            time.sleep(1)
+            payloads = callbacks_for(receiver, source, comment_id)
+        return Outage(comment_id, status_while_down, listed_while_down, payloads)
+
+    return run
 
 
 class TestScorerDown:
     @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
     def test_fail_open_approves_provisionally_then_the_model_decides_again(
-        self,
-        settings: Settings,
-        client: FlaskClient,
-        source: NewSource,
-        start_worker: StartWorker,
-        redis_client: redis.Redis,
+        self, settings: Settings, outage: Callable[[str], Outage]
     ) -> None:
-        unscored_source(settings, source, "fail-open")
-        with running_receiver() as receiver:
-            point_callbacks_at(settings, source, receiver)
-            stop_the_scorer(settings, client, source, start_worker)
-            comment_id = post_comment(client, source, TOXIC)["id"]
-            time.sleep(WAIT_SECONDS + 0.5)
-            sweep_without_workers(settings, redis_client)
-            assert status_of(settings, comment_id) == "approved"
-            assert comment_id in unscored_tab(settings)
-
-            start_worker(WORDLIST_APP)
-            wait_for(lambda: len(callbacks_for(receiver, source, comment_id)) >= 2, timeout=60)
-            # Nothing more arrives: the model decided this revision once.
-            sweep_without_workers(settings, redis_client)
-            time.sleep(1)
-            payloads = callbacks_for(receiver, source, comment_id)
-
-        final = status_of(settings, comment_id)
+        seen = outage("fail-open")
+        assert (seen.status_while_down, seen.listed_while_down) == ("approved", True)
+        final = status_of(settings, seen.comment_id)
         assert final in ("flagged", "rejected")
-        assert decisions_of(settings, comment_id) == [
+        # The model decided this revision once, after the provisional approval.
+        assert decisions_of(settings, seen.comment_id) == [
             (1, "approved", "system"),
             (1, final, "model"),
         ]
+        payloads = seen.payloads
         assert [(p["type"], p["data"]["seq"], p["data"]["provisional"]) for p in payloads] == [
             ("comment.approved", 1, True),
             (f"comment.{final}", 2, False),
@@ -107,41 +129,22 @@ class TestScorerDown:
             {"kind": "unscored", "wait_seconds": WAIT_SECONDS, "outcome": "approved"}
         ]
         assert payloads[1]["data"]["reasons"][-1]["kind"] == "replaces_provisional"
-        assert comment_id not in unscored_tab(settings)
+        assert seen.comment_id not in unscored_tab(settings)
 
     @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
     def test_fail_closed_holds_pending_until_a_worker_is_back(
-        self,
-        settings: Settings,
-        client: FlaskClient,
-        source: NewSource,
-        start_worker: StartWorker,
-        redis_client: redis.Redis,
+        self, settings: Settings, outage: Callable[[str], Outage]
     ) -> None:
-        unscored_source(settings, source, "fail-closed")
-        with running_receiver() as receiver:
-            point_callbacks_at(settings, source, receiver)
-            stop_the_scorer(settings, client, source, start_worker)
-            comment_id = post_comment(client, source, TOXIC)["id"]
-            time.sleep(WAIT_SECONDS + 0.5)
-            sweep_without_workers(settings, redis_client)
-            assert status_of(settings, comment_id) == "pending"
-            assert comment_id in unscored_tab(settings)
-
-            start_worker(WORDLIST_APP)
-            wait_for(lambda: len(callbacks_for(receiver, source, comment_id)) >= 2, timeout=60)
-            sweep_without_workers(settings, redis_client)
-            time.sleep(1)
-            payloads = callbacks_for(receiver, source, comment_id)
-
-        final = status_of(settings, comment_id)
+        seen = outage("fail-closed")
+        assert (seen.status_while_down, seen.listed_while_down) == ("pending", True)
+        final = status_of(settings, seen.comment_id)
         assert final in ("flagged", "rejected")
-        assert decisions_of(settings, comment_id) == [
+        assert decisions_of(settings, seen.comment_id) == [
             (1, "pending", "system"),
             (1, final, "model"),
         ]
-        assert [(p["type"], p["data"]["seq"], p["data"]["status"]) for p in payloads] == [
+        assert [(p["type"], p["data"]["seq"], p["data"]["status"]) for p in seen.payloads] == [
             ("comment.unscored", 1, "pending"),
             (f"comment.{final}", 2, final),
         ]
-        assert comment_id not in unscored_tab(settings)
+        assert seen.comment_id not in unscored_tab(settings)

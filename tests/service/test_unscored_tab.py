@@ -39,6 +39,13 @@ def overdue(settings: Settings, source_id: str, mode: str) -> str:
     return comment_id
 
 
+@pytest.fixture
+def settled(settings: Settings, source: NewSource) -> tuple[str, str]:
+    """(held, provisional): one comment of each, at the test's source."""
+    held = overdue(settings, source.source.id, "fail-closed")
+    return held, overdue(settings, source.source.id, "fail-open")
+
+
 class TestUnscoredTab:
     def test_queue_api_unscored_lists_held_and_provisional_comments(
         self,
@@ -46,10 +53,10 @@ class TestUnscoredTab:
         settings: Settings,
         source: NewSource,
         moderator: Account,
+        settled: tuple[str, str],
     ) -> None:
         source_id = source.source.id
-        held = overdue(settings, source_id, "fail-closed")
-        provisional = overdue(settings, source_id, "fail-open")
+        held, provisional = settled
         waiting = add_comment(settings, source_id, status=Status.PENDING)
         add_comment(settings, source_id)
         body = client.get(
@@ -64,15 +71,10 @@ class TestUnscoredTab:
             assert session.get_one(Comment, waiting).unscored is None
 
     def test_queue_page_unscored_tab_marks_each_comment(
-        self,
-        client: FlaskClient,
-        settings: Settings,
-        source: NewSource,
-        moderator: Account,
+        self, client: FlaskClient, source: NewSource, moderator: Account, settled: tuple[str, str]
     ) -> None:
         source_id = source.source.id
-        held = overdue(settings, source_id, "fail-closed")
-        provisional = overdue(settings, source_id, "fail-open")
+        held, provisional = settled
         sign_in(client, moderator)
         page = client.get(f"/moderate?status=unscored&source={source_id}").get_data(as_text=True)
         assert '<span class="count" data-count="unscored">2</span>' in page
@@ -85,17 +87,14 @@ class TestUnscoredTab:
 
 class TestUnscoredAudit:
     def test_review_audit_filters_the_sweepers_decisions(
-        self,
-        client: FlaskClient,
-        settings: Settings,
-        source: NewSource,
-        moderator: Account,
+        self, client: FlaskClient, source: NewSource, moderator: Account, settled: tuple[str, str]
     ) -> None:
-        provisional = overdue(settings, source.source.id, "fail-open")
+        held, provisional = settled
         body = client.get(
             f"/v1/review/audit?actor=system&source={source.source.id}", headers=bearer(moderator)
         ).json
         assert body is not None
-        assert [(d["comment_id"], d["status"]) for d in body["decisions"]] == [
-            (provisional, "approved")
-        ]
+        assert {(d["comment_id"], d["status"]) for d in body["decisions"]} == {
+            (held, "pending"),
+            (provisional, "approved"),
+        }
