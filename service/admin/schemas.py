@@ -25,7 +25,7 @@ class ThresholdView(BaseModel):
         ge=0,
         le=1,
         strict=True,
-        description="Reject at or above this score (null: never)",
+        description="Reject at or above this score (null: never); never below flag",
     )
 
 
