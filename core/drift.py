@@ -27,7 +27,7 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.domain import LABELS, Actor, Status
-from core.labels import DecisionRow, standing_decisions
+from core.labels import DECISION_ROW_COLUMNS, DecisionRow, standing_decisions
 from core.review import UNDO_REASON_CODE
 from core.tables import Comment, Decision, ScoreReference, Source
 
@@ -185,12 +185,7 @@ def override_days(
     since = now - timedelta(days=days)
     rows = session.execute(
         select(
-            Decision.comment_id,
-            Decision.id,
-            Decision.actor,
-            Decision.revision,
-            Decision.status,
-            Decision.reason_code,
+            *DECISION_ROW_COLUMNS,
             Decision.created_at,
             Comment.revision,
             cast(Decision.reasons, Text),

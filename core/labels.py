@@ -121,6 +121,17 @@ class DecisionRow:
     reasons: list[Any]
 
 
+# The columns a DecisionRow is read from, after the comment's id (core.whatif, core.drift).
+DECISION_ROW_COLUMNS = (
+    Decision.comment_id,
+    Decision.id,
+    Decision.actor,
+    Decision.revision,
+    Decision.status,
+    Decision.reason_code,
+)
+
+
 D = TypeVar("D", bound=DecisionFacts)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Select, Text, cast, select
 from sqlalchemy.orm import Session, aliased
 
 from core.domain import LABELS, Actor, Status
-from core.labels import DecisionRow, standing_decisions
+from core.labels import DECISION_ROW_COLUMNS, DecisionRow, standing_decisions
 from core.policy import Policy, rules_status
 from core.review import UNDO_REASON_CODE
 from core.sources import InvalidSourceChange
@@ -183,14 +183,7 @@ def _reviewed(connection: Connection, in_window: Sequence[Any]) -> _Reviewed:
     )
     rows = _plain_rows(
         connection,
-        select(
-            Decision.comment_id,
-            Decision.id,
-            Decision.actor,
-            Decision.revision,
-            Decision.status,
-            Decision.reason_code,
-        )
+        select(*DECISION_ROW_COLUMNS)
         .join(Comment, Comment.id == Decision.comment_id)
         .where(*in_window, moderated)
         .order_by(Decision.comment_id, Decision.id),
