@@ -242,7 +242,11 @@ class Decision(Base):
     """One status change of a comment, with what made it and why. Never updated, only added."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_decisions_created", "created_at"),
+        # Whether a moderator decided a comment, from the index alone (core.whatif, core.drift).
+        Index("ix_decisions_comment_actor", "comment_id", "actor"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
