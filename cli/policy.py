@@ -171,7 +171,7 @@ def suggest(
 @click.option("--source", "source_name", required=True, help="The source's name or id.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def drift(source_name: str, as_json: bool) -> None:
-    """Score drift (PSI of the last 7 days against the first 30) per label, and the moderators'
+    """Score drift (PSI of the last 7 days against the reference) per label, and the moderators'
     override rate per day; alerts are logged too."""
     with cli_session(*REFUSALS) as session:
         found = check_drift(session, find_source(session, source_name))
