@@ -192,6 +192,8 @@ class LabelDrift:
     psi: float | None
     recent: int
     reference: int
+    # The model whose training reference it is; None for one made from the source's traffic.
+    reference_model: str | None = None
 
     @property
     def alert(self) -> bool:
@@ -213,7 +215,7 @@ def score_drift(session: Session, source_id: str, now: datetime | None = None) -
             if len(recent) >= MIN_RECENT_SCORES
             else None
         )
-        drifts.append(LabelDrift(label, value, len(recent), ref.count))
+        drifts.append(LabelDrift(label, value, len(recent), ref.count, ref.model_version))
     return drifts
 
 
@@ -373,6 +375,7 @@ class SourceDrift:
                     "psi": d.psi,
                     "recent": d.recent,
                     "reference": d.reference,
+                    "reference_model": d.reference_model,
                     "alert": d.alert,
                 }
                 for d in self.labels

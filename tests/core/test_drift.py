@@ -287,6 +287,7 @@ class TestReferenceAfterModelChange:
         )
         assert toxic.psi == pytest.approx(expected)
         assert toxic.reference == 5000
+        assert toxic.reference_model == "cand-ref"
 
     def test_rollback_resets_it_to_the_earlier_models_reference(
         self, settings: Settings, tmp_path: Path
