@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 from core.drift import OVERRIDE_ALERT_FACTOR, PSI_ALERT
 
-WIDTH, PANEL, GAP, LEFT, RIGHT, TOP = 720, 130, 70, 56, 16, 34
+WIDTH, PANEL, GAP, LEFT, RIGHT, TOP = 720, 130, 70, 56, 16, 52
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 ALERT = "#b00020"
 
@@ -39,10 +39,10 @@ class _Panel:
     def y(self, value: float) -> float:
         return self.y0 + PANEL * (1 - min(value, self.top) / self.top)
 
-    def frame(self, title: str, unit: str) -> list[str]:
+    def frame(self, title: str, unit: str, title_gap: int = 8) -> list[str]:
         right, bottom = WIDTH - RIGHT, self.y0 + PANEL
         parts = [
-            f'<text x="{LEFT}" y="{self.y0 - 8}" class="chart-title">{escape(title)}</text>',
+            f'<text x="{LEFT}" y="{self.y0 - title_gap}" font-weight="bold">{escape(title)}</text>',
             f'<rect x="{LEFT}" y="{self.y0}" width="{right - LEFT}" height="{PANEL}" '
             'fill="none" stroke="#999"/>',
             f'<text x="{LEFT - 6}" y="{bottom}" text-anchor="end">0</text>',
@@ -94,7 +94,8 @@ def drift_chart(
     days = max([len(values) for values in psi.values()] + [len(override_days), 2])
     drawn = [v for values in psi.values() for v in values if v is not None]
     psi_panel = _Panel(TOP, days, max([PSI_ALERT * 1.5, *drawn]) * 1.1)
-    parts = psi_panel.frame("Score drift per label (PSI of the last 7 days)", "PSI")
+    # The legend goes between the title and the plot, where no line can cross it.
+    parts = psi_panel.frame("Score drift per label (PSI of the last 7 days)", "PSI", title_gap=28)
     parts.append(psi_panel.level(PSI_ALERT, ALERT, "psi-alert", "alert above", dashed=True))
     legend = []
     for index, (label, values) in enumerate(psi.items()):
@@ -120,10 +121,10 @@ def drift_chart(
             f'<g id="psi-{escape(label)}"><title>{escape(title)}</title>{"".join(lines)}</g>'
         )
     for index, (name, colour) in enumerate(legend):
-        x = LEFT + 8 + index * 160
+        x = LEFT + index * 160
         parts.append(
-            f'<rect x="{x}" y="{TOP + 6}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14}" y="{TOP + 15}">{escape(name)}</text>'
+            f'<rect x="{x}" y="{TOP - 18}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="{TOP - 9}">{escape(name)}</text>'
         )
 
     rates = [
