@@ -97,14 +97,21 @@ def receive_appeal(
 
 
 def list_appeals(
-    session: Session, state: AppealState = AppealState.OPEN, limit: int = 100
+    session: Session,
+    state: AppealState = AppealState.OPEN,
+    limit: int = 100,
+    source_id: str | None = None,
 ) -> list[Appeal]:
-    """Appeals in a state, oldest first, with their comments and decisions loaded."""
+    """Appeals in a state (at one source, when given), oldest first, with their comments and
+    decisions loaded."""
+    query = select(Appeal).where(Appeal.state == state.value)
+    if source_id is not None:
+        query = query.join(Comment, Comment.id == Appeal.comment_id).where(
+            Comment.source_id == source_id
+        )
     return list(
         session.scalars(
-            select(Appeal)
-            .where(Appeal.state == state.value)
-            .options(selectinload(Appeal.comment).selectinload(Comment.decisions))
+            query.options(selectinload(Appeal.comment).selectinload(Comment.decisions))
             .order_by(Appeal.received_at, Appeal.id)
             .limit(limit)
         )
