@@ -350,7 +350,7 @@ def post_comment(source_id: str) -> tuple[Response, str]:
     if stored.receipt is Receipt.DUPLICATE:
         assert duplicate is not None
         return jsonify(duplicate.model_dump(mode="json")), "duplicate"
-    queue_task(current_app.extensions["celery"], SCORE_COMMENT, stored.comment_id)
+    queue_task(current_app.extensions["publisher"], SCORE_COMMENT, stored.comment_id)
     outcome = "accepted" if stored.receipt is Receipt.CREATED else "edited"
     return _accepted(stored), outcome
 
