@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # The scoring queue's name; callbacks go to delivery_queue_name beside it. Tests give each
     # run its own so runs never share tasks.
     queue_name: str = Field(default="moderation", alias="MODERATION_QUEUE")
+    # Callbacks per delivery task: a task takes up to this many due events of one source and
+    # POSTs them, one signed request each, over kept-alive connections, recording them in one
+    # transaction. 0 keeps one task per event (the earlier design, kept for comparison).
+    delivery_batch_size: int = Field(default=50, ge=0, le=1000, alias="DELIVERY_BATCH_SIZE")
     # A comment still pending after this many seconds is queued again by the sweeper.
     stale_pending_after_seconds: float = Field(default=60.0, alias="STALE_PENDING_AFTER_SECONDS")
     sweep_interval_seconds: float = Field(default=30.0, alias="SWEEP_INTERVAL_SECONDS")

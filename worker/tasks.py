@@ -14,8 +14,9 @@ from core.db import session_scope
 from core.moderation import Scorer, moderate_comment
 from core.settings import Settings, get_settings
 from core.shadow import shadow_comment
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP, queue_task
+from core.tasks import SCORE_COMMENT, SWEEP
 from worker.clients import get_redis
+from worker.delivery import queue_delivery
 from worker.heartbeat import ensure_heartbeat
 from worker.metrics import observe_decision, observe_scoring
 from worker.scorer import current_shadow, get_scorer
@@ -60,7 +61,7 @@ def score_comment(comment_id: str) -> None:
     observe_decision(decision.status)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
-    queue_task(current_app, DELIVER_EVENT, event.id)
+    queue_delivery(current_app, event.id, event.source_id, settings)
     shadow = current_shadow()
     if shadow is not None:
         score_in_shadow(settings, comment_id, shadow)
