@@ -63,6 +63,7 @@ from service.schemas import (
     StatementOfReasons,
     ThreadView,
     field_errors,
+    from_row,
 )
 
 bp = Blueprint("intake", __name__)
@@ -102,22 +103,13 @@ def comment_link(comment_id: str) -> str:
 
 
 def decision_view(decision: Decision) -> DecisionView:
-    return DecisionView(
-        status=decision.status,
-        previous_status=decision.previous_status,
-        actor=decision.actor,
-        revision=decision.revision,
-        model_version=decision.model_version,
-        moderator_id=decision.moderator_id,
-        scores=decision.scores,
+    return from_row(
+        DecisionView,
+        decision,
         reasons=list(decision.reasons or []),
-        policy=decision.policy,
-        reason_code=decision.reason_code,
-        note=decision.note,
         statement_of_reasons=(
             StatementOfReasons.model_validate(decision.statement) if decision.statement else None
         ),
-        created_at=decision.created_at,
     )
 
 
