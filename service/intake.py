@@ -37,7 +37,6 @@ from core.tasks import SCORE_COMMENT, queue_task
 from service import limits, signing, web
 from service.errors import (
     ApiError,
-    Conflict,
     MalformedJson,
     NotFound,
     PayloadTooLarge,
@@ -45,6 +44,7 @@ from service.errors import (
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
+    domain_refusals,
 )
 from service.metrics import observe_intake
 from service.openapi import documented
@@ -381,6 +381,26 @@ def get_comment(comment_id: str) -> Response:
     return jsonify(view.model_dump(mode="json"))
 
 
+def _signed_request(
+    session: Any, settings: Settings, source_id: str, model: type[Signed]
+) -> tuple[IntakeSource, Signed]:
+    """A signed appeal or report: the intake's checks, its body validated, its webhook-id kept
+    (a replay is refused)."""
+    source, verified, data = _signed_object(session, settings, source_id)
+    incoming = _validated(model, data)
+    try:
+        remember_webhook(session, source.id, verified.webhook_id)
+    except WebhookReplayed:
+        raise _replayed(verified.webhook_id) from None
+    return source, incoming
+
+
+def _accepted_json(body: BaseModel) -> Response:
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 202
+    return response
+
+
 @bp.post("/v1/sources/<source_id>/comments/<cms_id>/appeals")
 @documented(
     summary="Receive an author's appeal of a rejection (signed like the intake)",
@@ -396,30 +416,15 @@ def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
     rejection (409 for another), 404 for a comment this source never sent."""
     settings = web.settings()
     with database_errors(), session_scope(settings) as session:
-        source, verified, data = _signed_object(session, settings, source_id)
-        incoming = _validated(IncomingAppeal, data)
-        try:
-            remember_webhook(session, source.id, verified.webhook_id)
-        except WebhookReplayed:
-            raise _replayed(verified.webhook_id) from None
-        try:
+        source, incoming = _signed_request(session, settings, source_id, IncomingAppeal)
+        with domain_refusals():
             appeal = appeals.receive_appeal(
                 session, source.id, cms_id, incoming.author.id, incoming.text
             )
-        except appeals.AppealNotFound as exc:
-            raise NotFound(str(exc)) from None
-        except appeals.NotAppealable as exc:
-            raise Conflict(str(exc)) from None
-        except appeals.AppealError as exc:
-            raise ValidationFailed(
-                str(exc), errors=[{"field": "author.id", "message": str(exc)}]
-            ) from None
         body = AcceptedAppeal(
             id=appeal.id, comment_id=appeal.comment_id, decision_id=appeal.decision_id, state="open"
         )
-    response = jsonify(body.model_dump(mode="json"))
-    response.status_code = 202
-    return response, "appeal"
+    return _accepted_json(body), "appeal"
 
 
 @bp.post("/v1/sources/<source_id>/comments/<cms_id>/reports")
@@ -437,20 +442,11 @@ def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
     an approved comment reopens it for review and tells the CMS (comment.reported)."""
     settings = web.settings()
     with database_errors(), session_scope(settings) as session:
-        source, verified, data = _signed_object(session, settings, source_id)
-        incoming = _validated(IncomingReport, data)
-        try:
-            remember_webhook(session, source.id, verified.webhook_id)
-        except WebhookReplayed:
-            raise _replayed(verified.webhook_id) from None
-        try:
+        source, incoming = _signed_request(session, settings, source_id, IncomingReport)
+        with domain_refusals():
             received = reports.receive_report(
                 session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
             )
-        except reports.ReportNotFound as exc:
-            raise NotFound(str(exc)) from None
-        except reports.DuplicateReport as exc:
-            raise Conflict(str(exc)) from None
         body = AcceptedReport(
             id=received.report.id,
             comment_id=received.report.comment_id,
@@ -459,6 +455,4 @@ def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
         )
         event_ids = [received.event.id] if received.event is not None else []
     web.queue_deliveries(event_ids)
-    response = jsonify(body.model_dump(mode="json"))
-    response.status_code = 202
-    return response, "report"
+    return _accepted_json(body), "report"
