@@ -381,18 +381,22 @@ def get_comment(comment_id: str) -> Response:
     return jsonify(view.model_dump(mode="json"))
 
 
+@contextmanager
 def _signed_request(
-    session: Any, settings: Settings, source_id: str, model: type[Signed]
-) -> tuple[IntakeSource, Signed]:
-    """A signed appeal or report: the intake's checks, its body validated, its webhook-id kept
-    (a replay is refused)."""
-    source, verified, data = _signed_object(session, settings, source_id)
-    incoming = _validated(model, data)
-    try:
-        remember_webhook(session, source.id, verified.webhook_id)
-    except WebhookReplayed:
-        raise _replayed(verified.webhook_id) from None
-    return source, incoming
+    source_id: str, model: type[Signed]
+) -> Iterator[tuple[Any, IntakeSource, Signed]]:
+    """A signed appeal or report in one transaction: the intake's checks, its body validated, its
+    webhook-id kept (a replay is refused); core refusals inside leave as their problems."""
+    settings = web.settings()
+    with database_errors(), session_scope(settings) as session:
+        source, verified, data = _signed_object(session, settings, source_id)
+        incoming = _validated(model, data)
+        try:
+            remember_webhook(session, source.id, verified.webhook_id)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        with domain_refusals():
+            yield session, source, incoming
 
 
 def _accepted_json(body: BaseModel) -> Response:
@@ -414,13 +418,10 @@ def _accepted_json(body: BaseModel) -> Response:
 def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
     """Store an appeal of the comment's standing rejection for a second moderator; one per
     rejection (409 for another), 404 for a comment this source never sent."""
-    settings = web.settings()
-    with database_errors(), session_scope(settings) as session:
-        source, incoming = _signed_request(session, settings, source_id, IncomingAppeal)
-        with domain_refusals():
-            appeal = appeals.receive_appeal(
-                session, source.id, cms_id, incoming.author.id, incoming.text
-            )
+    with _signed_request(source_id, IncomingAppeal) as (session, source, incoming):
+        appeal = appeals.receive_appeal(
+            session, source.id, cms_id, incoming.author.id, incoming.text
+        )
         body = AcceptedAppeal(
             id=appeal.id, comment_id=appeal.comment_id, decision_id=appeal.decision_id, state="open"
         )
@@ -440,13 +441,10 @@ def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
 def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
     """Store a reader's report (one per reader and comment: 409 for another); enough weight on
     an approved comment reopens it for review and tells the CMS (comment.reported)."""
-    settings = web.settings()
-    with database_errors(), session_scope(settings) as session:
-        source, incoming = _signed_request(session, settings, source_id, IncomingReport)
-        with domain_refusals():
-            received = reports.receive_report(
-                session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
-            )
+    with _signed_request(source_id, IncomingReport) as (session, source, incoming):
+        received = reports.receive_report(
+            session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
+        )
         body = AcceptedReport(
             id=received.report.id,
             comment_id=received.report.comment_id,
