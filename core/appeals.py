@@ -51,6 +51,10 @@ class SameModerator(AppealError):
     """The moderator who rejected the comment cannot decide its appeal."""
 
 
+class NotTheAuthor(AppealError):
+    """The appeal names an author other than the comment's."""
+
+
 def receive_appeal(
     session: Session,
     source_id: str,
@@ -69,7 +73,7 @@ def receive_appeal(
     if comment is None:
         raise AppealNotFound(f"no comment {external_id!r} from this source")
     if comment.author_id is not None and comment.author_id != author_id:
-        raise AppealError("author.id is not the comment's author")
+        raise NotTheAuthor("author.id is not the comment's author")
     decision = session.scalar(
         select(Decision)
         .where(Decision.comment_id == comment.id)

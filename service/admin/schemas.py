@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from core import deliveries
 from core.domain import LABELS
 from core.statements import GROUNDS, MAX_TEMPLATE_CHARS
-from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
+from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText, from_row
 
 # Deliveries listed at once when the caller does not say.
 PAGE_SIZE = 100
@@ -267,17 +267,7 @@ def delivery_detail(session: Session, event_id: str) -> DeliveryDetail:
     (row,) = [r for r in deliveries.list_deliveries(session, limit=1, event_id=event_id)]
     return DeliveryDetail(
         delivery=row,
-        attempts=[
-            AttemptView(
-                number=a.number,
-                url=a.url,
-                status_code=a.status_code,
-                latency_ms=a.latency_ms,
-                error=a.error,
-                started_at=a.started_at,
-            )
-            for a in attempts
-        ],
+        attempts=[from_row(AttemptView, a) for a in attempts],
     )
 
 
