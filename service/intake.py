@@ -326,6 +326,9 @@ def post_comment(source_id: str) -> tuple[Response, str]:
     # One transaction, on one pooled connection, from the source lookup to the commit.
     with database_errors(), session_scope(settings) as session:
         source, verified, data = _signed_object(session, settings, source_id)
+        too_many = limits.count_source_request(source.id)
+        if too_many is not None:
+            raise too_many
         incoming = _to_store(_validate(data, source))
         try:
             stored = accept_comment(session, source.id, verified.webhook_id, incoming)
