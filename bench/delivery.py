@@ -1,21 +1,21 @@
 """Callback delivery: one task per event against batched delivery, to a local receiving CMS.
 
-Usage: python -m bench delivery [--events 2000] [--rounds 2] [--batch-size 50] [--sources 1]
-                                [--smoke]
+Usage: python -m bench delivery [--events 2000] [--rounds 2] [--batch-size 50] [--parallel 4]
+                                [--sources 1] [--smoke]
 
 Each round starts a fresh `celery worker` (the production app and configuration, prefork, one
 pool process per CPU, prefetch 1, acks late; the word-list scorer, since nothing is scored) on a
 scratch PostgreSQL database and the local Redis, once with DELIVERY_BATCH_SIZE=0 (one
-`worker.deliver_event` task per event, the earlier design) and once with --batch-size (one
-`worker.deliver_due` task per source at a time), alternating. The CMS is tests/receiver.py's
-HTTP/1.1 keep-alive receiver in this process, answering 200 at once. Per round: --events
-decided events are committed (spread over --sources sources), then queued the way the scorer
-queues each one (`worker.delivery.queue_delivery`), and the round waits until every event is
-delivered. Measured: delivered events / (last delivered_at - first queueing); the CPU each
-delivered event cost in the worker's process tree, PostgreSQL, Redis and the queueing itself
-(the receiver's CPU is the CMS's and is not counted); requests and TCP connections the receiver
-saw. Prints the median of each design's rounds and
-`RATIO batched/per-event delivery rate X; CPU per event per-event/batched Y`.
+`worker.deliver_event` task per event, the earlier design) and once with --batch-size and
+--parallel (one `worker.deliver_due` task per source at a time), alternating. The CMS is
+tests/receiver.py's HTTP/1.1 keep-alive receiver in this process, answering 200 at once. Per
+round: --events decided events are committed (spread over --sources sources), then queued the
+way the scorer queues each one (`worker.delivery.queue_delivery`), and the round waits until
+every event is delivered. Measured: delivered events / (last delivered_at - first queueing);
+the CPU each delivered event cost in the worker's process tree, PostgreSQL, Redis and the
+queueing itself (the receiver's CPU is the CMS's and is not counted); requests and new TCP
+connections the receiver saw. Prints the median of each design's rounds and
+`RATIO batched/per-event delivery rate X; CPU per delivered event per-event/batched Y`.
 """
 
 from __future__ import annotations
@@ -89,6 +89,20 @@ def decided_events(settings: Any, source_ids: list[str], count: int) -> list[tup
     return made
 
 
+def delivered_count(settings: Any, source_ids: list[str]) -> int:
+    """Delivered events of the round's sources (a cheap poll: it runs while the load does)."""
+    from sqlalchemy import func, select
+
+    from core.db import session_scope
+    from core.tables import Event
+
+    with session_scope(settings) as session:
+        query = select(func.count()).where(
+            Event.source_id.in_(source_ids), Event.state == "delivered"
+        )
+        return int(session.scalar(query) or 0)
+
+
 def delivered_times(settings: Any, event_ids: list[str]) -> list[float]:
     from sqlalchemy import select
 
@@ -104,13 +118,10 @@ def delivered_times(settings: Any, event_ids: list[str]) -> list[float]:
         return [_load._aware(at).timestamp() for at in rows]
 
 
-def wait_delivered(settings: Any, event_ids: list[str], timeout: float) -> list[float]:
+def wait_delivered(settings: Any, source_ids: list[str], expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while True:
-        times = delivered_times(settings, event_ids)
-        if len(times) >= len(event_ids) or time.monotonic() > deadline:
-            return times
-        time.sleep(0.25)
+    while delivered_count(settings, source_ids) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def run_round(
@@ -121,6 +132,7 @@ def run_round(
     *,
     events: int,
     sources: int,
+    parallel: int,
 ) -> Round:
     import os
 
@@ -138,12 +150,14 @@ def run_round(
         queue_name=queue,
         secret_key=_load.SECRET_KEY,
         delivery_batch_size=batch_size,
+        delivery_parallel_requests=parallel,
         log_json=True,
     )
     env = _load.service_env(
         database_url,
         queue,
         DELIVERY_BATCH_SIZE=str(batch_size),
+        DELIVERY_PARALLEL_REQUESTS=str(parallel),
         MODERATION_VAR_DIR=str(folder / "var"),
     )
     argv = [
@@ -165,7 +179,7 @@ def run_round(
             warm = decided_events(settings, source_ids, 20)
             for event_id, source_id in warm:
                 queue_delivery(sender, event_id, source_id, settings)
-            wait_delivered(settings, [e for e, _ in warm], timeout=120)
+            wait_delivered(settings, source_ids, len(warm), timeout=120)
             receiver.requests.clear()
             receiver.connections = 0
 
@@ -177,8 +191,9 @@ def run_round(
             for event_id, source_id in made:
                 queue_delivery(sender, event_id, source_id, settings)
             producer = time.thread_time() - producer_started
-            times = wait_delivered(settings, [e for e, _ in made], timeout=max(120, events / 5))
+            wait_delivered(settings, source_ids, len(warm) + events, timeout=max(120, events / 5))
             cpu_after = _load.cpu_by_role(trees)
+            times = delivered_times(settings, [e for e, _ in made])
         finally:
             worker.stop()
             _load.forget_queue(queue)
@@ -202,6 +217,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--sources", type=int, default=1)
+    parser.add_argument(
+        "--parallel", type=int, default=4, help="DELIVERY_PARALLEL_REQUESTS of the batched design"
+    )
     parser.add_argument("--smoke", action="store_true", help="a few seconds: 100 events, 1 round")
     args = parser.parse_args()
     if args.smoke:
@@ -209,13 +227,22 @@ def main() -> int:
     folder = _load.work_dir()
     print(_load.machine_line(), flush=True)
     print(_load.log_dir_note(folder), flush=True)
-    designs = {"per-event": 0, f"batched ({args.batch_size})": args.batch_size}
+    designs = {
+        "per-event": 0,
+        f"batched ({args.batch_size}, {args.parallel} in flight)": args.batch_size,
+    }
     results: dict[str, list[Round]] = {name: [] for name in designs}
     with _load.scratch_database() as database_url:
         for _ in range(args.rounds):
             for name, size in designs.items():
                 result = run_round(
-                    name, size, database_url, folder, events=args.events, sources=args.sources
+                    name,
+                    size,
+                    database_url,
+                    folder,
+                    events=args.events,
+                    sources=args.sources,
+                    parallel=args.parallel,
                 )
                 print(result.line(), flush=True)
                 results[name].append(result)
