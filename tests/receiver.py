@@ -46,6 +46,9 @@ class Receiver:
         self.default = default or Reply(200)
         self.requests: list[Received] = []
         self.connections = 0
+        # The most requests this receiver was answering at one moment.
+        self.most_in_flight = 0
+        self._in_flight = 0
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         receiver = self
@@ -72,8 +75,12 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     reply = receiver.replies.popleft() if receiver.replies else receiver.default
+                    receiver._in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver._in_flight)
                 if reply.delay:
                     time.sleep(reply.delay)
+                with receiver._lock:
+                    receiver._in_flight -= 1
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

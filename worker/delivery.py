@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,8 +79,10 @@ LEASE_MARGIN_SECONDS = 5.0
 # sweep interval, whichever is first).
 ARMED_TTL_SECONDS = 300
 
-# Per process and per CMS origin: kept-alive connections to one target, closed at shutdown.
-_clients: dict[tuple[int, str], httpx.Client] = {}
+# Per process, request thread and CMS origin: kept-alive connections to one target, closed at
+# shutdown. One client per thread, because httpcore's pool, shared by threads that open
+# connections at the same moment, can drop one of them without closing it.
+_clients: dict[tuple[int, int, str], httpx.Client] = {}
 
 
 def _origin(url: str | None) -> str:
@@ -92,8 +96,8 @@ def _origin(url: str | None) -> str:
 
 
 def http_client(url: str | None = None) -> httpx.Client:
-    """This process's connection pool to url's origin (built after fork, never carried across)."""
-    key = (os.getpid(), _origin(url))
+    """This thread's connection pool to url's origin (built after fork, never carried across)."""
+    key = (os.getpid(), threading.get_ident(), _origin(url))
     client = _clients.get(key)
     if client is None:
         client = _clients[key] = httpx.Client(
@@ -106,7 +110,8 @@ def http_client(url: str | None = None) -> httpx.Client:
 
 
 def close_http_clients() -> None:
-    """Close this process's kept connections (worker process shutdown)."""
+    """Close this process's kept connections and request threads (worker process shutdown)."""
+    close_executor()
     for key in [k for k in _clients if k[0] == os.getpid()]:
         _clients.pop(key).close()
 
@@ -343,22 +348,7 @@ def run_batch(
         batch = claim_due(session, source_id, limit, now)
     if not batch.claims:
         return BatchRun(source_id, skipped=batch.skipped)
-    results: list[tuple[Claim, HttpOutcome]] = []
-    failures_in_a_row = 0
-    total = TOTAL_TIMEOUT_SECONDS
-    for claim in batch.claims:
-        if _lease_left(started) < total + LEASE_MARGIN_SECONDS:
-            break
-        outcome = post_event(
-            claim,
-            client or http_client(claim.url),
-            total_timeout=total,
-            connect_timeout=min(CONNECT_TIMEOUT_SECONDS, total),
-        )
-        results.append((claim, outcome))
-        failures_in_a_row = failures_in_a_row + 1 if outcome.retryable else 0
-        if failures_in_a_row >= BREAKER_THRESHOLD:
-            break
+    results = _post_in_waves(batch.claims, settings, started, client)
     unposted = batch.claims[len(results) :]
     with session_scope(settings) as session:
         recorded = record_outcomes(session, results, now)
@@ -385,6 +375,64 @@ def run_batch(
         released=len(unposted),
         next_retry_at=min(retries) if retries else None,
     )
+
+
+_executors: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    """This process's request threads (started after fork, never carried across it)."""
+    key = (os.getpid(), threads)
+    executor = _executors.get(key)
+    if executor is None:
+        executor = _executors[key] = ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="callbacks"
+        )
+    return executor
+
+
+def close_executor() -> None:
+    for key in [k for k in _executors if k[0] == os.getpid()]:
+        _executors.pop(key).shutdown(wait=True)
+
+
+def _post_in_waves(
+    claims: tuple[Claim, ...],
+    settings: Settings,
+    started: float,
+    client: httpx.Client | None,
+) -> list[tuple[Claim, HttpOutcome]]:
+    """POST claims in order, up to DELIVERY_PARALLEL_REQUESTS at a time; stop before a wave the
+    lease could not cover, or after BREAKER_THRESHOLD retryable failures in a row (after a
+    failure the waves shrink to what is left of the threshold, so none is overshot)."""
+    total = TOTAL_TIMEOUT_SECONDS
+    width = max(settings.delivery_parallel_requests, 1)
+
+    def post(claim: Claim) -> HttpOutcome:
+        return post_event(
+            claim,
+            client or http_client(claim.url),
+            total_timeout=total,
+            connect_timeout=min(CONNECT_TIMEOUT_SECONDS, total),
+        )
+
+    results: list[tuple[Claim, HttpOutcome]] = []
+    failures_in_a_row = 0
+    while len(results) < len(claims):
+        if _lease_left(started) < total + LEASE_MARGIN_SECONDS:
+            break
+        size = width if not failures_in_a_row else min(width, BREAKER_THRESHOLD - failures_in_a_row)
+        wave = claims[len(results) : len(results) + size]
+        if len(wave) == 1:
+            outcomes = [post(wave[0])]
+        else:
+            outcomes = list(_executor(width).map(post, wave))
+        for claim, outcome in zip(wave, outcomes, strict=True):
+            results.append((claim, outcome))
+            failures_in_a_row = failures_in_a_row + 1 if outcome.retryable else 0
+        if failures_in_a_row >= BREAKER_THRESHOLD:
+            break
+    return results
 
 
 @shared_task(  # type: ignore[untyped-decorator]

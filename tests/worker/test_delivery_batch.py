@@ -29,6 +29,13 @@ from worker.delivery import BatchRun, armed_key, queue_delivery, run_batch
 BOTH = pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
+@pytest.fixture(autouse=True)
+def close_kept_connections() -> Iterator[None]:
+    """This process's kept-alive callback connections end with each test (as at shutdown)."""
+    yield
+    worker.delivery.close_http_clients()
+
+
 def drain(settings: Settings, source_id: str, now: datetime | None = None) -> list[BatchRun]:
     """Rounds of run_batch until one claims nothing (what the deliver_due task does)."""
     runs = []
@@ -129,11 +136,30 @@ class TestRunBatch:
             run = run_batch(source.id, settings)
 
         assert run.delivered == 20 and len(receiver.requests) == 20
-        assert receiver.connections <= 2
+        # One kept connection per request in flight at once (DELIVERY_PARALLEL_REQUESTS).
+        assert receiver.connections <= settings.delivery_parallel_requests < 20
 
-    def test_run_batch_stops_at_the_breaker_threshold_and_gives_back_the_rest(
-        self, settings: Settings, session: Session
+    @pytest.mark.parametrize("parallel", [1, 4])
+    def test_run_batch_has_up_to_parallel_requests_in_flight(
+        self, settings: Settings, session: Session, parallel: int
     ) -> None:
+        settings = configure(**{**settings.model_dump(), "delivery_parallel_requests": parallel})
+        with running_receiver(default=Reply(200, delay=0.2), keep_alive=True) as receiver:
+            source = new_source(session, receiver.url).source
+            for n in range(8):
+                decide(session, source, f"cms-{n}")
+
+            run = run_batch(source.id, settings)
+
+        assert run.delivered == 8 and len(receiver.requests) == 8
+        assert receiver.most_in_flight == parallel
+        assert receiver.connections <= parallel
+
+    @pytest.mark.parametrize("parallel", [1, 4])
+    def test_run_batch_stops_at_the_breaker_threshold_and_gives_back_the_rest(
+        self, settings: Settings, session: Session, parallel: int
+    ) -> None:
+        settings = configure(**{**settings.model_dump(), "delivery_parallel_requests": parallel})
         with running_receiver(default=Reply(503)) as receiver:
             source = new_source(session, receiver.url).source
             events = [decide(session, source, f"cms-{n}") for n in range(BREAKER_THRESHOLD + 3)]
@@ -156,6 +182,7 @@ class TestRunBatch:
         monkeypatch.setattr(core.deliveries, "CLAIM_LEASE", timedelta(seconds=3))
         monkeypatch.setattr(worker.delivery, "TOTAL_TIMEOUT_SECONDS", 1.0)
         monkeypatch.setattr(worker.delivery, "LEASE_MARGIN_SECONDS", 0.5)
+        settings = configure(**{**settings.model_dump(), "delivery_parallel_requests": 1})
         with running_receiver(default=Reply(200, delay=0.4), keep_alive=True) as receiver:
             source = new_source(session, receiver.url).source
             events = [decide(session, source, f"cms-{n}") for n in range(10)]
