@@ -14,10 +14,13 @@ once (the claim skips any a batch had committed before it died).
 from __future__ import annotations
 
 from collections.abc import Collection
+from time import monotonic
 from typing import Any
 
 import structlog
 from billiard.exceptions import WorkerLostError
+from celery.app.trace import LOG_SUCCESS
+from celery.app.trace import info as log_task_info
 from celery.worker.request import Request
 from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
@@ -31,15 +34,31 @@ class ScoringBatches(Batches):  # type: ignore[misc]  # celery-batches ships no 
 
     def flush(self, requests: Collection[Request]) -> Any:
         batch = list(requests)
+        started = monotonic()
 
         def on_return(_: Any) -> None:
             # After the task body returned: its decisions are committed (or, on a failure it
             # could not retry, left pending for the sweeper), as for a late-acked single task.
+            runtime = monotonic() - started
             for request in batch:
                 request.acknowledge()
+                # Celery's own line for each message, as the one-comment task logs it.
+                log_task_info(
+                    LOG_SUCCESS,
+                    {
+                        "id": request.id,
+                        "name": request.name,
+                        "return_value": None,
+                        "runtime": runtime,
+                        "args": request.argsrepr,
+                        "kwargs": request.kwargsrepr,
+                    },
+                )
 
         def on_error(exc_info: Any) -> None:
             exception = getattr(exc_info, "exception", exc_info)
+            # billiard wraps what it raised to carry the traceback (Celery unwraps it too).
+            exception = getattr(exception, "exc", exception)
             if isinstance(exception, WorkerLostError):
                 log.warning("score batch: pool process lost; messages requeued", size=len(batch))
                 for request in batch:

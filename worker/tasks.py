@@ -8,6 +8,8 @@ from typing import Any
 import redis
 import structlog
 from celery import current_app, shared_task
+from celery.app.trace import LOG_RETRY
+from celery.app.trace import info as log_task_info
 from celery.utils.time import get_exponential_backoff_interval
 from celery_batches import SimpleRequest
 from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
@@ -119,7 +121,9 @@ def score_comments(requests: list[SimpleRequest]) -> None:
     except Exception:  # noqa: BLE001 - one comment's fault must not fail the batch: each alone
         log.exception("score batch failed; deciding its comments one by one", size=len(ids))
         results = decide_one_by_one(settings, requests, context)
-    observe_scoring(time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    observe_scoring(seconds)
+    log.info("score batch: done", size=len(ids), decided=len(results), seconds=round(seconds, 4))
     for decision, _ in results:
         observe_decision(decision.status)
     # After the commit: the event rows are the outbox (see score_comment).
@@ -178,15 +182,21 @@ def retry_later(requests: list[SimpleRequest], exc: BaseException) -> None:
         countdown = get_exponential_backoff_interval(
             factor=1, retries=retries, maximum=RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
         )
+        countdown = max(countdown, 0.1)
         if not queue_task(
             current_app,
             SCORE_COMMENT,
             comment_id_of(request),
-            countdown=max(countdown, 0.1),
+            countdown=countdown,
             retries=retries + 1,
         ):
             break  # the broker is away too: the sweeper queues them once it is back
         queued += 1
+        # Celery's own line for a retried task, as the one-comment task's autoretry logs it.
+        log_task_info(
+            LOG_RETRY,
+            {"id": request.id, "name": SCORE_COMMENT, "exc": f"Retry in {countdown:.1f}s: {exc!r}"},
+        )
     log.warning(
         "score batch: outage; comments queued again", error=type(exc).__name__, queued=queued
     )
