@@ -21,13 +21,15 @@ from core.settings import Settings
 
 SCORE_COMMENT = "worker.score_comment"
 DELIVER_EVENT = "worker.deliver_event"
+# Batched delivery (DELIVERY_BATCH_SIZE > 0): the due events of one source, by source id.
+DELIVER_DUE = "worker.deliver_due"
 SWEEP = "worker.sweep"
 
 # What a broker that is down or unreachable raises from send_task (kombu wraps most of them).
 BROKER_UNAVAILABLE = (KombuError, RedisError, OSError)
 
 # The log field naming each task's argument.
-_ID_FIELD = {SCORE_COMMENT: "comment_id", DELIVER_EVENT: "event_id"}
+_ID_FIELD = {SCORE_COMMENT: "comment_id", DELIVER_EVENT: "event_id", DELIVER_DUE: "source_id"}
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -40,7 +42,8 @@ class TaskSender(Protocol):
 
 def task_routes(settings: Settings) -> dict[str, dict[str, str]]:
     """Celery task_routes: callbacks wait in their own queue, so they never hold up scoring."""
-    return {DELIVER_EVENT: {"queue": settings.delivery_queue_name}}
+    deliveries = {"queue": settings.delivery_queue_name}
+    return {DELIVER_EVENT: deliveries, DELIVER_DUE: dict(deliveries)}
 
 
 def queue_task(

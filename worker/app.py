@@ -25,6 +25,7 @@ from core.logging import (
 from core.settings import Settings, get_settings
 from core.tasks import SWEEP, task_routes
 from worker.clients import get_redis
+from worker.delivery import close_http_clients
 from worker.follower import stop_follower
 from worker.heartbeat import ensure_heartbeat, stop_heartbeat
 from worker.scorer import get_scorer
@@ -133,6 +134,7 @@ def load_model_in_child(**_: Any) -> None:
 def stop_heartbeat_in_child(**_: Any) -> None:
     stop_follower()
     stop_heartbeat()
+    close_http_clients()
 
 
 celery = create_celery(get_settings())

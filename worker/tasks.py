@@ -24,6 +24,7 @@ from core.tables import Decision, Event
 from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP, queue_task, queue_tasks
 from worker.batches import ScoringBatches
 from worker.clients import get_redis
+from worker.delivery import queue_delivery
 from worker.heartbeat import ensure_heartbeat
 from worker.metrics import observe_decision, observe_scoring
 from worker.scorer import current_shadow, get_scorer
@@ -87,7 +88,7 @@ def score_comment(comment_id: str) -> None:
     observe_decision(decision.status)
     # After the commit: the event row is the outbox, so a failed send only delays delivery until
     # the sweeper queues it. Retrying this task would not help: the comment is decided now.
-    queue_task(current_app, DELIVER_EVENT, event.id)
+    queue_delivery(current_app, event.id, event.source_id, settings)
     shadow = current_shadow()
     if shadow is not None:
         score_in_shadow(settings, comment_id, shadow)
@@ -126,12 +127,17 @@ def score_comments(requests: list[SimpleRequest]) -> None:
     for decision, _ in results:
         observe_decision(decision.status)
     # After the commit: the event rows are the outbox (see score_comment).
-    queue_tasks(
-        current_app,
-        DELIVER_EVENT,
-        [event.id for _, event in results],
-        headers=[context[event.comment_id or ""] for _, event in results],
-    )
+    if settings.delivery_batch_size > 0:
+        # One batched delivery per source takes every due event of it.
+        for source_id, event_id in {e.source_id: e.id for _, e in results}.items():
+            queue_delivery(current_app, event_id, source_id, settings)
+    else:
+        queue_tasks(
+            current_app,
+            DELIVER_EVENT,
+            [event.id for _, event in results],
+            headers=[context[event.comment_id or ""] for _, event in results],
+        )
     shadow = current_shadow()
     if shadow is not None:
         for _, event in results:
