@@ -40,7 +40,14 @@ class PausingScorer(WordListScorer):
         return super().predict_proba(texts)
 
 
+# How a batch queues its deliveries: per source (DELIVERY_BATCH_SIZE > 0) or per event.
+_queue_delivery = worker.tasks.queue_delivery
 _queue_tasks = worker.tasks.queue_tasks
+
+
+def queue_delivery_after_a_pause(*args: Any, **kwargs: Any) -> bool:
+    pause_once("after_commit")
+    return _queue_delivery(*args, **kwargs)
 
 
 def queue_tasks_after_a_pause(*args: Any, **kwargs: Any) -> int:
@@ -49,6 +56,7 @@ def queue_tasks_after_a_pause(*args: Any, **kwargs: Any) -> int:
 
 
 use_scorer(PausingScorer())
+worker.tasks.queue_delivery = queue_delivery_after_a_pause
 worker.tasks.queue_tasks = queue_tasks_after_a_pause
 
 __all__ = ["celery"]
