@@ -192,6 +192,8 @@ class LabelDrift:
     psi: float | None
     recent: int
     reference: int
+    # The model whose training reference it is; None for one made from the source's traffic.
+    reference_model: str | None = None
 
     @property
     def alert(self) -> bool:
@@ -213,8 +215,53 @@ def score_drift(session: Session, source_id: str, now: datetime | None = None) -
             if len(recent) >= MIN_RECENT_SCORES
             else None
         )
-        drifts.append(LabelDrift(label, value, len(recent), ref.count))
+        drifts.append(LabelDrift(label, value, len(recent), ref.count, ref.model_version))
     return drifts
+
+
+def psi_days(
+    session: Session, source_id: str, now: datetime | None = None, days: int = OVERRIDE_DAYS + 1
+) -> dict[str, list[float | None]]:
+    """Per label, the PSI of each day as score_drift would have given it then: entry k is that
+    of the 7 days ending k days before now (0: score_drift's own), against today's reference
+    (None: no reference, or fewer than 50 scores in that window). The admin page plots it."""
+    now = now or datetime.now(UTC)
+    start = now - timedelta(days=days - 1) - RECENT_PERIOD
+    columns = [Comment.scores[label].as_float() for label in LABELS]
+    rows = session.execute(
+        select(Comment.received_at, *columns).where(
+            Comment.source_id == source_id,
+            Comment.received_at >= start,
+            Comment.received_at < now,
+            Comment.scores.is_not(None),
+        )
+    ).all()
+    ages = np.asarray(
+        [
+            (now - (r[0] if r[0].tzinfo else r[0].replace(tzinfo=UTC))) / timedelta(days=1)
+            for r in rows
+        ],
+        dtype=np.float64,
+    )
+    window = RECENT_PERIOD / timedelta(days=1)
+    series: dict[str, list[float | None]] = {}
+    for j, label in enumerate(LABELS):
+        ref = reference(session, source_id, label, now)
+        if ref is None:
+            series[label] = [None] * days
+            continue
+        scores = np.asarray([r[j + 1] for r in rows], dtype=np.float64)
+        known = ~np.isnan(scores)
+        values: list[float | None] = []
+        for k in range(days):
+            recent = scores[known & (ages > k) & (ages <= k + window)]
+            values.append(
+                psi(ref.fractions, bin_shares(recent, ref.edges))
+                if len(recent) >= MIN_RECENT_SCORES
+                else None
+            )
+        series[label] = values
+    return series
 
 
 @dataclass(frozen=True)
@@ -328,6 +375,7 @@ class SourceDrift:
                     "psi": d.psi,
                     "recent": d.recent,
                     "reference": d.reference,
+                    "reference_model": d.reference_model,
                     "alert": d.alert,
                 }
                 for d in self.labels

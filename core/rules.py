@@ -175,7 +175,9 @@ def may_hit(
     ascii_text = np.fromiter((text.isascii() for text in texts), np.bool_, count=n)
     at, others = np.flatnonzero(ascii_text), np.flatnonzero(~ascii_text)
     if len(at):
-        joined = bytes([_BYTE_SEPARATOR]).join(texts[i].encode("ascii") for i in at).lower()
+        joined = (
+            bytes([_BYTE_SEPARATOR]).join(texts[i].encode("ascii") for i in at.tolist()).lower()
+        )
         hit = _hits(joined, [_BYTE_LINK_MARK], len(at))
         # An ASCII text can match only a term whose skeleton is ASCII.
         patterns = [
@@ -188,7 +190,7 @@ def may_hit(
         candidates[at[hit]] = True
     if len(others):
         # may_match reads every non-ASCII text (folding can make letters of it).
-        joined_text = _SEPARATOR.join(texts[i] for i in others)
+        joined_text = _SEPARATOR.join(texts[i] for i in others.tolist())
         if rules or joined_text.count(_SEPARATOR) != len(others) - 1:
             candidates[others] = True
         else:

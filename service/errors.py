@@ -19,6 +19,7 @@ from core import (
     reports,
     review,
     sources,
+    suggest,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -125,6 +126,16 @@ def _gates_refused(error: Exception) -> ApiError:
     return Conflict(str(error), gates=[result.as_json() for result in results])
 
 
+def _not_enough_labels(error: Exception) -> ApiError:
+    """422 with the labels the period holds and how many more a precision needs."""
+    return ValidationFailed(
+        str(error),
+        errors=[{"field": "reject_precision", "message": str(error)}],
+        labels=getattr(error, "labels", None),
+        needed=getattr(error, "needed", None),
+    )
+
+
 DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ...] = (
     (review.CommentNotFound, lambda error: NotFound(str(error))),
     (review.ClaimedByOther, lambda error: Conflict(str(error))),
@@ -142,6 +153,8 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (author_data.NothingStored, lambda error: NotFound(str(error))),
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
     (authors.AuthorError, _refused("body")),
+    (suggest.NotEnoughLabels, _not_enough_labels),
+    (suggest.TargetRefused, _refused("body")),
     (policies.PolicyVersionNotFound, lambda error: NotFound(str(error))),
     (policies.PolicyInForce, lambda error: Conflict(str(error))),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),

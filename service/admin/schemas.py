@@ -216,6 +216,35 @@ class WhatIfView(BaseModel):
     changes: list[BandChangeView]
 
 
+class SuggestRequest(BaseModel):
+    """A target for one label: exactly one of flag_capacity and reject_precision."""
+
+    label: Literal["toxic", "identity_hate", "threat", "spam"]
+    flag_capacity: float | None = Field(
+        default=None, gt=0, strict=True, description="Flagged comments a day moderators review"
+    )
+    reject_precision: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        strict=True,
+        description="Share of automatic rejections that must be right, in (0, 1]",
+    )
+    days: int = Field(default=30, ge=1, le=366, strict=True)
+    save: bool = Field(
+        default=False, strict=True, description="Apply the thresholds: a new policy version"
+    )
+
+
+class SuggestionView(BaseModel):
+    thresholds: dict[str, ThresholdView] = Field(description="The thresholds it would set")
+    target: dict[str, float | int] = Field(
+        description="The target asked for and what the thresholds reach on the period"
+    )
+    what_if: WhatIfView
+    saved_version: int | None = Field(description="The policy version saved; null: not saved")
+
+
 class PolicyDocument(BaseModel):
     thresholds: dict[str, ThresholdView] = Field(
         description="The labels a person set; the others follow the live model"

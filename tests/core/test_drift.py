@@ -22,6 +22,7 @@ from core.drift import (
     decile_edges,
     override_rate,
     psi,
+    psi_days,
     reference,
     score_drift,
 )
@@ -143,6 +144,40 @@ class TestScoreDrift:
         assert toxic.psi == pytest.approx(by_hand, abs=1e-12)
         assert toxic.alert  # 0.416 > 0.2
 
+    def test_psi_per_day_is_that_of_the_7_days_ending_that_day(self, settings: Settings) -> None:
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            session.add(
+                ScoreReference(
+                    source_id=source_id,
+                    label="toxic",
+                    edges=[0.0, 0.5, 1.0],
+                    fractions=[0.8, 0.2],
+                    count=1000,
+                    period_start=NOW - timedelta(days=90),
+                    period_end=NOW - timedelta(days=60),
+                )
+            )
+            # 60 low scores 10 days ago, 60 split ones 2 days ago.
+            for i in range(60):
+                add_comment(session, source_id, NOW - timedelta(days=10, minutes=i), 0.2)
+                add_comment(
+                    session, source_id, NOW - timedelta(days=2, minutes=i), 0.2 if i < 30 else 0.6
+                )
+        with session_scope(settings) as session:
+            series = psi_days(session, source_id, NOW)
+            [toxic] = [d for d in score_drift(session, source_id, NOW) if d.label == "toxic"]
+        assert len(series["toxic"]) == 31
+        assert series["toxic"][0] == pytest.approx(toxic.psi, abs=1e-12)
+        split = (0.5 - 0.8) * math.log(0.5 / 0.8) + (0.5 - 0.2) * math.log(0.5 / 0.2)
+        low = (1 - 0.8) * math.log(1 / 0.8) + (1e-4 - 0.2) * math.log(1e-4 / 0.2)
+        # Entry k is the window of ages (k, k + 7] days: k = 1 holds the split day only,
+        # k = 5 the low day only, k = 12 neither.
+        assert series["toxic"][1] == pytest.approx(split, abs=1e-12)
+        assert series["toxic"][5] == pytest.approx(low, abs=1e-12)
+        assert series["toxic"][12] is None  # nothing in (12, 19]
+        assert series["spam"] == [None] * 31  # no reference for spam
+
 
 class TestPsi:
     def test_psi_floors_empty_bins(self) -> None:
@@ -252,6 +287,7 @@ class TestReferenceAfterModelChange:
         )
         assert toxic.psi == pytest.approx(expected)
         assert toxic.reference == 5000
+        assert toxic.reference_model == "cand-ref"
 
     def test_rollback_resets_it_to_the_earlier_models_reference(
         self, settings: Settings, tmp_path: Path
