@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from core import appeals, reports
-from core.db import session_scope
+from core.db import autocommit_connection, session_scope, supports_autocommit
 from core.settings import Settings
 from core.store import (
     Accepted,
@@ -27,6 +29,7 @@ from core.store import (
     Receipt,
     WebhookReplayed,
     accept_comment,
+    accept_new_comment,
     intake_source,
     remember_webhook,
     source_by_token,
@@ -310,6 +313,49 @@ def _signed_object(
     return source, verified, _parse_object(body)
 
 
+def _checked_comment(
+    db: Session | Connection, settings: Settings, source_id: str
+) -> tuple[IntakeSource, signing.VerifiedWebhook, StoredIncoming]:
+    """The intake's checks, the source's rate limit, then the comment's shape."""
+    source, verified, data = _signed_object(db, settings, source_id)
+    too_many = limits.count_source_request(source.id)
+    if too_many is not None:
+        raise too_many
+    return source, verified, _to_store(_validate(data, source))
+
+
+def _receive(session: Session, settings: Settings, source_id: str) -> tuple[Accepted, IntakeSource]:
+    """Check the request, then store the comment, in the session's one transaction."""
+    source, verified, incoming = _checked_comment(session, settings, source_id)
+    try:
+        return accept_comment(session, source.id, verified.webhook_id, incoming), source
+    except WebhookReplayed:
+        raise _replayed(verified.webhook_id) from None
+
+
+def _receive_on_postgresql(
+    settings: Settings, source_id: str
+) -> tuple[Accepted, IntakeSource, CommentView | None]:
+    """Two round trips for a new comment: the source lookup, then one statement that stores
+    the comment, its webhook id and its revision and commits (autocommit). A comment the source
+    sent before (a duplicate or an edit) is stored in a transaction of its own."""
+    with autocommit_connection(settings) as connection:
+        source, verified, incoming = _checked_comment(connection, settings, source_id)
+        try:
+            created = accept_new_comment(connection, source.id, verified.webhook_id, incoming)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+    if created is not None:
+        return created, source, None
+    with session_scope(settings) as session:
+        try:
+            stored = accept_comment(session, source.id, verified.webhook_id, incoming)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        duplicate = comment_view(stored.comment) if stored.comment is not None else None
+    return stored, source, duplicate
+
+
 @bp.post("/v1/sources/<source_id>/comments")
 @documented(
     summary="Receive a comment from a CMS (Standard Webhooks signed)",
@@ -323,18 +369,14 @@ def _signed_object(
 def post_comment(source_id: str) -> tuple[Response, str]:
     """Store a signed comment once, queue its scoring, and say where to read it."""
     settings = web.settings()
-    # One transaction, on one pooled connection, from the source lookup to the commit.
-    with database_errors(), session_scope(settings) as session:
-        source, verified, data = _signed_object(session, settings, source_id)
-        too_many = limits.count_source_request(source.id)
-        if too_many is not None:
-            raise too_many
-        incoming = _to_store(_validate(data, source))
-        try:
-            stored = accept_comment(session, source.id, verified.webhook_id, incoming)
-        except WebhookReplayed:
-            raise _replayed(verified.webhook_id) from None
-        duplicate = comment_view(stored.comment) if stored.comment is not None else None
+    with database_errors():
+        if supports_autocommit(settings):
+            stored, source, duplicate = _receive_on_postgresql(settings, source_id)
+        else:
+            # One transaction, on one pooled connection, from the source lookup to the commit.
+            with session_scope(settings) as session:
+                stored, source = _receive(session, settings, source_id)
+                duplicate = comment_view(stored.comment) if stored.comment is not None else None
     log.info(
         "comment received",
         comment_id=stored.comment_id,

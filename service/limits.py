@@ -231,8 +231,9 @@ def init_limits(app: Flask) -> Limiter:
         in_memory_fallback_enabled=True,
     )
     app.extensions[EXTENSION] = limiter
-    # The intake counts its signed requests itself (SourceLimit): Flask-Limiter skips the view.
-    limiter.exempt(app.view_functions[INTAKE_ENDPOINT])
+    # The intake counts its signed requests itself (SourceLimit): Flask-Limiter skips the view
+    # (a request filter returns before it resolves any limit; exempt() would resolve them all).
+    limiter.request_filter(lambda: request.endpoint == INTAKE_ENDPOINT)
     app.extensions[SOURCE_LIMIT] = SourceLimit(settings, limiter.storage)
     # The breach callbacks built the 429s; the generic HTTP error handler must not replace
     # them with bare ones.
