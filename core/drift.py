@@ -97,6 +97,10 @@ def reference(
     if found is not None:
         return found
     now = now or datetime.now(UTC)
+    live = session.scalar(select(ModelVersion).where(ModelVersion.state == "live"))
+    if live is not None and (live.score_reference or {}).get(label):
+        # A source created after the live model went live gets its training reference too.
+        return _training_reference(session, source_id, label, live, now)
     since = live_since(session)
     first = session.scalar(
         select(func.min(Comment.received_at)).where(
@@ -125,6 +129,27 @@ def reference(
         period_start=first,
         period_end=end,
         created_at=now,
+    )
+    session.add(made)
+    session.flush()
+    return made
+
+
+def _training_reference(
+    session: Session, source_id: str, label: str, model: ModelVersion, now: datetime
+) -> ScoreReference:
+    """A source's reference for `label` copied from `model`'s training reference."""
+    bins = (model.score_reference or {})[label]
+    made = ScoreReference(
+        source_id=source_id,
+        label=label,
+        edges=list(bins["edges"]),
+        fractions=list(bins["fractions"]),
+        count=int(bins.get("count") or 0),
+        period_start=model.created_at,
+        period_end=now,
+        created_at=now,
+        model_version=model.version,
     )
     session.add(made)
     session.flush()
@@ -160,24 +185,9 @@ def reset_references(session: Session, model: ModelVersion, now: datetime | None
     written = 0
     for source_id in session.scalars(select(Source.id).order_by(Source.id)):
         for label in LABELS:
-            bins = training.get(label)
-            if not bins:
-                continue
-            session.add(
-                ScoreReference(
-                    source_id=source_id,
-                    label=label,
-                    edges=list(bins["edges"]),
-                    fractions=list(bins["fractions"]),
-                    count=int(bins.get("count") or 0),
-                    period_start=model.created_at,
-                    period_end=now,
-                    created_at=now,
-                    model_version=model.version,
-                )
-            )
-            written += 1
-    session.flush()
+            if training.get(label):
+                _training_reference(session, source_id, label, model, now)
+                written += 1
     log.info(
         "drift references reset for the live model",
         model_version=model.version,

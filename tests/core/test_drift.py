@@ -289,6 +289,22 @@ class TestReferenceAfterModelChange:
         assert toxic.reference == 5000
         assert toxic.reference_model == "cand-ref"
 
+    def test_a_source_made_after_the_promotion_gets_the_training_reference(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        artifact = fake_artifact(tmp_path / "d", "cand-new", score_reference=TRAINING_REFERENCE)
+        with session_scope(settings) as session:
+            registry.ensure_seeded(session, settings)
+            registry.register(session, artifact, "admin@example.org")
+            registry.promote(session, "cand-new", "admin@example.org")
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            made = reference(session, source_id, "spam", NOW)
+            assert made is not None
+            assert (made.edges, made.model_version) == ([0.0, 0.1, 1.0], "cand-new")
+            # A label the model has no reference for waits for traffic, as before.
+            assert reference(session, source_id, "threat", NOW) is None
+
     def test_rollback_resets_it_to_the_earlier_models_reference(
         self, settings: Settings, tmp_path: Path
     ) -> None:
