@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from core.settings import Settings
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from core.tasks import DELIVER_DUE, DELIVER_EVENT, SCORE_COMMENT, SWEEP
 from service.queue import create_client
 from worker.app import create_celery
 
@@ -37,7 +37,7 @@ class TestCreateCelery:
         app = create_celery(settings)
         app.loader.import_default_modules()
         # The web process sends these names (from core.tasks) without importing the worker.
-        assert {SCORE_COMMENT, DELIVER_EVENT, SWEEP} <= set(app.tasks)
+        assert {SCORE_COMMENT, DELIVER_EVENT, DELIVER_DUE, SWEEP} <= set(app.tasks)
 
     def test_create_celery_routes_deliveries_like_the_web_client(self, settings: Settings) -> None:
         worker_routes = create_celery(settings).conf.task_routes
