@@ -21,7 +21,7 @@ from core.sources import (
     restore_policy,
     update_source,
 )
-from core.suggest import TargetRefused, suggest_for_capacity, suggest_for_precision
+from core.suggest import TargetRefused, save_reason, suggest_target
 from core.thresholds import live_model_thresholds
 from core.whatif import DEFAULT_DAYS, MAX_DAYS, load_history, proposed_policy
 
@@ -129,15 +129,14 @@ def suggest(
         source = find_source(session, source_name)
         history = load_history(session, source.id, days)
         current = proposed_policy(source, model)
-        if flag_capacity is not None:
-            suggestion = suggest_for_capacity(history, current, label, flag_capacity)
-            why = f"policy suggest: {label} for a capacity of {flag_capacity:g} flagged a day"
-        else:
-            assert reject_precision is not None
-            suggestion = suggest_for_precision(
-                history, current, label, reject_precision, source_name=source.name
-            )
-            why = f"policy suggest: {label} rejections at precision {reject_precision:g}"
+        target, value = (
+            ("flag_capacity", flag_capacity)
+            if flag_capacity is not None
+            else ("reject_precision", reject_precision)
+        )
+        assert value is not None
+        suggestion = suggest_target(history, current, label, target, value, source_name=source.name)
+        why = save_reason(label, target, value)
         saved = None
         if save:
             changes = SourceChanges(thresholds=suggestion.thresholds)
@@ -172,7 +171,7 @@ def suggest(
 @click.option("--source", "source_name", required=True, help="The source's name or id.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def drift(source_name: str, as_json: bool) -> None:
-    """Score drift (PSI of the last 7 days against the first 30) per label, and the moderators'
+    """Score drift (PSI of the last 7 days against the reference) per label, and the moderators'
     override rate per day; alerts are logged too."""
     with cli_session(*REFUSALS) as session:
         found = check_drift(session, find_source(session, source_name))

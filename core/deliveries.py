@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -624,16 +625,17 @@ def due_event_ids(session: Session, now: datetime | None = None, limit: int = 50
     return list(rows)
 
 
-@dataclass(frozen=True)
-class DeliverySummary:
-    """An event as the CLI, the admin API and the deliveries page list it."""
+class DeliverySummary(BaseModel):
+    """An event as the CLI, the admin API (its schema) and the deliveries page list it."""
 
-    id: str
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Event id, also the webhook-id header of every attempt")
     source_id: str
-    comment_id: str | None
+    comment_id: str | None = Field(description="null for an author event (author.*)")
     type: str
     seq: int
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt_at: datetime | None
     delivered_at: datetime | None
@@ -642,23 +644,8 @@ class DeliverySummary:
     last_error: str | None
 
     def as_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-        return {
-            "id": self.id,
-            "source_id": self.source_id,
-            "comment_id": self.comment_id,
-            "type": self.type,
-            "seq": self.seq,
-            "state": self.state,
-            "attempts": self.attempts,
-            "next_attempt_at": iso(self.next_attempt_at),
-            "delivered_at": iso(self.delivered_at),
-            "created_at": iso(self.created_at),
-            "last_status_code": self.last_status_code,
-            "last_error": self.last_error,
-        }
+        """Times in ISO 8601, UTC as Z: what the CLI prints and the API answers."""
+        return self.model_dump(mode="json")
 
 
 def list_deliveries(
@@ -702,7 +689,7 @@ def list_deliveries(
             comment_id=e.comment_id,
             type=e.type,
             seq=e.seq,
-            state=e.state,
+            state=DeliveryState(e.state),
             attempts=e.attempts,
             next_attempt_at=e.next_attempt_at,
             delivered_at=e.delivered_at,

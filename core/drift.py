@@ -2,9 +2,11 @@
 overrule the model more than they used to?
 
 Score drift is the population stability index (PSI) of each label's scores over the last 7 days
-against a reference distribution. The model's manifest holds no score histogram and its held-out
-scores are not available at run time, so the reference is the source's own first 30 days of
-scored traffic, stored once as decile bins (table score_references) when those 30 days are over.
+against a reference distribution (table score_references, decile bins). When a model goes live
+(promotion, rollback) every reference is reset to that model's training reference: its held-out
+scores' bins, from its manifest (`score_reference`). For a model without one (or before any
+change), the reference is the source's own first 30 days of scored traffic under the live model,
+stored once when those 30 days are over.
 The override rate of a day is the share of the comments the model decided that day whose
 standing moderator decision overrules it: flagged then approved, or approved then rejected.
 Alerts: PSI above 0.2, or the last day's override rate at least twice its mean over the 30 days
@@ -23,13 +25,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import structlog
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.domain import LABELS, Actor, Status
 from core.labels import DECISION_ROW_COLUMNS, DecisionRow, standing_decisions
 from core.review import UNDO_REASON_CODE
-from core.tables import Comment, Decision, ScoreReference, Source
+from core.tables import Comment, Decision, ModelChange, ModelVersion, ScoreReference, Source
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -95,9 +97,12 @@ def reference(
     if found is not None:
         return found
     now = now or datetime.now(UTC)
+    since = live_since(session)
     first = session.scalar(
         select(func.min(Comment.received_at)).where(
-            Comment.source_id == source_id, Comment.scores.is_not(None)
+            Comment.source_id == source_id,
+            Comment.scores.is_not(None),
+            *([Comment.received_at >= since] if since is not None else []),
         )
     )
     if first is None:
@@ -126,12 +131,69 @@ def reference(
     return made
 
 
+def live_since(session: Session) -> datetime | None:
+    """When the live model went live by a promotion or a rollback (None: the first model, live
+    since the registry was seeded)."""
+    changed = session.scalar(
+        select(ModelChange.changed_at)
+        .where(
+            ModelChange.to_state == "live",
+            ModelChange.action.in_(("promote", "rollback")),
+        )
+        .order_by(ModelChange.id.desc())
+        .limit(1)
+    )
+    if changed is not None and changed.tzinfo is None:
+        changed = changed.replace(tzinfo=UTC)
+    return changed
+
+
+def reset_references(session: Session, model: ModelVersion, now: datetime | None = None) -> int:
+    """`model` went live (core.registry.promote, rollback): every source's references are
+    replaced by the model's training reference, its held-out scores' bins per label. A label
+    the model has none for (an artifact without `score_reference`) gets its reference again
+    from the source's first 30 days of comments received since the change. Returns the number
+    of references written."""
+    now = now or datetime.now(UTC)
+    session.execute(delete(ScoreReference))
+    training = model.score_reference or {}
+    written = 0
+    for source_id in session.scalars(select(Source.id).order_by(Source.id)):
+        for label in LABELS:
+            bins = training.get(label)
+            if not bins:
+                continue
+            session.add(
+                ScoreReference(
+                    source_id=source_id,
+                    label=label,
+                    edges=list(bins["edges"]),
+                    fractions=list(bins["fractions"]),
+                    count=int(bins.get("count") or 0),
+                    period_start=model.created_at,
+                    period_end=now,
+                    created_at=now,
+                    model_version=model.version,
+                )
+            )
+            written += 1
+    session.flush()
+    log.info(
+        "drift references reset for the live model",
+        model_version=model.version,
+        from_training=written,
+    )
+    return written
+
+
 @dataclass(frozen=True)
 class LabelDrift:
     label: str
     psi: float | None
     recent: int
     reference: int
+    # The model whose training reference it is; None for one made from the source's traffic.
+    reference_model: str | None = None
 
     @property
     def alert(self) -> bool:
@@ -153,8 +215,53 @@ def score_drift(session: Session, source_id: str, now: datetime | None = None) -
             if len(recent) >= MIN_RECENT_SCORES
             else None
         )
-        drifts.append(LabelDrift(label, value, len(recent), ref.count))
+        drifts.append(LabelDrift(label, value, len(recent), ref.count, ref.model_version))
     return drifts
+
+
+def psi_days(
+    session: Session, source_id: str, now: datetime | None = None, days: int = OVERRIDE_DAYS + 1
+) -> dict[str, list[float | None]]:
+    """Per label, the PSI of each day as score_drift would have given it then: entry k is that
+    of the 7 days ending k days before now (0: score_drift's own), against today's reference
+    (None: no reference, or fewer than 50 scores in that window). The admin page plots it."""
+    now = now or datetime.now(UTC)
+    start = now - timedelta(days=days - 1) - RECENT_PERIOD
+    columns = [Comment.scores[label].as_float() for label in LABELS]
+    rows = session.execute(
+        select(Comment.received_at, *columns).where(
+            Comment.source_id == source_id,
+            Comment.received_at >= start,
+            Comment.received_at < now,
+            Comment.scores.is_not(None),
+        )
+    ).all()
+    ages = np.asarray(
+        [
+            (now - (r[0] if r[0].tzinfo else r[0].replace(tzinfo=UTC))) / timedelta(days=1)
+            for r in rows
+        ],
+        dtype=np.float64,
+    )
+    window = RECENT_PERIOD / timedelta(days=1)
+    series: dict[str, list[float | None]] = {}
+    for j, label in enumerate(LABELS):
+        ref = reference(session, source_id, label, now)
+        if ref is None:
+            series[label] = [None] * days
+            continue
+        scores = np.asarray([r[j + 1] for r in rows], dtype=np.float64)
+        known = ~np.isnan(scores)
+        values: list[float | None] = []
+        for k in range(days):
+            recent = scores[known & (ages > k) & (ages <= k + window)]
+            values.append(
+                psi(ref.fractions, bin_shares(recent, ref.edges))
+                if len(recent) >= MIN_RECENT_SCORES
+                else None
+            )
+        series[label] = values
+    return series
 
 
 @dataclass(frozen=True)
@@ -268,6 +375,7 @@ class SourceDrift:
                     "psi": d.psi,
                     "recent": d.recent,
                     "reference": d.reference,
+                    "reference_model": d.reference_model,
                     "alert": d.alert,
                 }
                 for d in self.labels

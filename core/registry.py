@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.drift import reset_references
 from core.gates import GateResult, check_promotion, refusals
 from core.settings import Settings
 from core.tables import ModelChange, ModelVersion, utcnow
@@ -100,11 +101,9 @@ class Artifact:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    """Hex sha256 of a file, read in chunks."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_artifact(directory: Path, expected_sha256: str | None = None) -> Artifact:
@@ -196,6 +195,37 @@ def _thresholds(manifest: Mapping[str, Any]) -> dict[str, float]:
     return {str(label): float(value) for label, value in raw.items() if _number(value) is not None}
 
 
+def _score_reference(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The manifest's `score_reference` (models.evaluate.score_reference), the labels whose bins
+    are well formed: ascending edges from 0 to 1 and one share per bin."""
+    raw = manifest.get("score_reference")
+    if not isinstance(raw, Mapping):
+        return None
+    kept: dict[str, Any] = {}
+    for label, bins in raw.items():
+        if not isinstance(bins, Mapping):
+            continue
+        edges, fractions = bins.get("edges"), bins.get("fractions")
+        if not (
+            isinstance(edges, list)
+            and isinstance(fractions, list)
+            and len(edges) >= 2
+            and len(fractions) == len(edges) - 1
+            and all(_number(e) is not None for e in edges + fractions)
+            and edges[0] == 0.0
+            and edges[-1] == 1.0
+            and edges == sorted(edges)
+        ):
+            continue
+        count = _number(bins.get("count"))
+        kept[str(label)] = {
+            "edges": [float(e) for e in edges],
+            "fractions": [float(f) for f in fractions],
+            "count": int(count) if count is not None else 0,
+        }
+    return kept or None
+
+
 def _record(
     session: Session,
     model: ModelVersion,
@@ -262,6 +292,7 @@ def register(
         trained_on=_trained_on(artifact.manifest),
         metrics=manifest_figures(artifact.manifest),
         thresholds=_thresholds(artifact.manifest),
+        score_reference=_score_reference(artifact.manifest),
         state=state.value,
         changed_by=by,
         changed_at=now,
@@ -421,6 +452,7 @@ def promote(
             reason=reason,
             refused_by=[r.gate for r in refusals(results)],
         )
+    reset_references(session, model)
     return model, results
 
 
@@ -468,6 +500,7 @@ def rollback(session: Session, by: str, reason: str | None = None) -> ModelVersi
     note = reason.strip() if reason and reason.strip() else None
     _record(session, live, ModelState.RETIRED, Action.ROLLBACK, by, reason=note)
     _record(session, target, ModelState.LIVE, Action.ROLLBACK, by, reason=note)
+    reset_references(session, target)
     return target
 
 

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # A comment still pending after this many seconds is queued again by the sweeper.
     stale_pending_after_seconds: float = Field(default=60.0, alias="STALE_PENDING_AFTER_SECONDS")
     sweep_interval_seconds: float = Field(default=30.0, alias="SWEEP_INTERVAL_SECONDS")
+    # Most comments a worker process scores in one task, one model call and one transaction;
+    # 1 scores each comment in its own task (the design before batches, kept for comparison).
+    score_batch_size: int = Field(default=100, ge=1, le=1000, alias="SCORE_BATCH_SIZE")
+    # Longest a waiting comment is held for its batch to fill, in milliseconds.
+    score_batch_wait_ms: float = Field(default=10.0, gt=0, le=1000, alias="SCORE_BATCH_WAIT_MS")
     # Largest intake request body accepted, in bytes.
     max_request_bytes: int = Field(default=64 * 1024, alias="MAX_REQUEST_BYTES")
     # Standard Webhooks timestamp tolerance, in seconds.

@@ -35,6 +35,15 @@ class TargetRefused(ValueError):
 class NotEnoughLabels(TargetRefused):
     """Too few moderator labels to estimate a precision; the message says how many more."""
 
+    def __init__(self, message: str, labels: int, needed: int) -> None:
+        super().__init__(message)
+        self.labels = labels
+        self.needed = needed
+
+
+# The two targets, by the name the CLI option, the API and the page give them.
+TARGETS = ("flag_capacity", "reject_precision")
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -150,7 +159,9 @@ def suggest_for_precision(
         raise NotEnoughLabels(
             f"{who} {len(scores)} moderator labels for {label} in the last {history.days} days; "
             f"{MIN_LABELS - len(scores)} more are needed to judge a precision "
-            f"(at least {MIN_LABELS})"
+            f"(at least {MIN_LABELS})",
+            labels=len(scores),
+            needed=MIN_LABELS - len(scores),
         )
     order = np.argsort(-scores, kind="stable")
     ranked, hits = scores[order], np.cumsum(truths[order])
@@ -186,3 +197,26 @@ def suggest_for_precision(
         policy=suggestion.policy,
         what_if=suggestion.what_if,
     )
+
+
+def suggest_target(
+    history: ScoredHistory,
+    policy: Policy,
+    label: str,
+    target: str,
+    value: float,
+    source_name: str = "",
+) -> Suggestion:
+    """The suggestion for one of TARGETS (the CLI, the admin API and page share it)."""
+    if target == "flag_capacity":
+        return suggest_for_capacity(history, policy, label, value)
+    if target == "reject_precision":
+        return suggest_for_precision(history, policy, label, value, source_name=source_name)
+    raise TargetRefused(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+
+
+def save_reason(label: str, target: str, value: float) -> str:
+    """The reason kept with the policy version a saved suggestion makes."""
+    if target == "flag_capacity":
+        return f"policy suggest: {label} for a capacity of {value:g} flagged a day"
+    return f"policy suggest: {label} rejections at precision {value:g}"

@@ -150,9 +150,12 @@ class ScoreReference(Base):
     edges: Mapped[list[Any]] = mapped_column()
     fractions: Mapped[list[Any]] = mapped_column()
     count: Mapped[int] = mapped_column(Integer)
+    # Where the bins come from: the scores received in [period_start, period_end), or, with
+    # model_version set, that model's held-out scores from training (copied when it went live).
     period_start: Mapped[datetime] = mapped_column()
     period_end: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    model_version: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class SeenWebhook(Base):
@@ -242,7 +245,11 @@ class Decision(Base):
     """One status change of a comment, with what made it and why. Never updated, only added."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_decisions_created", "created_at"),
+        # Whether a moderator decided a comment, from the index alone (core.whatif).
+        Index("ix_decisions_comment_actor", "comment_id", "actor"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id"), index=True)
@@ -364,6 +371,9 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The flag thresholds it was tuned to, {label: float}.
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Its held-out scores as bins per label, {label: {"edges", "fractions", "count"}}, from its
+    # manifest (`score_reference`); None for an artifact without one. Drift's reference.
+    score_reference: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     state: Mapped[str] = mapped_column(String(16), index=True)
     changed_by: Mapped[str] = mapped_column(String(320))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,6 +22,7 @@ from models.evaluate import (
     heldout_table,
     json_number,
     profanity_check_scores,
+    score_reference,
     span_f1,
     threshold_metrics,
 )
@@ -114,6 +115,10 @@ def build_artifact(
         "training_sets": describe_sets(names, root),
         "rows": _row_counts(run.frame),
         "metrics": metrics,
+        # The held-out scores' distribution: drift's reference once this model is live.
+        "score_reference": score_reference(
+            run.frame.attrs["heldout_scores"][1], run.classifier.labels
+        ),
         "identity_audit": audit.get("summary") if audit else None,
         "regularisation": run.regularisation,
         "embedding_stage": run.stage or None,

@@ -239,3 +239,32 @@ def evaluate_frame(
 
 def report_json(report: dict[str, dict[str, Any]]) -> str:
     return json.dumps(report, indent=2, sort_keys=True)
+
+
+# The drift reference's bins (core.drift reads this manifest section in the same form).
+REFERENCE_BINS = 10
+
+
+def score_reference(scores: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """The manifest's `score_reference`: per label, the held-out scores as decile bins, `edges`
+    from 0.0 to 1.0 (ties merged) and the share of scores in each bin [edges[i], edges[i+1])
+    (the last closed at 1), with their `count`. After a promotion, drift is measured against
+    it (core.drift)."""
+    section: dict[str, Any] = {}
+    for column, label in enumerate(labels):
+        values = np.asarray(scores[:, column], dtype=np.float64)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            continue
+        quantiles = np.quantile(values, np.linspace(0, 1, REFERENCE_BINS + 1)[1:-1])
+        inner = sorted({round(float(q), 6) for q in quantiles if 0.0 < q < 1.0})
+        edges = [0.0, *inner, 1.0]
+        counts = np.bincount(
+            np.searchsorted(np.asarray(inner), values, side="right"), minlength=len(edges) - 1
+        )
+        section[label] = {
+            "edges": edges,
+            "fractions": [float(c) / len(values) for c in counts],
+            "count": int(len(values)),
+        }
+    return section

@@ -14,7 +14,12 @@ import pandas as pd
 from models.artifact import save
 from models.build import identity_audit
 from models.classifier import Classifier
-from models.evaluate import heldout_table, json_number, profanity_check_scores
+from models.evaluate import (
+    heldout_table,
+    json_number,
+    profanity_check_scores,
+    score_reference,
+)
 from models.site_labels import (
     MIN_CLASS_ROWS,
     WEIGHT_GRID,
@@ -32,16 +37,22 @@ CARD_FILE = "MODEL_CARD.md"
 
 def public_heldout(
     live: Classifier, candidate: Classifier, public: pd.DataFrame
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """metrics.heldout rows of the candidate (beside alt-profanity-check, as `train` writes
-    them) and of the live model, on the same public held-out rows."""
+    them) and of the live model, on the same public held-out rows; and the candidate's
+    `score_reference` from those rows (models.evaluate.score_reference)."""
     rows = public[public["part"] == HELDOUT].reset_index(drop=True)
     normalised = list(rows["normalised"])
     peer = profanity_check_scores(list(rows["text"]))
     labels = candidate.labels
-    ours = heldout_table(rows, candidate.probabilities_normalised(normalised), peer, labels)
+    scores = candidate.probabilities_normalised(normalised)
+    ours = heldout_table(rows, scores, peer, labels)
     theirs = heldout_table(rows, live.probabilities_normalised(normalised), peer, labels)
-    return [r.as_dict() for r in ours], [r.as_dict() for r in theirs]
+    return (
+        [r.as_dict() for r in ours],
+        [r.as_dict() for r in theirs],
+        score_reference(scores, labels),
+    )
 
 
 def build_site_candidate(
@@ -61,7 +72,7 @@ def build_site_candidate(
     run = retrain_with_site(live, live_manifest, public, site, progress=progress)
     candidate = run.classifier
     progress("public held-out evaluation", 0.8)
-    ours, theirs = public_heldout(live, candidate, run.public)
+    ours, theirs, reference = public_heldout(live, candidate, run.public)
     progress("identity audit", 0.9)
     audit = identity_audit(candidate)
     progress("writing artifact", 0.95)
@@ -81,6 +92,7 @@ def build_site_candidate(
         "base_model": live.version,
         "method": "site heads: the live model's features, heads refitted with the site's labels",
         "metrics": {"heldout": ours, "live_heldout": theirs},
+        "score_reference": reference,
         "identity_audit": audit.get("summary") if audit else None,
         "regularisation": live_manifest.get("regularisation"),
         "highlight_rule": live_manifest.get("highlight_rule"),

@@ -5,11 +5,13 @@
 """
 
 from core.store.decisions import (
+    ModelDecision,
     awaiting_model,
     event_payload,
     record_author_event,
     record_comment_event,
     record_decision,
+    record_model_decisions,
     stale_pending_ids,
 )
 from core.store.ids import new_id, sha256_hex
@@ -36,6 +38,7 @@ __all__ = [
     "Accepted",
     "IncomingComment",
     "IntakeSource",
+    "ModelDecision",
     "NewSource",
     "Receipt",
     "WebhookReplayed",
@@ -50,6 +53,7 @@ __all__ = [
     "record_author_event",
     "record_comment_event",
     "record_decision",
+    "record_model_decisions",
     "remember_webhook",
     "sha256_hex",
     "source_by_token",

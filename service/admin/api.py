@@ -11,7 +11,16 @@ import structlog
 from flask import Blueprint, request
 from sqlalchemy.orm import Session
 
-from core import author_data, deliveries, policies, registry, sources, thresholds, whatif
+from core import (
+    author_data,
+    deliveries,
+    policies,
+    registry,
+    sources,
+    suggest,
+    thresholds,
+    whatif,
+)
 from core.db import session_scope
 from core.domain import LABELS, DeliveryState
 from core.shadow import shadow_report
@@ -23,7 +32,6 @@ from service.admin.schemas import (
     AuthorExport,
     DeliveryDetail,
     DeliveryList,
-    DeliveryView,
     GateView,
     ModelList,
     ModelView,
@@ -39,6 +47,8 @@ from service.admin.schemas import (
     SourceList,
     SourceUpdate,
     SourceView,
+    SuggestionView,
+    SuggestRequest,
     WhatIfView,
     delivery_detail,
 )
@@ -259,6 +269,54 @@ def what_if(source_id: str) -> Any:
 
 
 @_operation(
+    "/v1/admin/sources/<source_id>/suggest",
+    "POST",
+    summary="Thresholds for a label from a review capacity or a rejection precision, with "
+    "their what-if; save applies them",
+    request=SuggestRequest,
+    responses={200: SuggestionView, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
+)
+def suggest_thresholds(source_id: str) -> Any:
+    source_id = web.known_id(source_id)
+    body = web.parse_body(SuggestRequest)
+    if (body.flag_capacity is None) == (body.reject_precision is None):
+        message = "give exactly one of flag_capacity and reject_precision"
+        raise ValidationFailed(message, errors=[{"field": "body", "message": message}])
+    target, value = (
+        ("flag_capacity", body.flag_capacity)
+        if body.flag_capacity is not None
+        else ("reject_precision", body.reject_precision)
+    )
+    assert value is not None
+    model = live_model_thresholds(web.settings())
+    saved = None
+    with session_scope(web.settings()) as session:
+        source = sources.get_source(session, source_id)
+        history = whatif.load_history(session, source_id, body.days)
+        found = suggest.suggest_target(
+            history,
+            whatif.proposed_policy(source, model),
+            body.label,
+            target,
+            value,
+            source_name=source.name,
+        )
+        if body.save:
+            updated = sources.update_source(
+                session,
+                source_id,
+                sources.SourceChanges(thresholds=found.thresholds),
+                changed_by=current_moderator().email,
+                reason=suggest.save_reason(body.label, target, value),
+            )
+            saved = updated.policy_version
+    if saved is not None:
+        log.info("policy suggestion saved", source_id=source_id, version=saved)
+    view = SuggestionView.model_validate({**found.as_json(), "saved_version": saved})
+    return web.json_response(view)
+
+
+@_operation(
     "/v1/admin/sources/<source_id>/policies",
     "GET",
     summary="Every version of a source's policy: who changed it, when, why and what",
@@ -312,9 +370,7 @@ def list_deliveries() -> Any:
     filters = _delivery_args()
     with session_scope(web.settings()) as session:
         rows = deliveries.list_deliveries(session, **filters)
-    return web.json_response(
-        DeliveryList(deliveries=[DeliveryView.model_validate(r.as_json()) for r in rows])
-    )
+    return web.json_response(DeliveryList(deliveries=rows))
 
 
 @_operation(
@@ -334,17 +390,16 @@ def get_delivery(event_id: str) -> Any:
     "/v1/admin/deliveries/<event_id>/redeliver",
     "POST",
     summary="Send a dead (or delivered) event again, with a fresh retry schedule",
-    responses={202: DeliveryView, 404: "problem", 409: "problem", **WRITE_ERRORS},
+    responses={202: deliveries.DeliverySummary, 404: "problem", 409: "problem", **WRITE_ERRORS},
 )
 def redeliver(event_id: str) -> Any:
     event_id = web.known_id(event_id)
     with session_scope(web.settings()) as session:
         deliveries.redeliver(session, event_id)
         (row,) = deliveries.list_deliveries(session, limit=1, event_id=event_id)
-        view = DeliveryView.model_validate(row.as_json())
     web.queue_deliveries([event_id])
     log.info("event redelivered by hand", event_id=event_id)
-    return web.json_response(view, 202)
+    return web.json_response(row, 202)
 
 
 def model_list(session: Session) -> ModelList:

@@ -17,13 +17,14 @@ from sqlalchemy import select
 from wtforms import EmailField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
-from core import deliveries, drift, policies, registry, sources, whatif
+from core import deliveries, drift, policies, registry, sources, suggest, whatif
 from core.accounts import AccountError, create_user, generate_password, set_active
 from core.db import session_scope
 from core.domain import LABELS, DeliveryState, Role
 from core.tables import User
 from core.thresholds import live_model_thresholds
 from service.admin.api import model_list, model_version
+from service.admin.charts import drift_chart
 from service.admin.schemas import PAGE_SIZE, delivery_detail
 from service.auth import admin_required, current_moderator
 from service.layout import add_nav_link
@@ -316,6 +317,8 @@ def policy_page(source_id: str) -> Any:
     proposal: dict[str, dict[str, float | None]] = {}
     result = None
     error = None
+    suggested = None
+    suggest_error = None
     with session_scope(settings()) as session:
         try:
             source = sources.get_source(session, source_id)
@@ -325,6 +328,17 @@ def policy_page(source_id: str) -> Any:
         described = sources.describe_source(source, model)
         history = list(reversed(policies.policy_history(session, source)))
         found = drift.check_drift(session, source).as_json()
+        chart = drift_chart(
+            drift.psi_days(session, source_id),
+            found["override"]["days"],
+            found["override"]["mean_30_days"],
+        )
+        if request.args.get("suggest"):
+            try:
+                suggested = _suggestion(session, source, model)
+            except (ValueError, sources.InvalidSourceChange) as exc:
+                # TargetRefused (too few labels, a target out of reach) is a ValueError too.
+                suggest_error = str(exc)
         if request.args.get("what_if"):
             try:
                 for label in LABELS:
@@ -349,7 +363,82 @@ def policy_page(source_id: str) -> Any:
         labels=LABELS,
         what_if=result.as_json() if result is not None else None,
         error=error,
+        chart=chart,
+        suggested=suggested,
+        suggest_error=suggest_error,
+        suggest_args=_suggest_args(),
+        targets=suggest.TARGETS,
     )
+
+
+def _suggest_args() -> dict[str, str]:
+    """The suggest form's fields as sent (shown again in the form)."""
+    return {
+        "label": request.args.get("label") or LABELS[0],
+        "target": request.args.get("target") or suggest.TARGETS[0],
+        "value": (request.args.get("value") or "").strip(),
+        "days": (request.args.get("days") or str(whatif.DEFAULT_DAYS)).strip(),
+    }
+
+
+def _target(values: Mapping[str, str]) -> tuple[str, str, float, int]:
+    """(label, target, value, days) from a suggest form, refused with a readable message."""
+    label = values.get("label") or ""
+    if label not in LABELS:
+        raise sources.InvalidSourceChange(f"unknown label {label!r}")
+    target = values.get("target") or ""
+    if target not in suggest.TARGETS:
+        raise sources.InvalidSourceChange(f"unknown target {target!r}")
+    value = _number_field("value", float, "not a number", values)
+    if value is None:
+        raise sources.InvalidSourceChange("give the target's value")
+    days = _number_field("days", int, "not a whole number", values) or whatif.DEFAULT_DAYS
+    return label, target, value, days
+
+
+def _suggestion(session: Any, source: Any, model: Mapping[str, float]) -> dict[str, Any]:
+    label, target, value, days = _target(request.args)
+    history = whatif.load_history(session, source.id, days)
+    current = whatif.proposed_policy(source, model)
+    found = suggest.suggest_target(history, current, label, target, value, source_name=source.name)
+    before = current.for_label(label)
+    return {
+        **found.as_json(),
+        "label": label,
+        "kind": target,
+        "value": value,
+        "days": days,
+        "now": {"flag": before.flag, "reject": before.reject},
+        "after": found.thresholds[label],
+    }
+
+
+@bp.post("/admin/sources/<source_id>/policy/suggest")
+@admin_required
+def save_suggestion_form(source_id: str) -> Any:
+    """Save the thresholds a suggestion showed, through the versioned-policy path."""
+    source_id = known_id(source_id)
+    try:
+        label, target, value, _ = _target(request.form)
+        flag = _float_field("flag")
+        if flag is None:
+            raise sources.InvalidSourceChange("no flag threshold to save")
+        reject = _float_field("reject")
+        with session_scope(settings()) as session:
+            updated = sources.update_source(
+                session,
+                source_id,
+                sources.SourceChanges(thresholds={label: {"flag": flag, "reject": reject}}),
+                changed_by=current_moderator().email,
+                reason=suggest.save_reason(label, target, value),
+            )
+            flash(
+                f"Saved the suggested {label} thresholds as version {updated.policy_version}.",
+                "info",
+            )
+    except (sources.SourceNotFound, sources.InvalidSourceChange) as error:
+        flash(f"Not saved: {error}", "error")
+    return redirect(url_for("admin_pages.policy_page", source_id=source_id))
 
 
 def _number_arg(name: str) -> float | None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from core import deliveries
 from core.domain import LABELS
 from core.statements import GROUNDS, MAX_TEMPLATE_CHARS
-from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
+from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText, from_row
 
 # Deliveries listed at once when the caller does not say.
 PAGE_SIZE = 100
@@ -216,6 +216,35 @@ class WhatIfView(BaseModel):
     changes: list[BandChangeView]
 
 
+class SuggestRequest(BaseModel):
+    """A target for one label: exactly one of flag_capacity and reject_precision."""
+
+    label: Literal["toxic", "identity_hate", "threat", "spam"]
+    flag_capacity: float | None = Field(
+        default=None, gt=0, strict=True, description="Flagged comments a day moderators review"
+    )
+    reject_precision: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        strict=True,
+        description="Share of automatic rejections that must be right, in (0, 1]",
+    )
+    days: int = Field(default=30, ge=1, le=366, strict=True)
+    save: bool = Field(
+        default=False, strict=True, description="Apply the thresholds: a new policy version"
+    )
+
+
+class SuggestionView(BaseModel):
+    thresholds: dict[str, ThresholdView] = Field(description="The thresholds it would set")
+    target: dict[str, float | int] = Field(
+        description="The target asked for and what the thresholds reach on the period"
+    )
+    what_if: WhatIfView
+    saved_version: int | None = Field(description="The policy version saved; null: not saved")
+
+
 class PolicyDocument(BaseModel):
     thresholds: dict[str, ThresholdView] = Field(
         description="The labels a person set; the others follow the live model"
@@ -243,23 +272,8 @@ class RestoreRequest(BaseModel):
     reason: Reason
 
 
-class DeliveryView(BaseModel):
-    id: str = Field(description="Event id, also the webhook-id header of every attempt")
-    source_id: str
-    comment_id: str | None = Field(description="null for an author event (author.*)")
-    type: str
-    seq: int
-    state: Literal["pending", "delivered", "dead"]
-    attempts: int
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
-    last_status_code: int | None
-    last_error: str | None
-
-
 class DeliveryList(BaseModel):
-    deliveries: list[DeliveryView]
+    deliveries: list[deliveries.DeliverySummary]
 
 
 class AttemptView(BaseModel):
@@ -272,7 +286,7 @@ class AttemptView(BaseModel):
 
 
 class DeliveryDetail(BaseModel):
-    delivery: DeliveryView
+    delivery: deliveries.DeliverySummary
     attempts: list[AttemptView]
 
 
@@ -281,18 +295,8 @@ def delivery_detail(session: Session, event_id: str) -> DeliveryDetail:
     attempts = deliveries.attempts_of(session, event_id)
     (row,) = [r for r in deliveries.list_deliveries(session, limit=1, event_id=event_id)]
     return DeliveryDetail(
-        delivery=DeliveryView.model_validate(row.as_json()),
-        attempts=[
-            AttemptView(
-                number=a.number,
-                url=a.url,
-                status_code=a.status_code,
-                latency_ms=a.latency_ms,
-                error=a.error,
-                started_at=a.started_at,
-            )
-            for a in attempts
-        ],
+        delivery=row,
+        attempts=[from_row(AttemptView, a) for a in attempts],
     )
 
 

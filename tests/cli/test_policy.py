@@ -92,6 +92,12 @@ class TestPolicyDrift:
         result = run("policy", "drift", "--source", source_id, "--json")
         assert result.exit_code == 0, result.output
         body = json.loads(result.output)
-        assert body["psi"]["toxic"] == {"psi": None, "recent": 0, "reference": 0, "alert": False}
+        assert body["psi"]["toxic"] == {
+            "psi": None,
+            "recent": 0,
+            "reference": 0,
+            "reference_model": None,
+            "alert": False,
+        }
         assert (body["override"]["ratio"], body["override"]["alert"]) == (None, False)
         assert len(body["override"]["days"]) == 31

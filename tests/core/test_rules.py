@@ -8,7 +8,7 @@ import pytest
 from core.domain import Status
 from core.policy import Policy, decide, rules_status
 from core.reasons import BlocklistReason
-from core.rules import count_links
+from core.rules import compile_terms, count_links, may_hit, may_match
 
 CASINO = Policy(blocklist=(("casino", "reject"),), max_links=1)
 
@@ -100,3 +100,54 @@ def test_disguised_links_over_the_limit_flag() -> None:
 def test_the_what_if_reads_the_rules_as_decide_does(text: str) -> None:
     policy = Policy(blocklist=(("casino", "reject"), ("cunt", "flag")), max_links=1)
     assert rules_status(policy)(text) is decide({}, text, policy).status
+
+
+MIXED_TEXTS = [
+    "plain words",
+    "",
+    "Best CASINO in town",
+    "join my c a s i n o tonight",
+    "the c4s1no pays out",
+    "the cas\u200bino pays out",
+    "\uff43\uff41\uff53\uff49\uff4e\uff4f night",
+    "caf\u00e9 talk, no rule here",
+    "cas\nino over two lines",
+    "see WWW.example.net",
+    "visit example DOT com",
+    "go to www[.]spam[.]com",
+    "numbers 3.5 and 1/2",
+]
+
+
+@pytest.mark.parametrize(
+    "blocklist", [(), (("casino", "reject"),), (("ca$ino", "flag"), ("night", "flag"))]
+)
+def test_may_hit_leaves_out_only_texts_no_rule_or_link_touches(
+    blocklist: tuple[tuple[str, str], ...],
+) -> None:
+    terms = compile_terms(blocklist)
+    candidates = may_hit(terms, 0, MIXED_TEXTS)
+    for text, candidate in zip(MIXED_TEXTS, candidates, strict=True):
+        if may_match(terms, text) or count_links(text) > 0:
+            assert candidate, text
+    # It does leave texts out, or it would be no faster than reading them all.
+    assert not candidates[0]
+
+
+@pytest.mark.parametrize("blocklist", [(), (("casino", "reject"),)])
+def test_may_hit_reads_every_non_ascii_text_when_one_holds_its_separator(
+    blocklist: tuple[tuple[str, str], ...],
+) -> None:
+    texts = [*MIXED_TEXTS, "holds the separator \uffff casino", "caf\u00e9 www.x.example"]
+    candidates = may_hit(compile_terms(blocklist), 2, texts)
+    assert all(candidates[i] for i, text in enumerate(texts) if not text.isascii())
+    assert not candidates[0]
+
+
+def test_may_hit_leaves_out_nothing_the_rules_status_would_change() -> None:
+    policy = Policy(blocklist=(("casino", "reject"), ("cunt", "flag")), max_links=0)
+    status = rules_status(policy)
+    candidates = may_hit(compile_terms(policy.blocklist), policy.max_links, MIXED_TEXTS)
+    for text, candidate in zip(MIXED_TEXTS, candidates, strict=True):
+        if not candidate:
+            assert status(text) is Status.APPROVED, text

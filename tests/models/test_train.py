@@ -82,6 +82,11 @@ class TestBuildArtifact:
         assert all(len(digest) == 64 for digest in sets["youtube-spam"]["files"].values())
         assert manifest["seed"] == 7
         assert set(manifest["thresholds"]) == {"toxic", "identity_hate", "threat", "spam"}
+        # The held-out scores' bins, drift's reference once the model is live (core.drift).
+        reference = manifest["score_reference"]["spam"]
+        assert reference["edges"][0] == 0.0 and reference["edges"][-1] == 1.0
+        assert sum(reference["fractions"]) == pytest.approx(1.0)
+        assert reference["count"] > 0
 
     def test_build_artifact_writes_card_and_plots(self, small_artifact: Path) -> None:
         card = (small_artifact / "MODEL_CARD.md").read_text()

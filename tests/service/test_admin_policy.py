@@ -210,3 +210,161 @@ class TestPolicyPage:
         with session_scope(settings) as session:
             latest = policy_versions(session, source.source.id)[-1]
         assert (latest.version, latest.restored_from, latest.changed_by) == (3, 1, admin.email)
+
+
+class TestSuggestApi:
+    def test_capacity_gives_thresholds_whose_what_if_meets_it(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/suggest",
+            headers=bearer(admin),
+            json={"label": "toxic", "flag_capacity": 2, "days": 30},
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_json()
+        assert set(body["thresholds"]) == {"toxic"}
+        assert body["what_if"]["proposed"]["flagged"] <= 2 * 30
+        assert body["target"]["flag_capacity"] == 2
+        assert body["saved_version"] is None
+        with session_scope(settings) as session:
+            assert len(policy_versions(session, source.source.id)) == 1
+
+    def test_save_applies_them_as_a_new_policy_version(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/suggest",
+            headers=bearer(admin),
+            json={"label": "toxic", "flag_capacity": 2, "save": True},
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_json()
+        assert body["saved_version"] == 2
+        with session_scope(settings) as session:
+            latest = policy_versions(session, source.source.id)[-1]
+            stored = get_source(session, source.source.id)
+            assert stored.thresholds["toxic"]["flag"] == body["thresholds"]["toxic"]["flag"]
+        assert (latest.version, latest.changed_by) == (2, admin.email)
+        assert latest.reason == "policy suggest: toxic for a capacity of 2 flagged a day"
+
+    def test_too_few_labels_is_refused_with_how_many_more(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/suggest",
+            headers=bearer(admin),
+            json={"label": "threat", "reject_precision": 0.95, "days": 2},
+        )
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.mimetype == "application/problem+json"
+        problem = response.get_json()
+        assert problem["needed"] == 100 - problem["labels"] > 0
+        assert f"{problem['needed']} more are needed" in problem["detail"]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"label": "toxic"},
+            {"label": "toxic", "flag_capacity": 5, "reject_precision": 0.9},
+            {"label": "rude", "flag_capacity": 5},
+            {"label": "toxic", "reject_precision": 1.5},
+            {"label": "toxic", "flag_capacity": 0},
+            {"label": "toxic", "flag_capacity": True},
+            {"label": "toxic", "flag_capacity": 5, "days": 0},
+        ],
+    )
+    def test_a_bad_target_is_422(
+        self, client: FlaskClient, source: NewSource, admin: Account, body: dict[str, object]
+    ) -> None:
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/suggest", headers=bearer(admin), json=body
+        )
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert response.mimetype == "application/problem+json"
+
+    def test_suggest_is_for_admins_and_documented(
+        self, settings: Settings, app: Flask, client: FlaskClient, source: NewSource
+    ) -> None:
+        moderator = make_account(settings, "moderator")
+        response = client.post(
+            f"/v1/admin/sources/{source.source.id}/suggest",
+            headers=bearer(moderator),
+            json={"label": "toxic", "flag_capacity": 5},
+        )
+        assert response.status_code == 403
+        documented = operation(app, "post", "/v1/admin/sources/{source_id}/suggest")
+        assert set(documented["responses"]) >= {"200", "404", "422"}
+
+
+class TestSuggestOnThePage:
+    def test_the_page_shows_a_suggestion_and_its_save_form(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        seeded(settings, source)
+        sign_in(client, admin)
+        base = f"/admin/sources/{source.source.id}/policy"
+        page = client.get(
+            f"{base}?suggest=1&label=toxic&target=flag_capacity&value=2&days=30"
+        ).get_data(as_text=True)
+        assert 'id="suggestion"' in page and 'id="suggest-what-if"' in page
+        assert f'action="{base}/suggest"' in page
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("label=rude&target=flag_capacity&value=2", "unknown label"),
+            ("label=toxic&target=guess&value=2", "unknown target"),
+            ("label=toxic&target=flag_capacity&value=", "give the target"),
+            ("label=toxic&target=flag_capacity&value=many", "value: not a number"),
+            ("label=toxic&target=reject_precision&value=1.5", "precision must be in (0, 1]"),
+        ],
+    )
+    def test_a_bad_target_is_shown_not_computed(
+        self, client: FlaskClient, source: NewSource, admin: Account, query: str, message: str
+    ) -> None:
+        sign_in(client, admin)
+        page = client.get(f"/admin/sources/{source.source.id}/policy?suggest=1&{query}").get_data(
+            as_text=True
+        )
+        assert 'id="suggest-refused"' in page and message in page
+        assert 'id="suggestion"' not in page
+
+    def test_save_refuses_thresholds_update_source_refuses(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        sign_in(client, admin)
+        base = f"/admin/sources/{source.source.id}/policy"
+        fields = {"label": "toxic", "target": "flag_capacity", "value": "2"}
+        response = client.post(
+            f"{base}/suggest",
+            data={"csrf_token": csrf_token(client, base), **fields, "flag": "0.9", "reject": "0.2"},
+            follow_redirects=True,
+        )
+        assert "Not saved" in response.get_data(as_text=True)
+        with session_scope(settings) as session:
+            assert len(policy_versions(session, source.source.id)) == 1
+        saved = client.post(
+            f"{base}/suggest",
+            data={"csrf_token": csrf_token(client, base), **fields, "flag": "0.3", "reject": ""},
+        )
+        assert saved.status_code == 302
+        with session_scope(settings) as session:
+            latest = policy_versions(session, source.source.id)[-1]
+            assert latest.policy["thresholds"]["toxic"] == {"flag": 0.3, "reject": None}
+            assert latest.reason == "policy suggest: toxic for a capacity of 2 flagged a day"
+
+    def test_save_needs_the_csrf_token(
+        self, settings: Settings, client: FlaskClient, source: NewSource, admin: Account
+    ) -> None:
+        sign_in(client, admin)
+        response = client.post(
+            f"/admin/sources/{source.source.id}/policy/suggest",
+            data={"label": "toxic", "target": "flag_capacity", "value": "2", "flag": "0.3"},
+        )
+        assert response.status_code == 400
+        with session_scope(settings) as session:
+            assert len(policy_versions(session, source.source.id)) == 1
