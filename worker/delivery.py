@@ -24,7 +24,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -277,10 +277,16 @@ def armed_key(settings: Settings, source_id: str) -> str:
 
 
 def queue_delivery(
-    sender: TaskSender, event_id: str, source_id: str, settings: Settings | None = None
+    sender: TaskSender,
+    event_id: str,
+    source_id: str,
+    settings: Settings | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
     """Queue the delivery of a committed event, by DELIVERY_BATCH_SIZE's design; False (logged)
-    when the broker is away (the sweeper queues it then).
+    when the broker is away (the sweeper queues it then). `headers`: the event's comment's
+    request id, when the caller is not running under it (a batch of comments).
 
     Batched: one deliver_due per source at a time. The key is set only if absent; a producer
     that finds it set queues nothing, because the batch queued or running will take its event
@@ -288,7 +294,7 @@ def queue_delivery(
     """
     settings = settings or get_settings()
     if settings.delivery_batch_size <= 0:
-        return queue_task(sender, DELIVER_EVENT, event_id)
+        return queue_task(sender, DELIVER_EVENT, event_id, headers=headers)
     key = armed_key(settings, source_id)
     client = get_redis(settings)
     try:
@@ -297,7 +303,7 @@ def queue_delivery(
         armed = True  # cannot tell: queue one (harmless if another is queued)
     if not armed:
         return True
-    if queue_task(sender, DELIVER_DUE, source_id):
+    if queue_task(sender, DELIVER_DUE, source_id, headers=headers):
         return True
     try:
         client.delete(key)  # nothing is queued for this source: let the next producer try

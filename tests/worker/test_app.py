@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from core.settings import Settings
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from core.tasks import DELIVER_DUE, DELIVER_EVENT, SCORE_COMMENT, SWEEP
 from service.queue import create_client
 from worker.app import create_celery
 from worker.batches import ScoringBatches
@@ -40,7 +40,7 @@ class TestCreateCelery:
         app = create_celery(settings)
         app.loader.import_default_modules()
         # The web process sends these names (from core.tasks) without importing the worker.
-        assert {SCORE_COMMENT, DELIVER_EVENT, SWEEP} <= set(app.tasks)
+        assert {SCORE_COMMENT, DELIVER_EVENT, DELIVER_DUE, SWEEP} <= set(app.tasks)
 
     @pytest.mark.parametrize(("size", "batched"), [(1, False), (2, True), (100, True)])
     def test_create_celery_scores_in_batches_unless_size_is_one(
