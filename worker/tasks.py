@@ -129,8 +129,10 @@ def score_comments(requests: list[SimpleRequest]) -> None:
     # After the commit: the event rows are the outbox (see score_comment).
     if settings.delivery_batch_size > 0:
         # One batched delivery per source takes every due event of it.
-        for source_id, event_id in {e.source_id: e.id for _, e in results}.items():
-            queue_delivery(current_app, event_id, source_id, settings)
+        for event in {e.source_id: e for _, e in results}.values():
+            # Under the request id of one of its comments (the batch itself has none).
+            with structlog.contextvars.bound_contextvars(**context[event.comment_id or ""]):
+                queue_delivery(current_app, event.id, event.source_id, settings)
     else:
         queue_tasks(
             current_app,
