@@ -450,6 +450,16 @@ def cpu_by_role(trees: dict[str, int]) -> dict[str, float]:
     return totals
 
 
+def main_process_cpu(server: Server) -> float:
+    """CPU seconds of a server's root process alone (Celery's main process, not its pool)."""
+    import psutil
+
+    try:
+        return _cpu_seconds(psutil.Process(server.process.pid))
+    except psutil.Error:
+        return 0.0
+
+
 def cpu_ms_by_role(
     before: dict[str, float], after: dict[str, float], requests: int
 ) -> dict[str, float]:

@@ -51,6 +51,8 @@ class DesignRun:
     intake_rate: float
     rate: float
     cpu_ms: dict[str, float]
+    # The worker's Celery main process alone (receiving, buffering and acking messages).
+    worker_main_ms: float
     model_ms: float
     worker_rss: int
     largest_batch: int
@@ -130,6 +132,7 @@ def throughput_phase(
     prefix = _load.write_wrk_requests(folder, source, run_id, per_thread, wrk_threads)
     trees = {"api": stack.api.process.pid, "worker": stack.worker.process.pid}
     rss = _load.RssSampler(stack.worker.process.pid)
+    main_before = _load.main_process_cpu(stack.worker)
     cpu_before = _load.cpu_by_role(trees)
     started = time.time()
     result = _load.run_wrk(
@@ -147,6 +150,7 @@ def throughput_phase(
         database_url, source.id, accepted, timeout=max(120.0, seconds * 20)
     )
     cpu_ms = _load.cpu_ms_by_role(cpu_before, _load.cpu_by_role(trees), delivered)
+    main_ms = 1000 * (_load.main_process_cpu(stack.worker) - main_before) / max(1, delivered)
     worker_rss = rss.stop()
     elapsed = receiver.last_arrival() - started
     rate = delivered / elapsed if elapsed > 0 else 0.0
@@ -159,6 +163,7 @@ def throughput_phase(
         intake_rate=intake_rate,
         rate=rate,
         cpu_ms=cpu_ms,
+        worker_main_ms=main_ms,
         model_ms=model_cpu_ms(batch_size, comments=100 if seconds < 5 else 400),
         worker_rss=worker_rss,
         largest_batch=largest_batch(stack.worker.log_path) if batch_size > 1 else 1,
@@ -169,7 +174,8 @@ def throughput_phase(
         f"({intake_rate:.1f}/s at intake, intake p99 {result.p99_ms:.0f} ms), {delivered} "
         f"decided and delivered, last callback {elapsed:.1f} s after the first POST -> "
         f"{rate:.1f} comments/s end to end\n    CPU per comment: {parts} = "
-        f"{run.cpu_total_ms:.2f} ms, of which the model's own scoring {run.model_ms:.2f} ms; "
+        f"{run.cpu_total_ms:.2f} ms, of which the worker's main process {main_ms:.2f} ms and the "
+        f"model's own scoring {run.model_ms:.2f} ms; "
         f"largest worker process {worker_rss / 2**20:.0f} MB; largest batch {run.largest_batch}",
         flush=True,
     )

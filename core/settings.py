@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     # Most comments a worker process scores in one task, one model call and one transaction;
     # 1 scores each comment in its own task (the design before batches, kept for comparison).
     score_batch_size: int = Field(default=100, ge=1, le=1000, alias="SCORE_BATCH_SIZE")
-    # Longest a waiting comment is held for its batch to fill, in milliseconds.
+    # Longest a waiting comment is held for its batch to fill while a pool process is free, in
+    # milliseconds (while all are busy it joins the next batch: worker.batches).
     score_batch_wait_ms: float = Field(default=10.0, gt=0, le=1000, alias="SCORE_BATCH_WAIT_MS")
     # Largest intake request body accepted, in bytes.
     max_request_bytes: int = Field(default=64 * 1024, alias="MAX_REQUEST_BYTES")

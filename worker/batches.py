@@ -9,6 +9,11 @@ would stay reserved, unacknowledged, until the worker stops (and the prefetch wi
 would stay shut). Here they are given back to the queue instead, as Celery's
 `reject_on_worker_lost` does for a single task: their comments are decided by the next batch,
 once (the claim skips any a batch had committed before it died).
+
+While every pool process has a batch, a timer flush waits (up to MAX_HOLD_SECONDS): the
+messages that arrive meanwhile join the next batch instead of queueing behind as batches of one
+or two, so batches grow with the load and a busy worker pays the per-batch costs less often. A
+full batch (SCORE_BATCH_SIZE messages) is handed over at once, as celery-batches does.
 """
 
 from __future__ import annotations
@@ -27,16 +32,43 @@ from celery_batches.trace import apply_batches_task
 
 log = structlog.stdlib.get_logger(__name__)
 
+# Longest a timer flush waits for a busy pool: a batch whose answer never came (it should
+# always come) cannot stall scoring for longer.
+MAX_HOLD_SECONDS = 1.0
+
 
 class ScoringBatches(Batches):  # type: ignore[misc]  # celery-batches ships no type hints
     """Batches whose messages are acknowledged after the batch ran, and given back to the queue
     when the pool process running it was lost."""
 
+    # Batches handed to the pool and not answered yet, and since when a timer flush waits.
+    _in_flight = 0
+    _holding_since: float | None = None
+
+    def _do_flush(self) -> None:
+        if self._buffer.qsize() < self.flush_every and self._pool_is_busy():
+            now = monotonic()
+            if self._holding_since is None:
+                self._holding_since = now
+            if now - self._holding_since < MAX_HOLD_SECONDS:
+                return
+        self._holding_since = None
+        super()._do_flush()
+
+    def _pool_is_busy(self) -> bool:
+        try:
+            processes = int(self._pool.num_processes)
+        except (AttributeError, TypeError):
+            return False
+        return self._in_flight >= max(1, processes)
+
     def flush(self, requests: Collection[Request]) -> Any:
         batch = list(requests)
         started = monotonic()
+        self._in_flight += 1
 
         def on_return(_: Any) -> None:
+            self._in_flight -= 1
             # After the task body returned: its decisions are committed (or, on a failure it
             # could not retry, left pending for the sweeper), as for a late-acked single task.
             runtime = monotonic() - started
@@ -56,6 +88,7 @@ class ScoringBatches(Batches):  # type: ignore[misc]  # celery-batches ships no 
                 )
 
         def on_error(exc_info: Any) -> None:
+            self._in_flight -= 1
             exception = getattr(exc_info, "exception", exc_info)
             # billiard wraps what it raised to carry the traceback (Celery unwraps it too).
             exception = getattr(exception, "exc", exception)
