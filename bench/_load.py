@@ -92,15 +92,17 @@ class BenchSource:
 SECRET_KEY = secrets.token_urlsafe(48)
 
 
-def create_bench_source(database_url: str) -> BenchSource:
-    """A source without a callback URL (decisions are recorded; no CMS is called)."""
+def create_bench_source(database_url: str, callback_url: str | None = None) -> BenchSource:
+    """A source; without a callback URL decisions are recorded and no CMS is called."""
     from core.db import session_scope
     from core.settings import configure
     from core.store import create_source
 
     # The secret is stored encrypted under the key the benchmark's services are given.
     with session_scope(configure(database_url=database_url, secret_key=SECRET_KEY)) as session:
-        created = create_source(session, name=f"bench-{uuid.uuid4().hex[:6]}")
+        created = create_source(
+            session, name=f"bench-{uuid.uuid4().hex[:6]}", callback_url=callback_url
+        )
         return BenchSource(id=created.source.id, secret=created.secret)
 
 
@@ -448,6 +450,26 @@ def cpu_by_role(trees: dict[str, int]) -> dict[str, float]:
     return totals
 
 
+def main_process_cpu(server: Server) -> float:
+    """CPU seconds of a server's root process alone (Celery's main process, not its pool)."""
+    import psutil
+
+    try:
+        return _cpu_seconds(psutil.Process(server.process.pid))
+    except psutil.Error:
+        return 0.0
+
+
+def cpu_ms_by_role(
+    before: dict[str, float], after: dict[str, float], requests: int
+) -> dict[str, float]:
+    """{role: CPU ms per request} between two cpu_by_role readings."""
+    return {
+        role: 1000 * max(0.0, after[role] - before.get(role, 0.0)) / max(1, requests)
+        for role in after
+    }
+
+
 def cpu_per_request_ms(
     before: dict[str, float], after: dict[str, float], requests: int, unit: str = "request"
 ) -> str:
@@ -615,20 +637,32 @@ class Stack:
 
 
 def start_stack(
-    database_url: str, queue: str, folder: Path, *, worker_args: Sequence[str] = ()
+    database_url: str,
+    queue: str,
+    folder: Path,
+    *,
+    worker_args: Sequence[str] = (),
+    worker_env: dict[str, str] | None = None,
+    name: str = "",
 ) -> Stack:
-    """Start both processes exactly as production does and wait until they serve."""
-    metrics_dir = folder / "prometheus"
+    """Start both processes exactly as production does and wait until they serve
+    (`worker_env`: the worker's own settings; `name`: prefix of the log files)."""
+    metrics_dir = folder / f"{name}prometheus"
     metrics_dir.mkdir(exist_ok=True)
     env = service_env(
         database_url,
         queue,
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
-        MODERATION_VAR_DIR=str(folder / "var"),
+        MODERATION_VAR_DIR=str(folder / f"{name}var"),
     )
     port = free_port()
-    api = start("api", moderation_argv("api", "--bind", f"127.0.0.1:{port}"), env, folder)
-    worker = start("worker", moderation_argv("worker", *worker_args), env, folder)
+    api = start(f"{name}api", moderation_argv("api", "--bind", f"127.0.0.1:{port}"), env, folder)
+    worker = start(
+        f"{name}worker",
+        moderation_argv("worker", *worker_args),
+        {**env, **(worker_env or {})},
+        folder,
+    )
     stack = Stack(api, worker, bind_url(port))
     try:
         wait_http(stack.base_url + "/healthz", api)
@@ -694,13 +728,126 @@ def wait_decided(
     return decided
 
 
-def warm_up(stack: Stack, database_url: str, comments: int = 20, rate: float = 10.0) -> float:
+def warm_up(
+    stack: Stack,
+    database_url: str,
+    comments: int = 20,
+    rate: float = 10.0,
+    callback_url: str | None = None,
+) -> float:
     """Post a few comments and wait for their decisions: first requests and tasks are slow
     (connections, lazy imports, first model call); returns the seconds it took."""
     started = time.monotonic()
-    source = create_bench_source(database_url)
+    source = create_bench_source(database_url, callback_url)
     run = paced_post(
         stack.base_url, source, "warm" + uuid.uuid4().hex[:6], rate=rate, seconds=comments / rate
     )
     wait_decided(database_url, source.id, len(run.posted), timeout=180.0)
     return time.monotonic() - started
+
+
+# ---------------------------------------------------------------- a receiving CMS
+
+
+class CallbackReceiver:
+    """A local CMS endpoint: answers every callback 200 over kept-alive HTTP/1.1 connections
+    and keeps, per event, the time it arrived (in this process, so its CPU is not counted)."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.arrivals: dict[str, float] = {}
+        self.requests = 0
+        lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                with lock:
+                    receiver.requests += 1
+                    receiver.arrivals.setdefault(self.headers.get("webhook-id", ""), time.time())
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callbacks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def last_arrival(self) -> float:
+        return max(self.arrivals.values(), default=0.0)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def count_delivered(database_url: str, source_id: str) -> int:
+    """Events of the source the CMS acknowledged."""
+    from sqlalchemy import func, select
+
+    from core.db import session_scope
+    from core.settings import Settings
+    from core.tables import Event
+
+    with session_scope(Settings(database_url=database_url)) as session:
+        return int(
+            session.scalar(
+                select(func.count()).where(Event.source_id == source_id, Event.state == "delivered")
+            )
+            or 0
+        )
+
+
+def wait_delivered(
+    database_url: str, source_id: str, expected: int, timeout: float, stalled_after: float = 30.0
+) -> int:
+    """Poll until `expected` events of the source are delivered (or stalled); the count seen."""
+    deadline = time.monotonic() + timeout
+    delivered, last_change, last_count = 0, time.monotonic(), -1
+    while time.monotonic() < deadline:
+        delivered = count_delivered(database_url, source_id)
+        if delivered >= expected:
+            break
+        if delivered != last_count:
+            last_count, last_change = delivered, time.monotonic()
+        elif time.monotonic() - last_change > stalled_after:
+            break
+        time.sleep(0.5)
+    return delivered
+
+
+class RssSampler:
+    """The largest RSS each process of a tree reached, sampled every `interval` s."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(self.interval):
+            try:
+                root = psutil.Process(self.pid)
+                for process in (root, *root.children(recursive=True)):
+                    rss = process.memory_info().rss
+                    self.peak[process.pid] = max(rss, self.peak.get(process.pid, 0))
+            except psutil.Error:
+                continue
+
+    def stop(self) -> int:
+        """Stop sampling; the largest RSS of any one process, in bytes."""
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak.values(), default=0)

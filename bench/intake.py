@@ -1,4 +1,4 @@
-"""Intake throughput and p99 under gunicorn as a ratio of a bare Flask JSON endpoint (>= 0.5).
+"""Intake throughput and p99 under gunicorn as a ratio of a bare Flask JSON endpoint (>= 0.25).
 
 Usage: python -m bench intake [--seconds 15] [--rounds 2] [--connections 16] [--smoke]
 
@@ -21,6 +21,9 @@ from pathlib import Path
 import redis
 
 from bench import _load
+
+# Issue 24: with the comment committed before the 202, a quarter of a bare endpoint's rate.
+TARGET_RATIO = 0.25
 
 
 def measure(
@@ -140,9 +143,9 @@ def main() -> int:
         finally:
             redis.Redis.from_url(_load.redis_url()).delete(queue)
     ratio = statistics.median(ratios)
-    verdict = "MET" if ratio >= 0.5 else "MISSED"
+    verdict = "MET" if ratio >= TARGET_RATIO else "MISSED"
     print(
-        f"RATIO intake/bare throughput {ratio:.2f} (target >= 0.5: {verdict}); "
+        f"RATIO intake/bare throughput {ratio:.2f} (target >= {TARGET_RATIO}: {verdict}); "
         f"p99 intake/bare {statistics.median(p99_ratios):.2f}; median of {len(ratios)} round(s)"
     )
     return 0

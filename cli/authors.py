@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,12 +53,38 @@ def _describe(sanction: dict[str, object]) -> str:
     )
 
 
-def _change(as_json: bool, act: Callable[[Session], authors.SanctionChange]) -> None:
+@contextmanager
+def _at_source(source: str) -> Iterator[tuple[Session, str]]:
+    """A CLI session and the id of the source named by its name or id."""
     with cli_session(*REFUSALS) as session:
-        change = act(session)
+        yield session, authors.source_named(session, source)
+
+
+def _change(
+    source: str, as_json: bool, act: Callable[[Session, str], authors.SanctionChange]
+) -> None:
+    with _at_source(source) as (session, source_id):
+        change = act(session, source_id)
         shown = {**authors.sanction_json(change.sanction), "event_id": change.event.id}
     click.echo(json.dumps(shown, indent=2) if as_json else _describe(shown))
     _queue(change.event.id)
+
+
+def _sanction(
+    source: str,
+    author_id: str,
+    kind: authors.SanctionKind,
+    reason: str,
+    as_json: bool,
+    duration: timedelta | None = None,
+) -> None:
+    _change(
+        source,
+        as_json,
+        lambda session, source_id: authors.sanction_author(
+            session, source_id, author_id, kind, reason, by=_by(), duration=duration
+        ),
+    )
 
 
 @click.group(name="authors")
@@ -77,17 +104,13 @@ def authors_group() -> None:
 @AS_JSON
 def suspend(source: str, author_id: str, days: int, reason: str, as_json: bool) -> None:
     """Suspend an author for some days: their new comments are rejected or held meanwhile."""
-    _change(
+    _sanction(
+        source,
+        author_id,
+        authors.SanctionKind.SUSPENSION,
+        reason,
         as_json,
-        lambda session: authors.sanction_author(
-            session,
-            authors.source_named(session, source),
-            author_id,
-            authors.SanctionKind.SUSPENSION,
-            reason,
-            by=_by(),
-            duration=timedelta(days=days),
-        ),
+        duration=timedelta(days=days),
     )
 
 
@@ -98,17 +121,7 @@ def suspend(source: str, author_id: str, days: int, reason: str, as_json: bool) 
 @AS_JSON
 def ban(source: str, author_id: str, reason: str, as_json: bool) -> None:
     """Ban an author for good (until reinstated by hand)."""
-    _change(
-        as_json,
-        lambda session: authors.sanction_author(
-            session,
-            authors.source_named(session, source),
-            author_id,
-            authors.SanctionKind.BAN,
-            reason,
-            by=_by(),
-        ),
-    )
+    _sanction(source, author_id, authors.SanctionKind.BAN, reason, as_json)
 
 
 @authors_group.command()
@@ -119,9 +132,10 @@ def ban(source: str, author_id: str, reason: str, as_json: bool) -> None:
 def reinstate(source: str, author_id: str, reason: str, as_json: bool) -> None:
     """Lift an author's suspension or ban."""
     _change(
+        source,
         as_json,
-        lambda session: authors.reinstate_author(
-            session, authors.source_named(session, source), author_id, by=_by(), reason=reason
+        lambda session, source_id: authors.reinstate_author(
+            session, source_id, author_id, by=_by(), reason=reason
         ),
     )
 
@@ -132,10 +146,9 @@ def reinstate(source: str, author_id: str, reason: str, as_json: bool) -> None:
 @AS_JSON
 def sanctions(source: str, author_id: str, as_json: bool) -> None:
     """Every suspension and ban of an author, newest first."""
-    with cli_session(*REFUSALS) as session:
+    with _at_source(source) as (session, source_id):
         rows = [
-            authors.sanction_json(s)
-            for s in authors.sanctions_of(session, authors.source_named(session, source), author_id)
+            authors.sanction_json(s) for s in authors.sanctions_of(session, source_id, author_id)
         ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -156,10 +169,8 @@ def sanctions(source: str, author_id: str, as_json: bool) -> None:
 )
 def export(source: str, author_id: str, out: Path | None) -> None:
     """Everything stored about an author at a source, as one JSON object (by table)."""
-    with cli_session(*REFUSALS) as session:
-        exported = author_data.export_author(
-            session, authors.source_named(session, source), author_id
-        )
+    with _at_source(source) as (session, source_id):
+        exported = author_data.export_author(session, source_id, author_id)
     text = json.dumps(exported, indent=2, ensure_ascii=False)
     if out is None:
         click.echo(text)
@@ -185,10 +196,8 @@ def erase(source: str, author_id: str, yes: bool, as_json: bool) -> None:
             f"at {source!r}? This cannot be undone",
             abort=True,
         )
-    with cli_session(*REFUSALS) as session:
-        erasure = author_data.erase_author(
-            session, authors.source_named(session, source), author_id, by=_by()
-        )
+    with _at_source(source) as (session, source_id):
+        erasure = author_data.erase_author(session, source_id, author_id, by=_by())
         event_id = erasure.event.id
         result = {"author_id": author_id, "counts": erasure.counts, "event_id": event_id}
     if as_json:

@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "models": "cli.models:models",
     "policy": "cli.policy:policy",
     "authors": "cli.authors:authors_group",
+    "reports": "cli.readers:reports_group",
+    "appeals": "cli.readers:appeals_group",
 }
 
 

@@ -198,6 +198,8 @@ class Inbox:
     rejections_without_statement: int = 0
     # Our comment id -> the outcome of its appeal (comment.appeal_resolved).
     appeal_outcomes: dict[str, str] = field(default_factory=dict)
+    # Our comment id -> the states its comment.reported events said, in arrival order.
+    report_states: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def receive(self, body: bytes, headers: dict[str, str]) -> int:
@@ -231,11 +233,20 @@ class Inbox:
                 self.rejections_without_statement += 1
             if callback.type == "comment.appeal_resolved":
                 self.appeal_outcomes[callback.comment_id] = str(data["appeal"]["outcome"])
+            if callback.type == "comment.reported":
+                states = self.report_states.setdefault(callback.comment_id, [])
+                states.append(str(data["report"]["state"]))
             # The ordering rule: apply an event only if its seq is the highest seen so far.
             latest = self.latest_by_comment.get(callback.comment_id)
             if latest is None or callback.seq > latest.seq:
                 self.latest_by_comment[callback.comment_id] = callback
         return 204
+
+    def types_of(self, comment_id: str) -> list[str]:
+        """The types of the verified callbacks about one comment, in seq order."""
+        with self.lock:
+            about = [c for c in self.callbacks.values() if c.comment_id == comment_id]
+        return [c.type for c in sorted(about, key=lambda c: c.seq)]
 
     def delivered_comments(self, of: set[str] | None = None) -> int:
         """Comments with at least one verified callback (among `of`, when given)."""
@@ -425,6 +436,8 @@ class Twice:
 
     statuses: Counter[int] = field(default_factory=Counter)
     repeats: Counter[int] = field(default_factory=Counter)
+    # Our ids of the comments whose first request was accepted.
+    accepted_ids: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -457,13 +470,22 @@ def send_twice(
         external_id, author_id = posted.sent_as[comment_id]
         body = json.dumps(body_for(author_id))
         for counter in (sent.statuses, sent.repeats):
-            response = client.post(
-                f"{url}/v1/sources/{source.id}/comments/{quote(external_id, safe='')}/{what}",
-                content=body,
-                headers=signed_headers(source.secret, body),
-            )
+            response = signed_post(client, url, source, external_id, what, body)
             counter[response.status_code] += 1
+            if counter is sent.statuses and response.status_code == 202:
+                sent.accepted_ids.append(comment_id)
     return sent
+
+
+def signed_post(
+    client: httpx.Client, url: str, source: SimSource, external_id: str, what: str, body: str
+) -> httpx.Response:
+    """POST a report or an appeal about one of our comments, signed as the intake is."""
+    return client.post(
+        f"{url}/v1/sources/{source.id}/comments/{quote(external_id, safe='')}/{what}",
+        content=body,
+        headers=signed_headers(source.secret, body),
+    )
 
 
 def latest_of_type(inbox: Inbox, event_type: str) -> list[str]:
@@ -504,13 +526,17 @@ def report_approvals(
     )
 
 
-def decided_as_kind(posted: Posted, inbox: Inbox) -> tuple[int, list[dict[str, str]]]:
+def decided_as_kind(
+    posted: Posted, inbox: Inbox, latest: dict[str, Callback] | None = None
+) -> tuple[int, list[dict[str, str]]]:
     """The built-in samples the service decided as their kind says (an ordinary one approved,
-    any other flagged or rejected), and the others: what a newsroom checks the model on."""
+    any other flagged or rejected), and the others: what a newsroom checks the model on.
+    `latest`: each comment's latest callback as the decisions left it (the inbox's now)."""
     kind_of = {sample.text: sample.kind for sample in SAMPLES}
     right, wrong = 0, []
-    with inbox.lock:
-        latest = dict(inbox.latest_by_comment)
+    if latest is None:
+        with inbox.lock:
+            latest = dict(inbox.latest_by_comment)
     for comment_id, text in posted.text_of.items():
         kind, callback = kind_of.get(text), latest.get(comment_id)
         if kind is None or callback is None:
@@ -521,6 +547,294 @@ def decided_as_kind(posted: Posted, inbox: Inbox) -> tuple[int, list[dict[str, s
         else:
             wrong.append({"kind": kind, "outcome": outcome, "text": text})
     return right, wrong
+
+
+# --- outcomes: what the moderators' side makes of the reports and appeals ------------------
+
+# Fresh readers reporting one approved comment, at most, before its source's threshold must
+# have reopened it (each new reader weighs 1; the default threshold is 3).
+REOPEN_MAX_READERS = 20
+
+
+@dataclass(frozen=True)
+class Check:
+    """One outcome checked: ok, wrong (ok False) or not applicable here (ok None)."""
+
+    name: str
+    ok: bool | None
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Moderators:
+    """Two moderators' review API tokens: the second decides appeals of the first's rejections.
+    `emails`: the accounts this run created (disabled again at the end)."""
+
+    first: str
+    second: str
+    emails: tuple[str, ...] = ()
+
+
+def create_sim_moderators(run_id: str) -> Moderators | None:
+    """Two moderator accounts in the service's database (same DATABASE_URL), or None."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.accounts import create_user, generate_password, mint_token
+    from core.db import session_scope
+    from core.settings import get_settings
+
+    emails = tuple(f"simulate-{run_id}-{n}@example.org" for n in (1, 2))
+    try:
+        with session_scope(get_settings()) as session:
+            tokens = [
+                mint_token(
+                    session, create_user(session, email, "moderator", generate_password()), "sim"
+                ).token
+                for email in emails
+            ]
+    except SQLAlchemyError:
+        return None
+    return Moderators(tokens[0], tokens[1], emails)
+
+
+def retire_sim_moderators(moderators: Moderators | None) -> None:
+    """The run is over: its moderator accounts can no longer sign in or use their tokens."""
+    if moderators is None or not moderators.emails:
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.accounts import set_active, user_by_email
+    from core.db import session_scope
+    from core.settings import get_settings
+
+    try:
+        with session_scope(get_settings()) as session:
+            for email in moderators.emails:
+                user = user_by_email(session, email)
+                if user is not None:
+                    set_active(session, user, False)
+    except SQLAlchemyError:
+        pass
+
+
+def wait_until(predicate: Any, timeout: float) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; whether it held."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+class ReviewApi:
+    """The moderators' review API, as one moderator (a bearer token)."""
+
+    def __init__(self, client: httpx.Client, url: str, token: str) -> None:
+        self.client, self.url = client, url
+        self.headers = {"authorization": f"Bearer {token}"}
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(f"{self.url}/v1/review{path}", headers=self.headers)
+
+    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return self.client.post(f"{self.url}/v1/review{path}", json=body, headers=self.headers)
+
+
+def reopen(
+    client: httpx.Client, url: str, source: SimSource, posted: Posted, comment_id: str, run: str
+) -> tuple[int, float] | None:
+    """Report one approved comment by fresh readers until the service says it reopened it:
+    (readers it took, the weight they added), or None when it never did."""
+    external_id, _ = posted.sent_as[comment_id]
+    weight = 0.0
+    for n in range(1, REOPEN_MAX_READERS + 1):
+        body = json.dumps({"reporter": {"id": f"sim-{run}-reader-{n}"}, "reason": "abusive"})
+        response = signed_post(client, url, source, external_id, "reports", body)
+        if response.status_code != 202:
+            return None
+        answer = response.json()
+        weight += float(answer["weight"])
+        if answer["reopened"]:
+            return n, weight
+    return None
+
+
+def check_reports(
+    client: httpx.Client,
+    url: str,
+    source: SimSource,
+    inbox: Inbox,
+    posted: Posted,
+    moderators: Moderators | None,
+    run: str,
+    wait: float,
+) -> tuple[list[Check], str | None]:
+    """Reopen approved comments with readers' reports, see them in the Reported tab, uphold one
+    and dismiss another, and see the CMS told each time. Also returns the upheld comment (now
+    rejected by the first moderator), for the appeal checks."""
+    approved = sorted(latest_of_type(inbox, "comment.approved"))
+    if not approved:
+        return [Check("reports reopen an approved comment", None, "no comment was approved")], None
+    checks: list[Check] = []
+    upheld: str | None = None
+    for comment_id, outcome in zip(approved, ("upheld", "dismissed"), strict=False):
+        reopened = reopen(client, url, source, posted, comment_id, run)
+        checks.append(
+            Check(
+                "reports reopen an approved comment",
+                reopened is not None,
+                f"{comment_id} reopened by {reopened[0]} more readers' reports "
+                f"(+{reopened[1]:g} weight)"
+                if reopened
+                else f"{comment_id} not reopened after {REOPEN_MAX_READERS} readers' reports",
+            )
+        )
+        if reopened is None:
+            continue
+        told = wait_until(lambda c=comment_id: "open" in inbox.report_states.get(c, []), wait)
+        checks.append(
+            Check(
+                "the CMS hears the comment was reported",
+                told,
+                f"comment.reported (open) for {comment_id}"
+                + ("" if told else f" not received within {wait:g} s"),
+            )
+        )
+        if moderators is None:
+            continue
+        review = ReviewApi(client, url, moderators.first)
+        listed = review.get("/reported")
+        ids = [i["comment"]["id"] for i in listed.json()["items"]] if listed.is_success else []
+        checks.append(
+            Check(
+                "it is in the Reported tab",
+                comment_id in ids,
+                f"GET /v1/review/reported {listed.status_code}, "
+                + ("lists it" if comment_id in ids else f"does not list {comment_id}"),
+            )
+        )
+        settled = review.post(f"/comments/{comment_id}/reports/decision", {"outcome": outcome})
+        expected = ["comment.rejected"] if outcome == "upheld" else []
+
+        def reached(c: str = comment_id, o: str = outcome, e: list[str] = expected) -> bool:
+            return o in inbox.report_states.get(c, []) and all(t in inbox.types_of(c) for t in e)
+
+        told = settled.status_code == 200 and wait_until(reached, wait)
+        checks.append(
+            Check(
+                f"reports {outcome}: the CMS is told",
+                told,
+                f"decision {settled.status_code}; "
+                + ", ".join([*expected, f"comment.reported ({outcome})"])
+                + (" received" if told else f" not all received within {wait:g} s"),
+            )
+        )
+        if outcome == "upheld" and told:
+            upheld = comment_id
+    return checks, upheld
+
+
+def check_appeals(
+    client: httpx.Client,
+    url: str,
+    source: SimSource,
+    inbox: Inbox,
+    posted: Posted,
+    moderators: Moderators | None,
+    appealed: list[str],
+    upheld: str | None,
+    wait: float,
+) -> list[Check]:
+    """See the appeals in the Appeals tab; the moderator who upheld the reports (and so
+    rejected that comment) is refused its appeal, a second one grants it; the model's
+    rejections' appeals are denied; the CMS hears each outcome."""
+    if moderators is None:
+        return [
+            Check(
+                "reports and appeals are settled by moderators",
+                None,
+                "not checked: no moderator (run where the service's database is, or pass "
+                "--moderator-token twice)",
+            )
+        ]
+    checks: list[Check] = []
+    wanted = list(appealed)
+    if upheld is not None:
+        _, author_id = posted.sent_as[upheld]
+        body = json.dumps({"author": {"id": author_id}, "text": "Readers misread my comment."})
+        sent = signed_post(client, url, source, posted.sent_as[upheld][0], "appeals", body)
+        checks.append(
+            Check(
+                "a moderator's rejection can be appealed",
+                sent.status_code == 202,
+                f"appeal of {upheld}: {sent.status_code}",
+            )
+        )
+        if sent.status_code == 202:
+            wanted.append(upheld)
+    if not wanted:
+        checks.append(Check("appeals land in the Appeals tab", None, "nothing was appealed"))
+        return checks
+    first, second = (ReviewApi(client, url, t) for t in (moderators.first, moderators.second))
+    listed = second.get("/appeals")
+    appeal_of = (
+        {a["comment_id"]: a["id"] for a in listed.json()["appeals"]} if listed.is_success else {}
+    )
+    missing = [c for c in wanted if c not in appeal_of]
+    checks.append(
+        Check(
+            "appeals land in the Appeals tab",
+            not missing,
+            f"{len(wanted) - len(missing)} of {len(wanted)} listed"
+            + (f"; missing {', '.join(missing)}" if missing else ""),
+        )
+    )
+    outcomes: dict[str, str] = {}
+    if upheld is not None and upheld in appeal_of:
+        refused = first.post(f"/appeals/{appeal_of[upheld]}/decision", {"outcome": "granted"})
+        checks.append(
+            Check(
+                "the rejecting moderator cannot decide its appeal",
+                refused.status_code == 403,
+                f"decision by the moderator who upheld the reports: {refused.status_code}",
+            )
+        )
+        outcomes[upheld] = "granted"
+    for comment_id in appealed:
+        if comment_id in appeal_of:
+            outcomes[comment_id] = "denied"
+    answers = Counter(
+        second.post(
+            f"/appeals/{appeal_of[c]}/decision", {"outcome": o, "note": "Checked by simulate."}
+        ).status_code
+        for c, o in outcomes.items()
+    )
+
+    def all_told() -> bool:
+        with inbox.lock:
+            heard = dict(inbox.appeal_outcomes)
+        granted_back = upheld not in outcomes or "comment.approved" in inbox.types_of(upheld)
+        return granted_back and all(heard.get(c) == o for c, o in outcomes.items())
+
+    told = answers == Counter({200: len(outcomes)}) and wait_until(all_told, wait)
+    granted = sum(o == "granted" for o in outcomes.values())
+    checks.append(
+        Check(
+            "appeals decided by a second moderator reach the CMS",
+            told,
+            f"{granted} granted, {len(outcomes) - granted} denied (answers {dict(answers)}); "
+            + (
+                "comment.appeal_resolved received for each"
+                if told
+                else f"not all comment.appeal_resolved received within {wait:g} s"
+            ),
+        )
+    )
+    return checks
 
 
 def retry_after_seconds(header: str | None, attempt: int) -> float:
@@ -606,6 +920,14 @@ def progress(message: str) -> None:
     show_default=True,
     help="Seconds to wait for callbacks after the last post.",
 )
+@click.option(
+    "--moderator-token",
+    "moderator_tokens",
+    multiple=True,
+    help="Twice: two moderators' review API tokens (`moderation users token EMAIL`), to settle "
+    "the reports and appeals sent. By default two accounts are created in the service's "
+    "database for the run and disabled after it.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def simulate(
     url: str,
@@ -619,6 +941,7 @@ def simulate(
     token: str | None,
     receiver_port: int,
     timeout: float,
+    moderator_tokens: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Act as a CMS: post signed comments, receive and verify the decision callbacks, report."""
@@ -635,6 +958,8 @@ def simulate(
     given = [source_id, secret, token]
     if any(given) and not all(given):
         raise click.UsageError("--source-id, --secret and --token go together")
+    if moderator_tokens and len(moderator_tokens) != 2:
+        raise click.UsageError("--moderator-token goes twice: two different moderators")
     texts = load_texts(csv_path, text_column)
     client = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
     check_service(client, url)
@@ -658,6 +983,11 @@ def simulate(
         progress(f"Created source {source.id}, calling back to {callback_url}")
 
     run_id = uuid.uuid4().hex[:8]
+    moderators = (
+        Moderators(moderator_tokens[0], moderator_tokens[1])
+        if moderator_tokens
+        else create_sim_moderators(run_id)
+    )
     posted = Posted()
     interval = 1.0 / rate if rate > 0 else 0.0
     workers = max(4, min(32, int(rate / 5) + 4)) if rate > 0 else 16
@@ -695,13 +1025,23 @@ def simulate(
         if sys.stderr.isatty():
             sys.stderr.write("\n")
         decided = count_decided(client, url, source, list(posted.sent_at))
+        # The decisions as they came: the checks below change some comments' latest callback.
+        with inbox.lock:
+            as_decided = dict(inbox.latest_by_comment)
         appealed = appeal_rejections(client, url, source, inbox, posted)
         reported = report_approvals(client, url, source, inbox, posted)
+        progress("checking what comes of reports and appeals")
+        wait = min(timeout, 60.0)
+        checks, upheld = check_reports(client, url, source, inbox, posted, moderators, run_id, wait)
+        checks += check_appeals(
+            client, url, source, inbox, posted, moderators, appealed.accepted_ids, upheld, wait
+        )
     finally:
         server.shutdown()
         server.server_close()
         if source.created_here:
             stop_callbacks(source.id)
+        retire_sim_moderators(moderators)
         client.close()
 
     latencies = [
@@ -709,8 +1049,8 @@ def simulate(
         for cid, sent in posted.sent_at.items()
         if cid in inbox.first_by_comment
     ]
-    outcomes = Counter(c.type for c in inbox.latest_by_comment.values())
-    as_kind, not_as_kind = decided_as_kind(posted, inbox)
+    outcomes = Counter(c.type for c in as_decided.values())
+    as_kind, not_as_kind = decided_as_kind(posted, inbox, as_decided)
     report: dict[str, Any] = {
         "source_id": source.id,
         "posted": count,
@@ -727,6 +1067,7 @@ def simulate(
         "rejections_without_statement": inbox.rejections_without_statement,
         "appeals": appealed.as_json(),
         "reports": reported.as_json(),
+        "checks": [check.as_json() for check in checks],
         # Built-in samples only (none with --csv).
         "samples_as_their_kind": as_kind,
         "samples_not_as_their_kind": not_as_kind,
@@ -770,6 +1111,9 @@ def simulate(
             f"reports    {report['reports']['accepted']}/{report['reports']['sent']} approved "
             f"comments reported, {report['reports']['second_refused']} second reports refused"
         )
+        for check in checks:
+            verdict = {True: "ok", False: "WRONG", None: "n/a"}[check.ok]
+            click.echo(f"checked    {verdict:5} {check.name}: {check.detail}")
         if as_kind or not_as_kind:
             click.echo(
                 f"samples    {as_kind} of {as_kind + len(not_as_kind)} decided as their kind says"
@@ -789,5 +1133,8 @@ def simulate(
         and appealed.as_expected
         and reported.as_expected
     )
-    if not complete:
+    wrong = [check for check in checks if check.ok is False]
+    for check in wrong:
+        click.echo(f"wrong outcome: {check.name}: {check.detail}", err=True)
+    if not complete or wrong:
         sys.exit(1)

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Callable
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cli.database import cli_session
 from core.accounts import (
     MIN_PASSWORD_CHARS,
     AccountError,
@@ -22,9 +22,7 @@ from core.accounts import (
     set_password,
     user_by_email,
 )
-from core.db import session_scope
 from core.domain import Role
-from core.settings import get_settings
 from core.tables import User
 
 
@@ -74,16 +72,9 @@ def _read_password(password_stdin: bool, generate: bool) -> tuple[str, bool]:
 def add(email: str, role: str, password_stdin: bool, generate: bool) -> None:
     """Create an account that can sign in to the moderator pages."""
     password, generated = _read_password(password_stdin, generate)
-    try:
-        with session_scope(get_settings()) as session:
-            user = create_user(session, email, role, password)
-            address, user_role = user.email, user.role
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
-        ) from exc
+    with cli_session(AccountError) as session:
+        user = create_user(session, email, role, password)
+        address, user_role = user.email, user.role
     click.echo(f"Created {user_role} account {address}.")
     if generated:
         click.echo(f"Password (shown once): {password}")
@@ -94,34 +85,24 @@ def add(email: str, role: str, password_stdin: bool, generate: bool) -> None:
 @click.option("--name", default="", help="What the token is for, e.g. the script using it.")
 def token(email: str, name: str) -> None:
     """Mint an API token for the review API (Authorization: Bearer ...); printed once."""
-    try:
-        with session_scope(get_settings()) as session:
-            user = user_by_email(session, email)
-            if user is None:
-                raise click.ClickException(f"no account for {email}")
-            minted = mint_token(session, user, name)
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
-        ) from exc
+    with cli_session(AccountError) as session:
+        minted = mint_token(session, _account(session, email), name)
     click.echo(minted.token)
+
+
+def _account(session: Session, email: str) -> User:
+    user = user_by_email(session, email)
+    if user is None:
+        raise click.ClickException(f"no account for {email}")
+    return user
 
 
 def _change_account(email: str, change: Callable[[Session, User], None]) -> str:
     """Apply a change to the account for ``email``; returns its normalised address."""
-    try:
-        with session_scope(get_settings()) as session:
-            user = user_by_email(session, email)
-            if user is None:
-                raise click.ClickException(f"no account for {email}")
-            change(session, user)
-            return user.email
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot reach the database ({type(exc).__name__}); run `moderation db upgrade`"
-        ) from exc
+    with cli_session(AccountError) as session:
+        user = _account(session, email)
+        change(session, user)
+        return user.email
 
 
 @users.command()

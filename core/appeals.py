@@ -51,6 +51,10 @@ class SameModerator(AppealError):
     """The moderator who rejected the comment cannot decide its appeal."""
 
 
+class NotTheAuthor(AppealError):
+    """The appeal names an author other than the comment's."""
+
+
 def receive_appeal(
     session: Session,
     source_id: str,
@@ -69,7 +73,7 @@ def receive_appeal(
     if comment is None:
         raise AppealNotFound(f"no comment {external_id!r} from this source")
     if comment.author_id is not None and comment.author_id != author_id:
-        raise AppealError("author.id is not the comment's author")
+        raise NotTheAuthor("author.id is not the comment's author")
     decision = session.scalar(
         select(Decision)
         .where(Decision.comment_id == comment.id)
@@ -97,14 +101,21 @@ def receive_appeal(
 
 
 def list_appeals(
-    session: Session, state: AppealState = AppealState.OPEN, limit: int = 100
+    session: Session,
+    state: AppealState = AppealState.OPEN,
+    limit: int = 100,
+    source_id: str | None = None,
 ) -> list[Appeal]:
-    """Appeals in a state, oldest first, with their comments and decisions loaded."""
+    """Appeals in a state (at one source, when given), oldest first, with their comments and
+    decisions loaded."""
+    query = select(Appeal).where(Appeal.state == state.value)
+    if source_id is not None:
+        query = query.join(Comment, Comment.id == Appeal.comment_id).where(
+            Comment.source_id == source_id
+        )
     return list(
         session.scalars(
-            select(Appeal)
-            .where(Appeal.state == state.value)
-            .options(selectinload(Appeal.comment).selectinload(Comment.decisions))
+            query.options(selectinload(Appeal.comment).selectinload(Comment.decisions))
             .order_by(Appeal.received_at, Appeal.id)
             .limit(limit)
         )

@@ -10,13 +10,13 @@ author.reinstated); the sanction rows, never deleted, are the audit trail.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from core.domain import EventType, Status
@@ -133,6 +133,30 @@ def active_sanction(
         .order_by(AuthorSanction.id.desc())
         .limit(1)
     )
+
+
+def active_sanctions(
+    session: Session, comments: Sequence[Comment], now: datetime | None = None
+) -> dict[tuple[str, str], AuthorSanction]:
+    """active_sanction of each comment's author, in one query: {(source id, author): sanction}."""
+    now = now or datetime.now(UTC)
+    authors = {(c.source_id, author_key(c)) for c in comments}
+    if not authors:
+        return {}
+    found: dict[tuple[str, str], AuthorSanction] = {}
+    rows = session.scalars(
+        select(AuthorSanction)
+        .where(
+            tuple_(AuthorSanction.source_id, AuthorSanction.author_id).in_(sorted(authors)),
+            AuthorSanction.lifted_at.is_(None),
+            or_(AuthorSanction.ends_at.is_(None), AuthorSanction.ends_at > now),
+        )
+        .order_by(AuthorSanction.id)
+    )
+    # Ordered by id, so the latest one of each author wins, as in active_sanction.
+    for sanction in rows:
+        found[(sanction.source_id, sanction.author_id)] = sanction
+    return found
 
 
 def sanctions_of(session: Session, source_id: str, author_id: str) -> list[AuthorSanction]:
@@ -312,10 +336,16 @@ def sanctioned_outcome(
     source: Source,
     outcome: Outcome,
     now: datetime | None = None,
+    sanctions: Mapping[tuple[str, str], AuthorSanction] | None = None,
 ) -> Outcome:
     """The model's outcome, made stricter when the author is suspended or banned: rejected, or
-    held for a person (at least flagged), as the source says, with the reason why."""
-    sanction = active_sanction(session, source.id, author_key(comment), now)
+    held for a person (at least flagged), as the source says, with the reason why.
+    `sanctions`: active_sanctions already read for a batch (no query then)."""
+    sanction = (
+        sanctions.get((source.id, author_key(comment)))
+        if sanctions is not None
+        else active_sanction(session, source.id, author_key(comment), now)
+    )
     if sanction is None:
         return outcome
     wanted = (

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -365,6 +366,233 @@ def record_outcome(
     return Recorded(verdict=verdict, next_attempt_at=next_at, follow_up_ids=follow_ups)
 
 
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """The attempts one batch run owns for a source (in the order to POST them), or why none."""
+
+    claims: tuple[Claim, ...]
+    skipped: Skip | None = None
+    # Due events held back because an earlier seq of their comment is still pending.
+    waiting: int = 0
+
+
+def _defer_due(session: Session, ids: Sequence[str], until: datetime | None, now: datetime) -> None:
+    """Move the next attempt of due pending events, unless another run claimed them meanwhile."""
+    session.execute(
+        update(Event)
+        .where(
+            Event.id.in_(list(ids)),
+            Event.state == DeliveryState.PENDING.value,
+            Event.next_attempt_at <= now,
+        )
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _lowest_pending_seq(session: Session, events: Sequence[Event]) -> dict[str, int]:
+    comment_ids = {e.comment_id for e in events if e.comment_id is not None}
+    if not comment_ids:
+        return {}
+    rows = session.execute(
+        select(Event.comment_id, func.min(Event.seq))
+        .where(Event.comment_id.in_(comment_ids), Event.state == DeliveryState.PENDING.value)
+        .group_by(Event.comment_id)
+    )
+    return {str(comment_id): int(seq) for comment_id, seq in rows}
+
+
+def claim_due(
+    session: Session, source_id: str, limit: int, now: datetime | None = None
+) -> ClaimedBatch:
+    """Claim the next attempt of up to `limit` due events of one source, longest due first.
+
+    The rules of claim_delivery hold for each event: only the lowest pending seq of a comment
+    goes (a later one waits, even when the earlier is in this batch: the earlier one's record
+    re-arms it, so one batch never holds two events of a comment); an open breaker claims
+    nothing and a cooled-down one lets exactly one probe through; each claim is a lease. One
+    SELECT of the due events, one of their comments' lowest pending seq, one claiming UPDATE.
+    The caller commits.
+    """
+    now = _now(now)
+    source = session.get(Source, source_id, populate_existing=True)
+    if source is None:
+        return ClaimedBatch((), Skip.NOT_FOUND)
+    due = list(
+        session.scalars(
+            select(Event)
+            .where(
+                Event.source_id == source_id,
+                Event.state == DeliveryState.PENDING.value,
+                Event.next_attempt_at <= now,
+            )
+            .order_by(Event.next_attempt_at, Event.seq, Event.id)
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not due:
+        return ClaimedBatch(())
+    if not source.callback_url:
+        _defer_due(session, [e.id for e in due], None, now)
+        return ClaimedBatch((), Skip.NO_CALLBACK_URL)
+
+    lowest = _lowest_pending_seq(session, due)
+    ready: list[Event] = []
+    waiting = 0
+    for event in due:
+        if event.comment_id is not None and event.seq > lowest.get(event.comment_id, event.seq):
+            earlier = _earlier_pending(session, event)
+            if earlier is not None:
+                in_batch = any(e.id == earlier.id for e in ready)
+                earlier_at = now + CLAIM_LEASE if in_batch else earlier.next_attempt_at or now
+                _defer(session, event, max(earlier_at, now) + timedelta(seconds=1))
+                waiting += 1
+                continue
+        ready.append(event)
+    if not ready:
+        return ClaimedBatch((), Skip.WAITING_FOR_EARLIER, waiting)
+
+    if source.consecutive_failures >= BREAKER_THRESHOLD:
+        open_until = source.circuit_open_until
+        if (open_until is not None and open_until > now) or not _take_probe(session, source, now):
+            session.refresh(source)
+            until = max(source.circuit_open_until or now, now)
+            _defer_due(session, [e.id for e in ready], until, now)
+            return ClaimedBatch((), Skip.CIRCUIT_OPEN, waiting)
+        ready = ready[:1]
+
+    claimed = session.execute(
+        update(Event)
+        .where(
+            Event.id.in_([e.id for e in ready]),
+            Event.state == DeliveryState.PENDING.value,
+            Event.next_attempt_at <= now,
+        )
+        .values(attempts=Event.attempts + 1, next_attempt_at=now + CLAIM_LEASE)
+        .returning(Event.id, Event.attempts)
+        .execution_options(synchronize_session=False)
+    )
+    numbers = {event_id: int(number) for event_id, number in claimed}
+    secrets = signing_secrets(source, now)
+    claims = tuple(
+        Claim(
+            event_id=event.id,
+            source_id=source.id,
+            comment_id=event.comment_id,
+            seq=event.seq,
+            number=numbers[event.id],
+            url=source.callback_url,
+            secrets=secrets,
+            payload=dict(event.payload),
+            claimed_at=now,
+        )
+        for event in ready
+        if event.id in numbers
+    )
+    skipped = None if claims else Skip.CLAIMED_ELSEWHERE
+    return ClaimedBatch(claims, skipped, waiting)
+
+
+def release_claims(session: Session, claims: Sequence[Claim], now: datetime | None = None) -> None:
+    """Give back attempts claimed but never POSTed (a batch that stopped early): due at once,
+    their attempt count as before. The caller commits."""
+    now = _now(now)
+    for claim in claims:
+        session.execute(
+            update(Event)
+            .where(
+                Event.id == claim.event_id,
+                Event.state == DeliveryState.PENDING.value,
+                Event.attempts == claim.number,
+            )
+            .values(attempts=Event.attempts - 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _record_all_delivered(
+    session: Session, results: Sequence[tuple[Claim, HttpOutcome]], now: datetime
+) -> list[Recorded]:
+    """record_outcome's success branch for many events at once (the common case)."""
+    session.add_all(
+        DeliveryAttempt(
+            event_id=claim.event_id,
+            number=claim.number,
+            url=claim.url,
+            status_code=outcome.status_code,
+            latency_ms=round(outcome.latency_ms, 1),
+            error=None,
+            started_at=claim.claimed_at,
+        )
+        for claim, outcome in results
+    )
+    session.execute(
+        update(Event)
+        .where(Event.id.in_([claim.event_id for claim, _ in results]))
+        .values(state=DeliveryState.DELIVERED.value, delivered_at=now, next_attempt_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Source)
+        .where(
+            Source.id.in_({claim.source_id for claim, _ in results}),
+            (Source.consecutive_failures != 0) | Source.circuit_open_until.is_not(None),
+        )
+        .values(consecutive_failures=0, circuit_open_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    # Re-arm the next pending event of each comment (it waited for this one).
+    seqs = {claim.comment_id: claim.seq for claim, _ in results if claim.comment_id is not None}
+    following: dict[str, Event] = {}
+    if seqs:
+        for event in session.scalars(
+            select(Event)
+            .where(Event.comment_id.in_(list(seqs)), Event.state == DeliveryState.PENDING.value)
+            .order_by(Event.comment_id, Event.seq)
+            .execution_options(populate_existing=True)
+        ):
+            comment_id = event.comment_id
+            assert comment_id is not None
+            if event.seq > seqs[comment_id] and comment_id not in following:
+                following[comment_id] = event
+        for event in following.values():
+            if event.next_attempt_at is None or event.next_attempt_at > now:
+                _defer(session, event, now)
+    return [
+        Recorded(
+            verdict=Verdict.DELIVERED,
+            next_attempt_at=None,
+            follow_up_ids=(following[claim.comment_id].id,)
+            if claim.comment_id in following
+            else (),
+        )
+        for claim, _ in results
+    ]
+
+
+def record_outcomes(
+    session: Session,
+    results: Sequence[tuple[Claim, HttpOutcome]],
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> list[Recorded]:
+    """record_outcome for each attempt of a batch, in POST order, in the caller's transaction."""
+    now = _now(now)
+    if results and all(outcome.succeeded for _, outcome in results):
+        return _record_all_delivered(session, results, now)
+    return [record_outcome(session, claim, outcome, now, rng) for claim, outcome in results]
+
+
+def sources_of_events(session: Session, event_ids: Sequence[str]) -> list[str]:
+    """The sources these events belong to (the sweeper queues one batch per source)."""
+    if not event_ids:
+        return []
+    rows = session.scalars(select(Event.source_id).where(Event.id.in_(list(event_ids))).distinct())
+    return sorted(rows)
+
+
 def redeliver(session: Session, event_id: str, now: datetime | None = None) -> Event:
     """Send a dead (or already delivered) event again: pending now, with a fresh retry budget."""
     now = _now(now)
@@ -397,16 +625,17 @@ def due_event_ids(session: Session, now: datetime | None = None, limit: int = 50
     return list(rows)
 
 
-@dataclass(frozen=True)
-class DeliverySummary:
-    """An event as the CLI, the admin API and the deliveries page list it."""
+class DeliverySummary(BaseModel):
+    """An event as the CLI, the admin API (its schema) and the deliveries page list it."""
 
-    id: str
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Event id, also the webhook-id header of every attempt")
     source_id: str
-    comment_id: str | None
+    comment_id: str | None = Field(description="null for an author event (author.*)")
     type: str
     seq: int
-    state: str
+    state: DeliveryState
     attempts: int
     next_attempt_at: datetime | None
     delivered_at: datetime | None
@@ -415,23 +644,8 @@ class DeliverySummary:
     last_error: str | None
 
     def as_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-        return {
-            "id": self.id,
-            "source_id": self.source_id,
-            "comment_id": self.comment_id,
-            "type": self.type,
-            "seq": self.seq,
-            "state": self.state,
-            "attempts": self.attempts,
-            "next_attempt_at": iso(self.next_attempt_at),
-            "delivered_at": iso(self.delivered_at),
-            "created_at": iso(self.created_at),
-            "last_status_code": self.last_status_code,
-            "last_error": self.last_error,
-        }
+        """Times in ISO 8601, UTC as Z: what the CLI prints and the API answers."""
+        return self.model_dump(mode="json")
 
 
 def list_deliveries(
@@ -475,7 +689,7 @@ def list_deliveries(
             comment_id=e.comment_id,
             type=e.type,
             seq=e.seq,
-            state=e.state,
+            state=DeliveryState(e.state),
             attempts=e.attempts,
             next_attempt_at=e.next_attempt_at,
             delivered_at=e.delivered_at,

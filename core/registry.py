@@ -101,11 +101,9 @@ class Artifact:
 
 
 def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+    """Hex sha256 of a file, read in chunks."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_artifact(directory: Path, expected_sha256: str | None = None) -> Artifact:

@@ -172,22 +172,26 @@ class ReportedComment:
     threshold: float
 
 
-def list_reported(session: Session, limit: int = 100) -> list[ReportedComment]:
-    """Approved comments whose open reports reach their source's threshold, heaviest first."""
+def list_reported(
+    session: Session, limit: int = 100, source_id: str | None = None
+) -> list[ReportedComment]:
+    """Approved comments whose open reports reach their source's threshold (at one source, when
+    given), heaviest first."""
     weights = (
         select(Report.comment_id, func.sum(Report.weight).label("weight"))
         .where(Report.state == ReportState.OPEN.value)
         .group_by(Report.comment_id)
         .subquery()
     )
-    rows = session.execute(
+    query = (
         select(Comment, weights.c.weight, Source.report_threshold)
         .join(weights, weights.c.comment_id == Comment.id)
         .join(Source, Source.id == Comment.source_id)
         .where(Comment.status == Status.APPROVED.value, weights.c.weight >= Source.report_threshold)
-        .order_by(weights.c.weight.desc(), Comment.id)
-        .limit(limit)
-    ).all()
+    )
+    if source_id is not None:
+        query = query.where(Comment.source_id == source_id)
+    rows = session.execute(query.order_by(weights.c.weight.desc(), Comment.id).limit(limit)).all()
     ids = [comment.id for comment, _, _ in rows]
     reports: dict[str, list[Report]] = {i: [] for i in ids}
     for report in session.scalars(

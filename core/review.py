@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from core.domain import LABELS, Actor, Status
+from core.domain import LABELS, Actor, Status, Unscored
 from core.reasons import APPROVE_REASONS, REJECT_REASONS, ModeratorReason, UndoReason
 from core.store import record_decision
 from core.tables import Comment, CommentNote, Decision, Event, Source, User
@@ -161,6 +161,9 @@ class BulkOutcome:
     decided: list[tuple[Decision, Event]] = field(default_factory=list)
     # comment id -> why it was left alone
     skipped: dict[str, str] = field(default_factory=dict)
+    # Comments an undo gave back to the model (pending or approved provisionally): the caller
+    # queues their scoring after the commit (the sweeper re-queues any it could not).
+    awaiting_model: list[str] = field(default_factory=list)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -542,8 +545,29 @@ def _undo_refusal(session: Session, decision: Decision, user_id: int, now: datet
         return f"decisions can be undone for {int(UNDO_WINDOW.total_seconds())} seconds"
     if _latest_decision_id(session, decision.comment_id) != decision.id:
         return "the comment was decided again since"
-    if decision.previous_status not in {s.value for s in (Status.FLAGGED, *REVIEWABLE)}:
-        return "the comment had not been scored yet; decide it again instead"
+    return None
+
+
+def _mark_before(session: Session, decision: Decision) -> Unscored | None:
+    """The comment's unscored mark (core.unscored) just before `decision`: set by the sweeper's
+    decision on the same revision, restored by an undo of a later one, cleared by any other."""
+    earlier = session.scalar(
+        select(Decision)
+        .where(Decision.comment_id == decision.comment_id, Decision.id < decision.id)
+        .order_by(Decision.id.desc())
+        .limit(1)
+    )
+    if earlier is None or earlier.revision != decision.revision:
+        return None
+    if earlier.actor == Actor.SYSTEM.value and earlier.status in (
+        Status.APPROVED.value,
+        Status.PENDING.value,
+    ):
+        return Unscored.PROVISIONAL if earlier.status == Status.APPROVED.value else Unscored.HELD
+    if earlier.reason_code == UNDO_REASON_CODE:
+        undone = next((r["undoes"] for r in earlier.reasons if r.get("kind") == "undo"), None)
+        taken_back = session.get(Decision, undone) if undone is not None else None
+        return _mark_before(session, taken_back) if taken_back is not None else None
     return None
 
 
@@ -559,7 +583,9 @@ def undo(
     """Take back this moderator's last action (or the given decisions) within UNDO_WINDOW.
 
     History is append-only: each undo is a new decision back to the previous status, with its
-    own event for the CMS.
+    own event for the CMS. A comment the model had not decided yet (pending, held or approved
+    provisionally, core.unscored) goes back to awaiting it, marked as it was: the caller queues
+    its scoring (outcome.awaiting_model), so the model decides it as if no one had.
     """
     now = _now(now)
     if decision_ids:
@@ -588,17 +614,22 @@ def undo(
             outcome.skipped[decision.comment_id] = refusal
             continue
         comment = _locked(session, decision.comment_id)
+        previous = Status(decision.previous_status)
+        mark = _mark_before(session, decision)
         outcome.decided.append(
             record_decision(
                 session,
                 comment,
-                Status(decision.previous_status),
+                previous,
                 actor=Actor.MODERATOR.value,
                 reasons=[UndoReason(undoes=decision.id, outcome=decision.previous_status)],
                 moderator_id=user_id,
                 reason_code=UNDO_REASON_CODE,
+                unscored=mark,
             )
         )
+        if previous is Status.PENDING or mark is Unscored.PROVISIONAL:
+            outcome.awaiting_model.append(comment.id)
     if not outcome.decided:
         raise UndoRefused("; ".join(sorted(set(outcome.skipped.values()))))
     return outcome

@@ -9,6 +9,7 @@ delays the task, because the sweeper queues whatever is still pending.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -20,13 +21,15 @@ from core.settings import Settings
 
 SCORE_COMMENT = "worker.score_comment"
 DELIVER_EVENT = "worker.deliver_event"
+# Batched delivery (DELIVERY_BATCH_SIZE > 0): the due events of one source, by source id.
+DELIVER_DUE = "worker.deliver_due"
 SWEEP = "worker.sweep"
 
 # What a broker that is down or unreachable raises from send_task (kombu wraps most of them).
 BROKER_UNAVAILABLE = (KombuError, RedisError, OSError)
 
 # The log field naming each task's argument.
-_ID_FIELD = {SCORE_COMMENT: "comment_id", DELIVER_EVENT: "event_id"}
+_ID_FIELD = {SCORE_COMMENT: "comment_id", DELIVER_EVENT: "event_id", DELIVER_DUE: "source_id"}
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -39,21 +42,34 @@ class TaskSender(Protocol):
 
 def task_routes(settings: Settings) -> dict[str, dict[str, str]]:
     """Celery task_routes: callbacks wait in their own queue, so they never hold up scoring."""
-    return {DELIVER_EVENT: {"queue": settings.delivery_queue_name}}
+    deliveries = {"queue": settings.delivery_queue_name}
+    return {DELIVER_EVENT: deliveries, DELIVER_DUE: dict(deliveries)}
 
 
 def queue_task(
-    sender: TaskSender, name: str, object_id: str, *, countdown: float | None = None
+    sender: TaskSender,
+    name: str,
+    object_id: str,
+    *,
+    countdown: float | None = None,
+    retries: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
     """Queue task `name` for one id, after the commit; False (logged) when the broker is away.
 
     The outbox row stays pending then, and the sweeper queues it once the broker is back. The
-    current request id travels in the message headers, so the worker logs under it.
+    current request id (or `headers`' one) travels in the message headers, so the worker logs
+    under it. `retries`: how many times this task was tried already (a batch's own retry).
     """
     started = time.perf_counter()
+    options: dict[str, Any] = {"retries": retries} if retries is not None else {}
     try:
         sender.send_task(
-            name, args=[object_id], countdown=countdown or None, headers=request_id_headers()
+            name,
+            args=[object_id],
+            countdown=countdown or None,
+            headers=dict(headers) if headers is not None else request_id_headers(),
+            **options,
         )
     except BROKER_UNAVAILABLE as exc:
         log.warning(
@@ -65,3 +81,20 @@ def queue_task(
         )
         return False
     return True
+
+
+def queue_tasks(
+    sender: TaskSender,
+    name: str,
+    object_ids: Sequence[str],
+    *,
+    headers: Sequence[Mapping[str, str]] | None = None,
+) -> int:
+    """queue_task for each id in turn (a batch's events), with each one's own headers; stops at
+    the first the broker refuses, since the rest would only wait for it too (their outbox rows
+    stay pending for the sweeper). How many were queued."""
+    for queued, object_id in enumerate(object_ids):
+        own = headers[queued] if headers is not None else None
+        if not queue_task(sender, name, object_id, headers=own):
+            return queued
+    return len(object_ids)

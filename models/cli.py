@@ -14,6 +14,24 @@ import click
 # Lines scored per batch by `score --jsonl` (bounded memory, batch-path speed).
 JSONL_BATCH = 2000
 
+# Which model `evaluate` and `score` load.
+MODEL_DIR = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    envvar="MODEL_DIR",
+    help="Artifact directory (default: MODEL_DIR or the shipped model).",
+)
+MODEL_SHA256 = click.option(
+    "--sha256",
+    "sha256",
+    default=None,
+    envvar="MODEL_SHA256",
+    help="Expected sha256 of the model file, needed for any --model but the shipped one "
+    "(default: MODEL_SHA256).",
+)
+
 
 def _load(model_dir: Path | None, sha256: str | None) -> Any:
     import models
@@ -114,22 +132,8 @@ def train(
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    envvar="MODEL_DIR",
-    help="Artifact directory (default: MODEL_DIR or the shipped model).",
-)
-@click.option(
-    "--sha256",
-    "sha256",
-    default=None,
-    envvar="MODEL_SHA256",
-    help="Expected sha256 of the model file, needed for any --model but the shipped one "
-    "(default: MODEL_SHA256).",
-)
+@MODEL_DIR
+@MODEL_SHA256
 @click.option("--data", "data", type=click.Path(path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(model_dir: Path | None, sha256: str | None, data: Path, as_json: bool) -> None:
@@ -206,22 +210,8 @@ def _result(classifier: Any, text: str, probabilities: Any, explain: bool) -> di
     help='Score objects {"text": ...}, one per line, from FILE or - (stdin).',
 )
 @click.option("--explain", is_flag=True, help="Add the per-label explanation.")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    envvar="MODEL_DIR",
-    help="Artifact directory (default: MODEL_DIR or the shipped model).",
-)
-@click.option(
-    "--sha256",
-    "sha256",
-    default=None,
-    envvar="MODEL_SHA256",
-    help="Expected sha256 of the model file, needed for any --model but the shipped one "
-    "(default: MODEL_SHA256).",
-)
+@MODEL_DIR
+@MODEL_SHA256
 def score(
     text: str | None,
     jsonl: IO[str] | None,

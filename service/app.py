@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.logging import configure_logging
 from core.settings import Settings, get_settings, secret_key_problem
 from service.errors import register_error_handlers
-from service.queue import create_client
+from service.queue import KeptPublisher, create_client
 
 
 class InsecureSecretKey(RuntimeError):
@@ -40,6 +40,8 @@ def create_app(
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
     app.extensions["celery"] = create_client(settings)
+    # The intake's publisher: Celery's message over one kept Redis client (service.queue).
+    app.extensions["publisher"] = KeptPublisher(app.extensions["celery"], settings)
     register_error_handlers(app)
 
     from service import health, intake, metrics, openapi, request_ids

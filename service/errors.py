@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Flask, Response, json, request
@@ -110,8 +111,11 @@ def problem_response(error: ApiError) -> Response:
     return response
 
 
-def _refused_body(error: Exception) -> ApiError:
-    return ValidationFailed(str(error), errors=[{"field": "body", "message": str(error)}])
+def _refused(field: str) -> Callable[[Exception], ApiError]:
+    """422 naming the one field the refusal is about."""
+    return lambda error: ValidationFailed(
+        str(error), errors=[{"field": field, "message": str(error)}]
+    )
 
 
 # Each refusal of a core use case and its problem+json; the first matching class wins, so a
@@ -136,20 +140,21 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (review.CommentNotFound, lambda error: NotFound(str(error))),
     (review.ClaimedByOther, lambda error: Conflict(str(error))),
     (review.UndoRefused, lambda error: Conflict(str(error))),
-    (review.ReviewError, _refused_body),
+    (review.ReviewError, _refused("body")),
     (sources.SourceNotFound, lambda error: NotFound(f"no source {error.args[0]!r}")),
-    (sources.InvalidSourceChange, _refused_body),
+    (sources.InvalidSourceChange, _refused("body")),
     (appeals.AppealNotFound, lambda error: NotFound(str(error))),
     (appeals.NotAppealable, lambda error: Conflict(str(error))),
     (appeals.SameModerator, lambda error: Forbidden(str(error))),
-    (appeals.AppealError, _refused_body),
+    (appeals.NotTheAuthor, _refused("author.id")),
+    (appeals.AppealError, _refused("body")),
     (reports.ReportNotFound, lambda error: NotFound(str(error))),
     (reports.ReportError, lambda error: Conflict(str(error))),
     (author_data.NothingStored, lambda error: NotFound(str(error))),
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
-    (authors.AuthorError, _refused_body),
+    (authors.AuthorError, _refused("body")),
     (suggest.NotEnoughLabels, _not_enough_labels),
-    (suggest.TargetRefused, _refused_body),
+    (suggest.TargetRefused, _refused("body")),
     (policies.PolicyVersionNotFound, lambda error: NotFound(str(error))),
     (policies.PolicyInForce, lambda error: Conflict(str(error))),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),
@@ -158,19 +163,35 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (registry.GatesRefused, _gates_refused),
     (registry.RegistryError, lambda error: Conflict(str(error))),
 )
+DOMAIN_KINDS = tuple(kind for kind, _ in DOMAIN_ERRORS)
+
+
+def api_error(error: Exception) -> ApiError:
+    """The ApiError of a core refusal (DOMAIN_ERRORS); anything else is not ours to map."""
+    for kind, to_problem in DOMAIN_ERRORS:
+        if isinstance(error, kind):
+            return to_problem(error)
+    raise error
 
 
 def domain_problem(error: Exception) -> Response:
-    """The problem+json of a core refusal (DOMAIN_ERRORS); anything else is not ours to map."""
-    for kind, to_problem in DOMAIN_ERRORS:
-        if isinstance(error, kind):
-            return problem_response(to_problem(error))
-    raise error
+    """The problem+json of a core refusal (DOMAIN_ERRORS)."""
+    return problem_response(api_error(error))
+
+
+@contextmanager
+def domain_refusals() -> Iterator[None]:
+    """A core refusal raised inside leaves as its ApiError: for views whose wrapper sees
+    ApiErrors (the intake counts and logs them) rather than a blueprint's error handler."""
+    try:
+        yield
+    except DOMAIN_KINDS as error:
+        raise api_error(error) from None
 
 
 def answer_domain_errors(bp: Blueprint) -> None:
     """An API blueprint answers every core refusal raised in its views as problem+json."""
-    for kind, _ in DOMAIN_ERRORS:
+    for kind in DOMAIN_KINDS:
         bp.register_error_handler(kind, domain_problem)
 
 

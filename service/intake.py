@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from core import appeals, reports
-from core.db import session_scope
+from core.db import autocommit_connection, session_scope, supports_autocommit
 from core.settings import Settings
 from core.store import (
     Accepted,
@@ -27,6 +29,7 @@ from core.store import (
     Receipt,
     WebhookReplayed,
     accept_comment,
+    accept_new_comment,
     intake_source,
     remember_webhook,
     source_by_token,
@@ -37,7 +40,6 @@ from core.tasks import SCORE_COMMENT, queue_task
 from service import limits, signing, web
 from service.errors import (
     ApiError,
-    Conflict,
     MalformedJson,
     NotFound,
     PayloadTooLarge,
@@ -45,6 +47,7 @@ from service.errors import (
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
+    domain_refusals,
 )
 from service.metrics import observe_intake
 from service.openapi import documented
@@ -63,6 +66,7 @@ from service.schemas import (
     StatementOfReasons,
     ThreadView,
     field_errors,
+    from_row,
 )
 
 bp = Blueprint("intake", __name__)
@@ -102,22 +106,13 @@ def comment_link(comment_id: str) -> str:
 
 
 def decision_view(decision: Decision) -> DecisionView:
-    return DecisionView(
-        status=decision.status,
-        previous_status=decision.previous_status,
-        actor=decision.actor,
-        revision=decision.revision,
-        model_version=decision.model_version,
-        moderator_id=decision.moderator_id,
-        scores=decision.scores,
+    return from_row(
+        DecisionView,
+        decision,
         reasons=list(decision.reasons or []),
-        policy=decision.policy,
-        reason_code=decision.reason_code,
-        note=decision.note,
         statement_of_reasons=(
             StatementOfReasons.model_validate(decision.statement) if decision.statement else None
         ),
-        created_at=decision.created_at,
     )
 
 
@@ -318,6 +313,49 @@ def _signed_object(
     return source, verified, _parse_object(body)
 
 
+def _checked_comment(
+    db: Session | Connection, settings: Settings, source_id: str
+) -> tuple[IntakeSource, signing.VerifiedWebhook, StoredIncoming]:
+    """The intake's checks, the source's rate limit, then the comment's shape."""
+    source, verified, data = _signed_object(db, settings, source_id)
+    too_many = limits.count_source_request(source.id)
+    if too_many is not None:
+        raise too_many
+    return source, verified, _to_store(_validate(data, source))
+
+
+def _receive(session: Session, settings: Settings, source_id: str) -> tuple[Accepted, IntakeSource]:
+    """Check the request, then store the comment, in the session's one transaction."""
+    source, verified, incoming = _checked_comment(session, settings, source_id)
+    try:
+        return accept_comment(session, source.id, verified.webhook_id, incoming), source
+    except WebhookReplayed:
+        raise _replayed(verified.webhook_id) from None
+
+
+def _receive_on_postgresql(
+    settings: Settings, source_id: str
+) -> tuple[Accepted, IntakeSource, CommentView | None]:
+    """Two round trips for a new comment: the source lookup, then one statement that stores
+    the comment, its webhook id and its revision and commits (autocommit). A comment the source
+    sent before (a duplicate or an edit) is stored in a transaction of its own."""
+    with autocommit_connection(settings) as connection:
+        source, verified, incoming = _checked_comment(connection, settings, source_id)
+        try:
+            created = accept_new_comment(connection, source.id, verified.webhook_id, incoming)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+    if created is not None:
+        return created, source, None
+    with session_scope(settings) as session:
+        try:
+            stored = accept_comment(session, source.id, verified.webhook_id, incoming)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        duplicate = comment_view(stored.comment) if stored.comment is not None else None
+    return stored, source, duplicate
+
+
 @bp.post("/v1/sources/<source_id>/comments")
 @documented(
     summary="Receive a comment from a CMS (Standard Webhooks signed)",
@@ -331,15 +369,14 @@ def _signed_object(
 def post_comment(source_id: str) -> tuple[Response, str]:
     """Store a signed comment once, queue its scoring, and say where to read it."""
     settings = web.settings()
-    # One transaction, on one pooled connection, from the source lookup to the commit.
-    with database_errors(), session_scope(settings) as session:
-        source, verified, data = _signed_object(session, settings, source_id)
-        incoming = _to_store(_validate(data, source))
-        try:
-            stored = accept_comment(session, source.id, verified.webhook_id, incoming)
-        except WebhookReplayed:
-            raise _replayed(verified.webhook_id) from None
-        duplicate = comment_view(stored.comment) if stored.comment is not None else None
+    with database_errors():
+        if supports_autocommit(settings):
+            stored, source, duplicate = _receive_on_postgresql(settings, source_id)
+        else:
+            # One transaction, on one pooled connection, from the source lookup to the commit.
+            with session_scope(settings) as session:
+                stored, source = _receive(session, settings, source_id)
+                duplicate = comment_view(stored.comment) if stored.comment is not None else None
     log.info(
         "comment received",
         comment_id=stored.comment_id,
@@ -350,7 +387,7 @@ def post_comment(source_id: str) -> tuple[Response, str]:
     if stored.receipt is Receipt.DUPLICATE:
         assert duplicate is not None
         return jsonify(duplicate.model_dump(mode="json")), "duplicate"
-    queue_task(current_app.extensions["celery"], SCORE_COMMENT, stored.comment_id)
+    queue_task(current_app.extensions["publisher"], SCORE_COMMENT, stored.comment_id)
     outcome = "accepted" if stored.receipt is Receipt.CREATED else "edited"
     return _accepted(stored), outcome
 
@@ -389,6 +426,30 @@ def get_comment(comment_id: str) -> Response:
     return jsonify(view.model_dump(mode="json"))
 
 
+@contextmanager
+def _signed_request(
+    source_id: str, model: type[Signed]
+) -> Iterator[tuple[Any, IntakeSource, Signed]]:
+    """A signed appeal or report in one transaction: the intake's checks, its body validated, its
+    webhook-id kept (a replay is refused); core refusals inside leave as their problems."""
+    settings = web.settings()
+    with database_errors(), session_scope(settings) as session:
+        source, verified, data = _signed_object(session, settings, source_id)
+        incoming = _validated(model, data)
+        try:
+            remember_webhook(session, source.id, verified.webhook_id)
+        except WebhookReplayed:
+            raise _replayed(verified.webhook_id) from None
+        with domain_refusals():
+            yield session, source, incoming
+
+
+def _accepted_json(body: BaseModel) -> Response:
+    response = jsonify(body.model_dump(mode="json"))
+    response.status_code = 202
+    return response
+
+
 @bp.post("/v1/sources/<source_id>/comments/<cms_id>/appeals")
 @documented(
     summary="Receive an author's appeal of a rejection (signed like the intake)",
@@ -402,32 +463,14 @@ def get_comment(comment_id: str) -> Response:
 def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
     """Store an appeal of the comment's standing rejection for a second moderator; one per
     rejection (409 for another), 404 for a comment this source never sent."""
-    settings = web.settings()
-    with database_errors(), session_scope(settings) as session:
-        source, verified, data = _signed_object(session, settings, source_id)
-        incoming = _validated(IncomingAppeal, data)
-        try:
-            remember_webhook(session, source.id, verified.webhook_id)
-        except WebhookReplayed:
-            raise _replayed(verified.webhook_id) from None
-        try:
-            appeal = appeals.receive_appeal(
-                session, source.id, cms_id, incoming.author.id, incoming.text
-            )
-        except appeals.AppealNotFound as exc:
-            raise NotFound(str(exc)) from None
-        except appeals.NotAppealable as exc:
-            raise Conflict(str(exc)) from None
-        except appeals.AppealError as exc:
-            raise ValidationFailed(
-                str(exc), errors=[{"field": "author.id", "message": str(exc)}]
-            ) from None
+    with _signed_request(source_id, IncomingAppeal) as (session, source, incoming):
+        appeal = appeals.receive_appeal(
+            session, source.id, cms_id, incoming.author.id, incoming.text
+        )
         body = AcceptedAppeal(
             id=appeal.id, comment_id=appeal.comment_id, decision_id=appeal.decision_id, state="open"
         )
-    response = jsonify(body.model_dump(mode="json"))
-    response.status_code = 202
-    return response, "appeal"
+    return _accepted_json(body), "appeal"
 
 
 @bp.post("/v1/sources/<source_id>/comments/<cms_id>/reports")
@@ -443,22 +486,10 @@ def post_appeal(source_id: str, cms_id: str) -> tuple[Response, str]:
 def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
     """Store a reader's report (one per reader and comment: 409 for another); enough weight on
     an approved comment reopens it for review and tells the CMS (comment.reported)."""
-    settings = web.settings()
-    with database_errors(), session_scope(settings) as session:
-        source, verified, data = _signed_object(session, settings, source_id)
-        incoming = _validated(IncomingReport, data)
-        try:
-            remember_webhook(session, source.id, verified.webhook_id)
-        except WebhookReplayed:
-            raise _replayed(verified.webhook_id) from None
-        try:
-            received = reports.receive_report(
-                session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
-            )
-        except reports.ReportNotFound as exc:
-            raise NotFound(str(exc)) from None
-        except reports.DuplicateReport as exc:
-            raise Conflict(str(exc)) from None
+    with _signed_request(source_id, IncomingReport) as (session, source, incoming):
+        received = reports.receive_report(
+            session, source.id, cms_id, incoming.reporter.id, incoming.reason, incoming.text
+        )
         body = AcceptedReport(
             id=received.report.id,
             comment_id=received.report.comment_id,
@@ -467,6 +498,4 @@ def post_report(source_id: str, cms_id: str) -> tuple[Response, str]:
         )
         event_ids = [received.event.id] if received.event is not None else []
     web.queue_deliveries(event_ids)
-    response = jsonify(body.model_dump(mode="json"))
-    response.status_code = 202
-    return response, "report"
+    return _accepted_json(body), "report"

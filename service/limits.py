@@ -2,7 +2,8 @@
 
 - The intake, per source: one noisy or compromised CMS cannot starve the others. Only requests
   whose signature verified count against a source, so nobody can spend a source's budget
-  without its secret.
+  without its secret. Counted by the view itself once the signature verified (SourceLimit: one
+  Redis round trip, not Flask-Limiter's test before and hit after the view).
 - The intake's refused requests (unknown source, bad or missing signature, replay), per client
   address: probing is slowed down, and the source's own comments still pass.
 - Failed sign-ins, per client address and e-mail.
@@ -22,13 +23,15 @@ from typing import Any, cast
 import structlog
 from flask import Flask, Response, current_app, flash, g, render_template, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded, RequestLimit
-from limits import parse
+from limits import RateLimitItem, parse
 from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
 from redis.exceptions import RedisError
 
 from core.settings import Settings
 from service import web
-from service.errors import ApiError, problem_response
+from service.errors import ApiError
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -93,13 +96,55 @@ def _retry_after(limit: RequestLimit) -> str:
     return str(max(1, math.ceil(limit.reset_at - time.time())))
 
 
-def _refuse_source(limit: RequestLimit) -> Response:
-    return problem_response(
-        TooManyRequests(
-            f"more than {limit.limit} intake requests from this source; retry later",
-            headers={"Retry-After": _retry_after(limit)},
+# After Redis failed a count, each process counts in memory for this long before trying again.
+REDIS_RETRY_SECONDS = 5.0
+
+
+class SourceLimit:
+    """The intake's limit per source: one fixed-window INCR in Redis per signed request.
+
+    The same keys Flask-Limiter would use, in the storage it opened. While Redis is away the
+    process counts in its own memory and asks Redis again after REDIS_RETRY_SECONDS, so a dead
+    Redis neither refuses comments nor costs each request a connection attempt.
+    """
+
+    def __init__(self, settings: Settings, storage: Storage) -> None:
+        self.item: RateLimitItem = parse(settings.intake_rate_limit)
+        self.prefix = key_prefix(settings)
+        self.shared = FixedWindowRateLimiter(storage)
+        self.local = FixedWindowRateLimiter(MemoryStorage())
+        self.shared_again_at = 0.0
+
+    def hit(self, source_id: str) -> TooManyRequests | None:
+        """Count one signed request of the source; the 429 once it is over its limit."""
+        keys = (self.prefix, f"source:{source_id}", INTAKE_ENDPOINT)
+        strategy = self.local if time.monotonic() < self.shared_again_at else self.shared
+        try:
+            allowed = strategy.hit(self.item, *keys)
+            if allowed:
+                return None
+            reset_at = strategy.get_window_stats(self.item, *keys).reset_time
+        except (RedisError, OSError, StorageError) as exc:
+            log.warning(
+                "rate limit storage unavailable; counting in memory", error=type(exc).__name__
+            )
+            self.shared_again_at = time.monotonic() + REDIS_RETRY_SECONDS
+            if self.local.hit(self.item, *keys):
+                return None
+            reset_at = self.local.get_window_stats(self.item, *keys).reset_time
+        return TooManyRequests(
+            f"more than {self.item} intake requests from this source; retry later",
+            headers={"Retry-After": str(max(1, math.ceil(reset_at - time.time())))},
         )
-    )
+
+
+SOURCE_LIMIT = "moderation_source_limit"
+
+
+def count_source_request(source_id: str) -> TooManyRequests | None:
+    """Count a signed intake request against its source (call once its signature verified)."""
+    source_limit: SourceLimit = current_app.extensions[SOURCE_LIMIT]
+    return source_limit.hit(source_id)
 
 
 def _refuse_login(limit: RequestLimit) -> Response:
@@ -120,14 +165,6 @@ def _only(endpoint: str) -> Callable[[], bool]:
 
 def _limits(settings: Settings) -> list[Limit]:
     return [
-        Limit(
-            settings.intake_rate_limit,
-            key_function=source_key,
-            exempt_when=_only(INTAKE_ENDPOINT),
-            # Checked before the view; spent only by requests that proved they are the source's.
-            deduct_when=lambda response: signature_verified(),
-            on_breach=_refuse_source,
-        ),
         Limit(
             FAILED_LOGIN_LIMIT,
             key_function=login_key,
@@ -194,6 +231,10 @@ def init_limits(app: Flask) -> Limiter:
         in_memory_fallback_enabled=True,
     )
     app.extensions[EXTENSION] = limiter
+    # The intake counts its signed requests itself (SourceLimit): Flask-Limiter skips the view
+    # (a request filter returns before it resolves any limit; exempt() would resolve them all).
+    limiter.request_filter(lambda: request.endpoint == INTAKE_ENDPOINT)
+    app.extensions[SOURCE_LIMIT] = SourceLimit(settings, limiter.storage)
     # The breach callbacks built the 429s; the generic HTTP error handler must not replace
     # them with bare ones.
     app.register_error_handler(RateLimitExceeded, lambda error: error.get_response())

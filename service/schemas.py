@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import email_validator
 from pydantic import (
@@ -30,6 +30,19 @@ DEFAULT_MAX_BODY_CHARS = 1500
 MAX_BODY_CHARS = "max_body_chars"
 
 _HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+View = TypeVar("View", bound=BaseModel)
+
+
+def from_row(model: type[View], row: object, **computed: Any) -> View:
+    """An answer built from a stored row: each required field not in `computed` is the row's
+    attribute of the same name; a field with a default is the default unless computed gives it."""
+    copied = {
+        name: getattr(row, name)
+        for name, field in model.model_fields.items()
+        if field.is_required() and name not in computed
+    }
+    return model.model_validate(copied | computed)
 
 
 def _plain_text(value: str) -> str:

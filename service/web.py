@@ -18,7 +18,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from core.settings import Settings
-from core.tasks import DELIVER_EVENT, queue_task
+from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
 from service.errors import MalformedJson, NotFound, UnsupportedMediaType, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -60,6 +60,12 @@ def queue_deliveries(event_ids: Iterable[str]) -> None:
     """After commit: ask a worker to deliver each event; if Redis is down the sweeper will."""
     for event_id in event_ids:
         queue_task(current_app.extensions["celery"], DELIVER_EVENT, event_id)
+
+
+def queue_scoring(comment_ids: Iterable[str]) -> None:
+    """After commit: ask a worker to score each comment; if Redis is down the sweeper will."""
+    for comment_id in comment_ids:
+        queue_task(current_app.extensions["celery"], SCORE_COMMENT, comment_id)
 
 
 def json_response(model: BaseModel, status: int = 200) -> Response:

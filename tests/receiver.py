@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import deque
@@ -28,16 +29,44 @@ class Received:
 
 
 class Receiver:
-    """Answers each POST with the next scripted Reply (then `default`), and keeps every request."""
+    """Answers each POST with the next scripted Reply (then `default`), and keeps every request.
 
-    def __init__(self, replies: list[Reply] | None = None, default: Reply | None = None) -> None:
+    keep_alive: answer HTTP/1.1 and keep each connection open for the caller's next request (as
+    a CMS behind any web server does); `connections` counts the TCP connections accepted.
+    """
+
+    def __init__(
+        self,
+        replies: list[Reply] | None = None,
+        default: Reply | None = None,
+        *,
+        keep_alive: bool = False,
+    ) -> None:
         self.replies: deque[Reply] = deque(replies or [])
         self.default = default or Reply(200)
         self.requests: list[Received] = []
+        self.connections = 0
+        # The most requests this receiver was answering at one moment.
+        self.most_in_flight = 0
+        self._in_flight = 0
+        self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+                    receiver._open.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver._lock:
+                    receiver._open.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
@@ -46,8 +75,12 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     reply = receiver.replies.popleft() if receiver.replies else receiver.default
+                    receiver._in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver._in_flight)
                 if reply.delay:
                     time.sleep(reply.delay)
+                with receiver._lock:
+                    receiver._in_flight -= 1
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():
@@ -72,14 +105,22 @@ class Receiver:
 
     def stop(self) -> None:
         self.server.shutdown()
+        # Kept-alive connections wait for a next request: end them so their threads finish.
+        with self._lock:
+            still_open = list(self._open)
+        for connection in still_open:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.server.server_close()
 
 
 @contextmanager
 def running_receiver(
-    replies: list[Reply] | None = None, default: Reply | None = None
+    replies: list[Reply] | None = None, default: Reply | None = None, *, keep_alive: bool = False
 ) -> Iterator[Receiver]:
-    receiver = Receiver(replies, default)
+    receiver = Receiver(replies, default, keep_alive=keep_alive)
     receiver.start()
     try:
         yield receiver

@@ -25,6 +25,7 @@ from core.logging import (
 from core.settings import Settings, get_settings
 from core.tasks import SWEEP, task_routes
 from worker.clients import get_redis
+from worker.delivery import close_http_clients
 from worker.follower import stop_follower
 from worker.heartbeat import ensure_heartbeat, stop_heartbeat
 from worker.scorer import get_scorer
@@ -50,7 +51,9 @@ def create_celery(settings: Settings) -> Celery:
         # running it dies: with idempotent tasks a crash repeats work instead of losing it.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
+        # One message per pool process in flight, or one batch per pool process when scoring in
+        # batches (the main process buffers that many for celery-batches to hand over).
+        worker_prefetch_multiplier=settings.score_batch_size,
         # A pool process loads the model before it reports "up" (seconds on a busy machine);
         # Celery's 4 s default would kill every replacement process in a loop.
         worker_proc_alive_timeout=MODEL_LOAD_TIMEOUT_SECONDS,
@@ -70,7 +73,19 @@ def create_celery(settings: Settings) -> Celery:
             }
         },
     )
+    register_scoring(app, settings)
     return app
+
+
+def register_scoring(app: Celery, settings: Settings) -> None:
+    """The scoring task under its contract name: batched (worker.batches) unless
+    SCORE_BATCH_SIZE is 1, which scores each comment in its own task."""
+    from worker import tasks
+
+    if settings.score_batch_size > 1:
+        app.task(shared=False, **tasks.batch_options(settings))(tasks.score_comments)
+    else:
+        app.task(shared=False, **tasks.ONE_COMMENT_OPTIONS)(tasks.score_comment)
 
 
 @setup_logging.connect
@@ -119,6 +134,7 @@ def load_model_in_child(**_: Any) -> None:
 def stop_heartbeat_in_child(**_: Any) -> None:
     stop_follower()
     stop_heartbeat()
+    close_http_clients()
 
 
 celery = create_celery(get_settings())

@@ -11,9 +11,10 @@ import structlog
 from celery import Celery
 
 from core.db import session_scope
+from core.deliveries import sources_of_events
 from core.settings import Settings
 from core.sweep import StaleWork, collect_stale_work, mark_requeued
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
+from core.tasks import DELIVER_DUE, DELIVER_EVENT, SCORE_COMMENT, queue_task
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -38,6 +39,22 @@ def take_lease(client: redis.Redis, settings: Settings) -> bool:
     return bool(client.set(lease_key(settings), holder, nx=True, px=ttl_ms))
 
 
+def queue_events(settings: Settings, sender: Celery, event_ids: list[str]) -> None:
+    """Queue overdue events again: one task each, or (batched delivery) one per source. The
+    batches are queued whether or not their source is armed: an armed key whose batch was lost
+    (a worker killed) must not hold events back."""
+    if settings.delivery_batch_size > 0:
+        with session_scope(settings) as session:
+            source_ids = sources_of_events(session, event_ids)
+        for source_id in source_ids:
+            if not queue_task(sender, DELIVER_DUE, source_id):
+                break
+        return
+    for event_id in event_ids:
+        if not queue_task(sender, DELIVER_EVENT, event_id):
+            break
+
+
 def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> StaleWork | None:
     """Queue stale comments and overdue events again; None when another process holds the lease."""
     if not take_lease(client, settings):
@@ -58,9 +75,7 @@ def sweep_once(settings: Settings, sender: Celery, client: redis.Redis) -> Stale
             break
         queued.append(comment_id)
     else:
-        for event_id in work.event_ids:
-            if not queue_task(sender, DELIVER_EVENT, event_id):
-                break
+        queue_events(settings, sender, work.event_ids)
     with session_scope(settings) as session:
         mark_requeued(session, queued)
     log.info(

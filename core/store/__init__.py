@@ -5,11 +5,13 @@
 """
 
 from core.store.decisions import (
+    ModelDecision,
     awaiting_model,
     event_payload,
     record_author_event,
     record_comment_event,
     record_decision,
+    record_model_decisions,
     stale_pending_ids,
 )
 from core.store.ids import new_id, sha256_hex
@@ -20,6 +22,7 @@ from core.store.intake import (
     Receipt,
     WebhookReplayed,
     accept_comment,
+    accept_new_comment,
     forget_webhooks_before,
     intake_source,
     remember_webhook,
@@ -36,10 +39,12 @@ __all__ = [
     "Accepted",
     "IncomingComment",
     "IntakeSource",
+    "ModelDecision",
     "NewSource",
     "Receipt",
     "WebhookReplayed",
     "accept_comment",
+    "accept_new_comment",
     "awaiting_model",
     "create_source",
     "event_payload",
@@ -50,6 +55,7 @@ __all__ = [
     "record_author_event",
     "record_comment_event",
     "record_decision",
+    "record_model_decisions",
     "remember_webhook",
     "sha256_hex",
     "source_by_token",

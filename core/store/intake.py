@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, delete, exists, insert, select
+from sqlalchemy import Connection, Executable, Table, bindparam, delete, exists, insert, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.db import execute_retrying_stale
 from core.domain import Status
 from core.store.ids import new_id, sha256_hex
 from core.tables import Comment, Revision, SeenWebhook, Source, utcnow
@@ -80,14 +82,18 @@ _INTAKE_SOURCE = select(
 
 
 def intake_source(
-    session: Session, source_id: str, webhook_id: str | None
+    session: Session | Connection, source_id: str, webhook_id: str | None
 ) -> tuple[IntakeSource | None, bool]:
-    """The source and whether it has sent ``webhook_id`` before, in one round trip."""
-    row = (
-        session.connection()
-        .execute(_INTAKE_SOURCE, {"source_id": source_id, "webhook_id": webhook_id or ""})
-        .one_or_none()
-    )
+    """The source and whether it has sent ``webhook_id`` before, in one round trip.
+
+    On a bare connection (core.db.autocommit_connection) a stale one is tried once more.
+    """
+    parameters = {"source_id": source_id, "webhook_id": webhook_id or ""}
+    if isinstance(session, Session):
+        result = session.connection().execute(_INTAKE_SOURCE, parameters)
+    else:
+        result = execute_retrying_stale(session, _INTAKE_SOURCE, parameters)
+    row = result.one_or_none()
     if row is None:
         return None, False
     secret, previous, expires, max_body_chars, replayed = row
@@ -143,21 +149,91 @@ def remember_webhook(session: Session, source_id: str, webhook_id: str) -> None:
         raise WebhookReplayed(webhook_id)
 
 
-def accept_comment(
-    session: Session, source_id: str, webhook_id: str, incoming: IncomingComment
-) -> Accepted:
-    """Remember the webhook id and store the comment in the caller's transaction.
+# PostgreSQL's hot path: the comment, its webhook id and its first revision in one statement
+# (data-modifying CTEs). The webhook id and the revision are written only when the comment is new;
+# a webhook id stored before fails the whole statement (its primary key), comment included.
+_NEW_COMMENT_COLUMNS = (
+    "id", "source_id", "external_id", "thread_id", "thread_url", "thread_title", "author_name",
+    "author_email", "author_id", "parent_external_id", "body", "body_sha256", "revision",
+    "language", "ip", "user_agent", "cms_created_at", "status", "event_seq", "received_at",
+    "updated_at",
+)  # fmt: skip
 
-    The intake's hot path: a new comment is three INSERTs with no ORM unit of work. A comment
-    the source sent before (a duplicate or an edit) is locked and updated through the ORM; the
-    caller commits, then queues scoring for a new or edited one. This is the one way to store a
-    comment. Raises WebhookReplayed when the webhook id was already stored.
+
+def _typed(table: Table, column: str, name: str | None = None) -> Any:
+    return bindparam(name or column, type_=table.c[column].type)
+
+
+def _new_comment_statement() -> Executable:
+    new_comment = (
+        postgresql.insert(_COMMENTS)
+        .values({name: _typed(_COMMENTS, name) for name in _NEW_COMMENT_COLUMNS})
+        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        .returning(_COMMENTS.c.id)
+        .cte("new_comment")
+    )
+    new_webhook = insert(_SEEN_WEBHOOKS).from_select(
+        ["source_id", "webhook_id", "received_at"],
+        select(
+            _typed(_SEEN_WEBHOOKS, "source_id"),
+            _typed(_SEEN_WEBHOOKS, "webhook_id"),
+            _typed(_SEEN_WEBHOOKS, "received_at"),
+        ).select_from(new_comment),
+    )
+    first_revision = insert(_REVISIONS).from_select(
+        ["comment_id", "number", "body", "body_sha256", "received_at"],
+        select(
+            new_comment.c.id,
+            _typed(_REVISIONS, "number", "revision"),
+            _typed(_REVISIONS, "body"),
+            _typed(_REVISIONS, "body_sha256"),
+            _typed(_REVISIONS, "received_at"),
+        ),
+    )
+    return (
+        select(new_comment.c.id)
+        .add_cte(new_webhook.cte("new_webhook"))
+        .add_cte(first_revision.cte("first_revision"))
+    )
+
+
+_NEW_COMMENT = _new_comment_statement()
+# PostgreSQL's SQLSTATE for a unique violation (here: the webhook id's primary key).
+_UNIQUE_VIOLATION = "23505"
+
+
+def accept_new_comment(
+    connection: Connection, source_id: str, webhook_id: str, incoming: IncomingComment
+) -> Accepted | None:
+    """Store a comment the source never sent before, with its webhook id and first revision,
+    in one statement on an autocommit PostgreSQL connection: committed when this returns.
+
+    None when the source sent this comment before (nothing was written: the caller stores it
+    with accept_comment, which handles duplicates and edits). Raises WebhookReplayed when the
+    webhook id was already stored (nothing was written either).
     """
-    remember_webhook(session, source_id, webhook_id)
     body_hash = sha256_hex(incoming.body)
     comment_id = new_id("cmt")[:36]
     now = utcnow()
     row = {
+        **_comment_row(comment_id, source_id, incoming, body_hash, now),
+        "webhook_id": webhook_id,
+    }
+    try:
+        created = connection.execute(_NEW_COMMENT, row).first()
+    except sa_exc.IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION:
+            raise WebhookReplayed(webhook_id) from None
+        raise
+    if created is None:
+        return None
+    return Accepted(comment_id, Receipt.CREATED, 1, Status.PENDING.value)
+
+
+def _comment_row(
+    comment_id: str, source_id: str, incoming: IncomingComment, body_hash: str, now: datetime
+) -> dict[str, Any]:
+    return {
         "id": comment_id,
         "source_id": source_id,
         "external_id": incoming.external_id,
@@ -180,6 +256,23 @@ def accept_comment(
         "received_at": now,
         "updated_at": now,
     }
+
+
+def accept_comment(
+    session: Session, source_id: str, webhook_id: str, incoming: IncomingComment
+) -> Accepted:
+    """Remember the webhook id and store the comment in the caller's transaction.
+
+    The intake's hot path: a new comment is three INSERTs with no ORM unit of work. A comment
+    the source sent before (a duplicate or an edit) is locked and updated through the ORM; the
+    caller commits, then queues scoring for a new or edited one. This is the one way to store a
+    comment. Raises WebhookReplayed when the webhook id was already stored.
+    """
+    remember_webhook(session, source_id, webhook_id)
+    body_hash = sha256_hex(incoming.body)
+    comment_id = new_id("cmt")[:36]
+    now = utcnow()
+    row = _comment_row(comment_id, source_id, incoming, body_hash, now)
     if _insert_new(session, _COMMENTS, row, ("source_id", "external_id")):
         session.connection().execute(
             _INSERT_REVISION,

@@ -149,9 +149,6 @@ def file_sha256(data_dir: Path | None, name: str) -> dict[str, str]:
     root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
     digests = {}
     for file_name in ADAPTERS[name].info.files:
-        digest = hashlib.sha256()
         with open(root / name / file_name, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digests[f"{name}/{file_name}"] = digest.hexdigest()
+            digests[f"{name}/{file_name}"] = hashlib.file_digest(handle, "sha256").hexdigest()
     return digests

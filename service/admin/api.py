@@ -32,7 +32,6 @@ from service.admin.schemas import (
     AuthorExport,
     DeliveryDetail,
     DeliveryList,
-    DeliveryView,
     GateView,
     ModelList,
     ModelView,
@@ -371,9 +370,7 @@ def list_deliveries() -> Any:
     filters = _delivery_args()
     with session_scope(web.settings()) as session:
         rows = deliveries.list_deliveries(session, **filters)
-    return web.json_response(
-        DeliveryList(deliveries=[DeliveryView.model_validate(r.as_json()) for r in rows])
-    )
+    return web.json_response(DeliveryList(deliveries=rows))
 
 
 @_operation(
@@ -393,17 +390,16 @@ def get_delivery(event_id: str) -> Any:
     "/v1/admin/deliveries/<event_id>/redeliver",
     "POST",
     summary="Send a dead (or delivered) event again, with a fresh retry schedule",
-    responses={202: DeliveryView, 404: "problem", 409: "problem", **WRITE_ERRORS},
+    responses={202: deliveries.DeliverySummary, 404: "problem", 409: "problem", **WRITE_ERRORS},
 )
 def redeliver(event_id: str) -> Any:
     event_id = web.known_id(event_id)
     with session_scope(web.settings()) as session:
         deliveries.redeliver(session, event_id)
         (row,) = deliveries.list_deliveries(session, limit=1, event_id=event_id)
-        view = DeliveryView.model_validate(row.as_json())
     web.queue_deliveries([event_id])
     log.info("event redelivered by hand", event_id=event_id)
-    return web.json_response(view, 202)
+    return web.json_response(row, 202)
 
 
 def model_list(session: Session) -> ModelList:

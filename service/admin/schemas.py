@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from core import deliveries
 from core.domain import LABELS
 from core.statements import GROUNDS, MAX_TEMPLATE_CHARS
-from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText
+from service.schemas import NO_NUL, HttpUrlText, Integral, PlainText, from_row
 
 # Deliveries listed at once when the caller does not say.
 PAGE_SIZE = 100
@@ -272,23 +272,8 @@ class RestoreRequest(BaseModel):
     reason: Reason
 
 
-class DeliveryView(BaseModel):
-    id: str = Field(description="Event id, also the webhook-id header of every attempt")
-    source_id: str
-    comment_id: str | None = Field(description="null for an author event (author.*)")
-    type: str
-    seq: int
-    state: Literal["pending", "delivered", "dead"]
-    attempts: int
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    created_at: datetime
-    last_status_code: int | None
-    last_error: str | None
-
-
 class DeliveryList(BaseModel):
-    deliveries: list[DeliveryView]
+    deliveries: list[deliveries.DeliverySummary]
 
 
 class AttemptView(BaseModel):
@@ -301,7 +286,7 @@ class AttemptView(BaseModel):
 
 
 class DeliveryDetail(BaseModel):
-    delivery: DeliveryView
+    delivery: deliveries.DeliverySummary
     attempts: list[AttemptView]
 
 
@@ -310,18 +295,8 @@ def delivery_detail(session: Session, event_id: str) -> DeliveryDetail:
     attempts = deliveries.attempts_of(session, event_id)
     (row,) = [r for r in deliveries.list_deliveries(session, limit=1, event_id=event_id)]
     return DeliveryDetail(
-        delivery=DeliveryView.model_validate(row.as_json()),
-        attempts=[
-            AttemptView(
-                number=a.number,
-                url=a.url,
-                status_code=a.status_code,
-                latency_ms=a.latency_ms,
-                error=a.error,
-                started_at=a.started_at,
-            )
-            for a in attempts
-        ],
+        delivery=row,
+        attempts=[from_row(AttemptView, a) for a in attempts],
     )
 
 

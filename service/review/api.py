@@ -55,6 +55,7 @@ from service.review.schemas import (
     Thread,
     UndoRequest,
 )
+from service.schemas import from_row
 from service.web import (
     TEXT_QUERY_SCHEMA,
     json_response,
@@ -123,27 +124,16 @@ def item_out(
     viewer_id: int,
     notes: Sequence[review.Note] = (),
 ) -> ReviewItem:
-    return ReviewItem(
-        id=comment.id,
-        source_id=comment.source_id,
-        external_id=comment.external_id,
-        status=comment.status,
-        revision=comment.revision,
-        body=comment.body,
+    return from_row(
+        ReviewItem,
+        comment,
         author=Author(name=comment.author_name, id=comment.author_id),
         thread=Thread(
             id=comment.thread_id,
             title=comment.thread_title,
             url=safe_http_url(comment.thread_url),
         ),
-        parent=(
-            Parent(
-                id=parent.id, author_name=parent.author_name, body=parent.body, status=parent.status
-            )
-            if parent is not None
-            else None
-        ),
-        scores=comment.scores,
+        parent=from_row(Parent, parent) if parent is not None else None,
         risk=review.risk_of(comment),
         highlights=[[int(s), int(e)] for s, e, *_ in comment.highlights or []],
         explanation=[
@@ -155,8 +145,6 @@ def item_out(
         ],
         reasons=review.latest_reasons(comment),
         suggested_reject_reason=review.suggested_reject_reason(comment.scores),
-        received_at=comment.received_at,
-        decided_at=comment.decided_at,
         claimed_by_me=comment.claimed_by == viewer_id,
         notes=[NoteOut.from_note(note) for note in notes],
     )
@@ -165,18 +153,11 @@ def item_out(
 def decision_out(
     decision: Decision, moderator: str | None, event: Event | None = None
 ) -> DecisionOut:
-    return DecisionOut(
-        id=decision.id,
-        comment_id=decision.comment_id,
-        status=decision.status,
-        previous_status=decision.previous_status,
-        actor=decision.actor,
-        model_version=decision.model_version,
+    return from_row(
+        DecisionOut,
+        decision,
         moderator=moderator,
-        reason_code=decision.reason_code,
-        note=decision.note,
         reasons=list(decision.reasons),
-        created_at=decision.created_at,
         event_id=event.id if event is not None else None,
     )
 

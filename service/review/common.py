@@ -21,7 +21,15 @@ from core.settings import Settings
 from service.auth import Moderator
 from service.review import together
 from service.review.schemas import PersonInQueue
-from service.web import choice_arg, datetime_arg, int_arg, queue_deliveries, settings, text_arg
+from service.web import (
+    choice_arg,
+    datetime_arg,
+    int_arg,
+    queue_deliveries,
+    queue_scoring,
+    settings,
+    text_arg,
+)
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -118,6 +126,8 @@ def commit_decisions(
     for _, comment_id, status, _ in decided:
         log.info(message, comment_id=comment_id, moderator_id=moderator.id, status=status)
     queue_deliveries(event_id for *_, event_id in decided)
+    # An undo that gave a comment back to the model: score it now, not at the next sweep.
+    queue_scoring(outcome.awaiting_model)
     if undo:
         together.forget_action(configured, moderator)
     elif latest is not None:

@@ -6,9 +6,9 @@ static/review.js adds the keyboard, claims, bulk actions and undo on top, throug
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -20,7 +20,6 @@ from core.db import session_scope
 from core.domain import Status
 from core.explanations import card_labels
 from core.reasons import describe_reasons
-from core.review import AuditFilters
 from core.tables import Comment, Source
 from service.auth import current_moderator, login_required
 from service.errors import ApiError
@@ -31,6 +30,8 @@ from service.web import queue_deliveries, safe_http_url, settings
 log = structlog.stdlib.get_logger(__name__)
 
 bp = Blueprint("pages", __name__)
+
+Parsed = TypeVar("Parsed")
 
 
 def _return_to() -> str:
@@ -53,10 +54,8 @@ def _source_names(session: Any) -> list[tuple[str, str]]:
 @login_required
 def queue() -> Any:
     moderator = current_moderator()
-    try:
-        filters = common.queue_filters(request.args)
-    except ApiError as error:
-        _flash_refusal(error)
+    filters = _from_args(common.queue_filters)
+    if filters is None:
         return redirect(url_for("pages.queue"))
     together.mark_present(settings(), moderator)
     with session_scope(settings()) as session:
@@ -278,10 +277,10 @@ def reinstate(comment_id: str) -> Any:
     )
 
 
-def _audit_filters() -> AuditFilters | None:
-    """The audit page's filters, or None (the refusal flashed) when one is unusable."""
+def _from_args(parse: Callable[[MultiDict[str, str]], Parsed]) -> Parsed | None:
+    """What parse reads from the query, or None (the refusal flashed) when a value is unusable."""
     try:
-        return common.audit_filters(request.args)
+        return parse(request.args)
     except ApiError as error:
         _flash_refusal(error)
         return None
@@ -290,7 +289,7 @@ def _audit_filters() -> AuditFilters | None:
 @bp.get("/moderate/audit")
 @login_required
 def audit() -> Any:
-    filters = _audit_filters()
+    filters = _from_args(common.audit_filters)
     if filters is None:
         return redirect(url_for("pages.audit"))
     with session_scope(settings()) as session:
@@ -308,7 +307,7 @@ def audit() -> Any:
 @bp.get("/moderate/audit.csv")
 @login_required
 def audit_csv() -> Any:
-    filters = _audit_filters()
+    filters = _from_args(common.audit_filters)
     if filters is None:
         return redirect(url_for("pages.audit"))
     return common.audit_csv_response(filters)
@@ -318,10 +317,8 @@ def audit_csv() -> Any:
 @login_required
 def appeals_page() -> Any:
     moderator = current_moderator()
-    try:
-        state = common.appeal_state(request.args)
-    except ApiError as error:
-        _flash_refusal(error)
+    state = _from_args(common.appeal_state)
+    if state is None:
         return redirect(url_for("pages.appeals_page"))
     with session_scope(settings()) as session:
         found = appeals.list_appeals(session, state)

@@ -16,7 +16,7 @@ RATIO_LINE = re.compile(r"^RATIO .*\d+\.\d\d", re.MULTILINE)
 
 
 class TestBenchSmoke:
-    @pytest.mark.parametrize("name", ["intake", "e2e", "soak", "cpu_profile", "whatif"])
+    @pytest.mark.parametrize("name", ["intake", "e2e", "soak", "cpu_profile", "whatif", "delivery"])
     def test_bench_smoke_prints_its_ratio_line(self, name: str) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "bench", name, "--smoke"],

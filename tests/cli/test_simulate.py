@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 
 from cli.main import cli
 from cli.simulate import (
+    REOPEN_MAX_READERS,
     SAMPLE_COMMENTS,
     SAMPLES,
     Inbox,
@@ -29,8 +30,10 @@ from cli.simulate import (
 from core.db import session_scope
 from core.domain import utf16_length
 from core.settings import Settings
+from core.store import create_source
 from core.tables import Comment
 from service import create_app
+from tests.cli.helpers import free_port
 from tests.integration.workers import (
     WORDLIST_APP,
     WorkerProcess,
@@ -100,6 +103,28 @@ class TestSimulate:
         }
         # Every built-in sample is checked against its kind (the word-list model misses some).
         assert report["samples_as_their_kind"] + len(report["samples_not_as_their_kind"]) == 25
+        # What came of them: reports reopened approved comments into the Reported tab, one was
+        # upheld and one dismissed; the appeals landed in the Appeals tab, the rejecting
+        # moderator was refused, a second decided; the CMS heard every resolution.
+        checks = {c["check"]: c for c in report["checks"]}
+        assert all(c["ok"] is True for c in report["checks"]), report["checks"]
+        assert set(checks) == {
+            "reports reopen an approved comment",
+            "the CMS hears the comment was reported",
+            "it is in the Reported tab",
+            "reports upheld: the CMS is told",
+            "reports dismissed: the CMS is told",
+            "a moderator's rejection can be appealed",
+            "appeals land in the Appeals tab",
+            "the rejecting moderator cannot decide its appeal",
+            "appeals decided by a second moderator reach the CMS",
+        }
+        assert checks["appeals land in the Appeals tab"]["detail"].startswith(
+            f"{rejected + 1} of {rejected + 1} listed"
+        )
+        assert report["outcomes"] == {
+            k: v for k, v in report["outcomes"].items() if k != "comment.reported"
+        }
 
     @pytest.mark.integration
     def test_simulate_posts_the_texts_of_a_csv(
@@ -113,6 +138,32 @@ class TestSimulate:
         with session_scope(settings) as session:
             bodies = sorted(session.scalars(select(Comment.body)))
         assert bodies == sorted(["First, a comment with a comma.", "Second one."] * 2)
+
+    @pytest.mark.integration
+    def test_simulate_fails_clearly_when_reports_never_reopen_a_comment(
+        self, settings: Settings, service_url: str, worker: WorkerProcess
+    ) -> None:
+        port = free_port()
+        with session_scope(settings) as session:
+            created = create_source(
+                session,
+                "Unreachable threshold",
+                callback_url=f"http://127.0.0.1:{port}/moderation-callback",
+            )
+            created.source.report_threshold = 1000.0
+            source = (created.source.id, created.secret, created.token)
+        result = run(
+            "--url", service_url, "--count", "10", "--rate", "0", "--receiver-port", str(port),
+            "--source-id", source[0], "--secret", source[1], "--token", source[2],
+        )  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert "checked    WRONG reports reopen an approved comment" in result.stdout
+        assert "wrong outcome: reports reopen an approved comment: cmt_" in result.stderr
+        assert f"not reopened after {REOPEN_MAX_READERS} readers' reports" in result.stderr
+        # Nothing reopened, nothing upheld; the first ten samples are ordinary: nothing appealed.
+        assert "checked    n/a   appeals land in the Appeals tab: nothing was appealed" in (
+            result.stdout
+        )
 
     def test_simulate_says_when_the_service_is_not_up(self, settings: Settings) -> None:
         result = run("--url", "http://127.0.0.1:9", "--count", "1")

@@ -6,13 +6,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import authors
+from core.authors import SanctionKind
 from core.db import session_scope
 from core.domain import Status
-from core.moderation import moderate_comment, score_text
+from core.moderation import moderate_comment, moderate_comments, score_text
 from core.settings import Settings
 from core.store import create_source, record_decision
 from core.tables import Comment, Decision, Event, Source
 from tests.comments import incoming, receive
+from tests.core.test_unscored import callbacks, history, settle, waiting_comment
 from tests.wordlist_scorer import WordListScorer
 
 BENIGN = "Thanks for the clear reporting on the council budget."
@@ -160,6 +163,123 @@ class TestModerateComment:
             assert decisions_of(session, comment_id) == []
 
 
+def store_comments(settings: Settings, bodies: Sequence[str]) -> tuple[str, list[str]]:
+    """A committed source and one pending comment per body; returns (source id, comment ids)."""
+    with session_scope(settings) as session:
+        source = create_source(session, "Daily Planet").source
+        ids = [
+            receive(session, source.id, incoming(body, f"cms-{n}")).id
+            for n, body in enumerate(bodies)
+        ]
+        return source.id, ids
+
+
+def moderate_batch(settings: Settings, comment_ids: Sequence[str], scorer: WordListScorer) -> int:
+    """moderate_comments in one committed transaction; how many comments it decided."""
+    with session_scope(settings) as session:
+        return len(moderate_comments(session, comment_ids, scorer))
+
+
+def outcome_of(session: Session, comment_id: str) -> tuple[object, ...]:
+    """What a decision leaves on the comment and its history, ids and times left out."""
+    comment = session.get_one(Comment, comment_id)
+    [decision] = decisions_of(session, comment_id)
+    [event] = session.scalars(select(Event).where(Event.comment_id == comment_id))
+    return (
+        comment.status,
+        comment.scores,
+        comment.highlights,
+        comment.explanation,
+        decision.reasons,
+        decision.model_version,
+        decision.policy,
+        event.type,
+        event.seq,
+        event.payload["data"]["status"],
+    )
+
+
+class TestModerateComments:
+    def test_moderate_comments_decides_each_with_one_model_call(self, settings: Settings) -> None:
+        bodies = [BENIGN, TOXIC, BENIGN, "Win at the casino tonight"]
+        _, ids = store_comments(settings, bodies)
+        scorer = WordListScorer()
+        assert moderate_batch(settings, ids, scorer) == 4
+        assert scorer.calls == 1
+        with session_scope(settings) as session:
+            statuses = [session.get_one(Comment, i).status for i in ids]
+            assert statuses == ["approved", "flagged", "approved", "flagged"]
+            assert [len(decisions_of(session, i)) for i in ids] == [1, 1, 1, 1]
+
+    def test_moderate_comments_matches_one_by_one(self, settings: Settings) -> None:
+        bodies = [BENIGN, TOXIC, "Win at the casino tonight", "vermin, all of them"]
+        _, one_by_one = store_comments(settings, bodies)
+        _, batched = store_comments(settings, bodies)
+        for comment_id in one_by_one:
+            moderate(settings, comment_id, WordListScorer())
+        moderate_batch(settings, batched, WordListScorer())
+        with session_scope(settings) as session:
+            expected = [outcome_of(session, i) for i in one_by_one]
+            assert [outcome_of(session, i) for i in batched] == expected
+
+    def test_moderate_comments_twice_and_repeated_ids_decide_once(self, settings: Settings) -> None:
+        _, ids = store_comments(settings, [BENIGN, TOXIC])
+        scorer = WordListScorer()
+        assert moderate_batch(settings, [*ids, ids[0], "cmt_does_not_exist"], scorer) == 2
+        assert moderate_batch(settings, ids, scorer) == 0
+        with session_scope(settings) as session:
+            assert [len(decisions_of(session, i)) for i in ids] == [1, 1]
+            count = select(func.count()).select_from(Event).where(Event.comment_id.in_(ids))
+            assert session.scalar(count) == 2
+        # Decided comments are not even scored again.
+        assert scorer.calls == 1
+
+    def test_moderate_comments_skips_alone_one_decided_while_scoring(
+        self, settings: Settings
+    ) -> None:
+        _, ids = store_comments(settings, [TOXIC, BENIGN, TOXIC])
+        assert moderate_batch(settings, ids, DecidingWhileScoring(settings, ids[1])) == 2
+        with session_scope(settings) as session:
+            actors = [[d.actor for d in decisions_of(session, i)] for i in ids]
+            assert actors == [["model"], ["moderator"], ["model"]]
+
+    def test_moderate_comments_skips_alone_one_edited_while_scoring(
+        self, settings: Settings
+    ) -> None:
+        source_id, ids = store_comments(settings, [BENIGN, BENIGN])
+        # The edit is of cms-0, the first comment.
+        scorer = EditingWhileScoring(settings, source_id, TOXIC, external_id="cms-0")
+        assert moderate_batch(settings, ids, scorer) == 1
+        with session_scope(settings) as session:
+            edited = session.get_one(Comment, ids[0])
+            assert (edited.status, edited.revision) == ("pending", 2)
+            assert decisions_of(session, ids[0]) == []
+            assert session.get_one(Comment, ids[1]).status == "approved"
+
+    def test_moderate_comments_replaces_a_provisional_approval(self, settings: Settings) -> None:
+        _, comment_id = waiting_comment(settings, "fail-open")
+        settle(settings)
+        assert moderate_batch(settings, [comment_id], WordListScorer()) == 1
+        assert history(settings, comment_id) == [
+            ("system", "approved", "unscored"),
+            ("model", "flagged", "replaces_provisional"),
+        ]
+        assert callbacks(settings, comment_id)[-1] == (2, "comment.flagged", False, "flagged")
+
+    def test_moderate_comments_rejects_a_banned_authors_comment(self, settings: Settings) -> None:
+        source_id, ids = store_comments(settings, [BENIGN])
+        with session_scope(settings) as session:
+            authors.sanction_author(
+                session, source_id, "reader@example.org", SanctionKind.BAN, "spam", by="m"
+            )
+        moderate_batch(settings, ids, WordListScorer())
+        with session_scope(settings) as session:
+            [decision] = decisions_of(session, ids[0])
+            assert decision.status == "rejected"
+            assert [r["kind"] for r in decision.reasons] == ["sanction"]
+            assert decision.statement is not None
+
+
 class TestScoreText:
     def test_score_text_maps_labels_to_floats(self, settings: Settings) -> None:
         scores = score_text(WordListScorer(), "casino")
@@ -184,12 +304,15 @@ class DecidingWhileScoring(WordListScorer):
 class EditingWhileScoring(WordListScorer):
     """A scorer during whose work the CMS sends an edit of the comment."""
 
-    def __init__(self, settings: Settings, source_id: str, new_body: str) -> None:
+    def __init__(
+        self, settings: Settings, source_id: str, new_body: str, external_id: str = "cms-1"
+    ) -> None:
         super().__init__()
         self.settings, self.source_id, self.new_body = settings, source_id, new_body
+        self.external_id = external_id
 
     def predict_proba(self, texts: Sequence[str]) -> list[list[float]]:
         with session_scope(self.settings) as other:
             source = other.get_one(Source, self.source_id)
-            receive(other, source.id, incoming(self.new_body))
+            receive(other, source.id, incoming(self.new_body, self.external_id))
         return super().predict_proba(texts)

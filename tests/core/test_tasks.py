@@ -12,7 +12,7 @@ from celery import Celery
 
 from core.logging import bind_request_id, clear_log_context
 from core.settings import Settings
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT, queue_task
+from core.tasks import DELIVER_DUE, DELIVER_EVENT, SCORE_COMMENT, queue_task
 from service.queue import create_client
 
 # Nothing listens on port 1: a broker that is away.
@@ -48,15 +48,16 @@ class TestQueueTask:
         assert (headers["task"], headers["argsrepr"]) == (SCORE_COMMENT, "['cmt_1']")
         assert headers["request_id"] == request_id
 
+    @pytest.mark.parametrize("task", [DELIVER_EVENT, DELIVER_DUE])
     def test_queue_task_routes_deliveries_to_the_delivery_queue(
-        self, settings: Settings, broker: redis.Redis, sender: Celery, request_id: str
+        self, settings: Settings, broker: redis.Redis, sender: Celery, request_id: str, task: str
     ) -> None:
-        assert queue_task(sender, DELIVER_EVENT, "msg_1", countdown=30) is True
+        assert queue_task(sender, task, "msg_1", countdown=30) is True
         assert queued(broker, settings.queue_name) == []
         (message,) = queued(broker, settings.delivery_queue_name)
         headers = message["headers"]
         assert isinstance(headers, dict)
-        assert (headers["task"], headers["request_id"]) == (DELIVER_EVENT, request_id)
+        assert (headers["task"], headers["request_id"]) == (task, request_id)
         assert headers["eta"] is not None
 
     def test_queue_task_leaves_the_outbox_row_when_the_broker_is_away(

@@ -15,10 +15,10 @@ from core.authors import SanctionKind
 from core.db import session_scope
 from core.domain import Status
 from core.moderation import moderate_comment
-from core.review import decide
+from core.review import decide, undo
 from core.settings import Settings
 from core.sources import InvalidSourceChange, SourceChanges, update_source
-from core.store import create_source
+from core.store import create_source, stale_pending_ids
 from core.tables import Comment, Decision, Event, Revision, User
 from core.unscored import settle_unscored
 from tests.comments import incoming, receive
@@ -188,6 +188,104 @@ class TestFailClosed:
             ("model", status, "score"),
         ]
         assert [seq for seq, *_ in callbacks(settings, comment_id)] == [1, 2]
+
+
+def moderator_id(settings: Settings) -> int:
+    with session_scope(settings) as session:
+        moderator = User(
+            email=f"mod-{uuid.uuid4().hex[:8]}@example.org", password_hash="x", role="moderator"
+        )
+        session.add(moderator)
+        session.flush()
+        return moderator.id
+
+
+def decide_then_undo(settings: Settings, comment_id: str, status: Status) -> list[str]:
+    """A moderator decides the comment, then takes it back; the comments awaiting the model."""
+    user_id = moderator_id(settings)
+    with session_scope(settings) as session:
+        decide(
+            session,
+            comment_id,
+            user_id,
+            status,
+            reason_code="toxic" if status == "rejected" else None,
+        )
+    with session_scope(settings) as session:
+        return undo(session, user_id).awaiting_model
+
+
+class TestUndoBeforeTheModel:
+    """Undoing a moderator's decision on a comment the model had not decided gives it back to
+    the model: the worker (or the sweeper's re-queue) decides it, once."""
+
+    def test_undo_on_a_provisional_approval_awaits_the_model_again(
+        self, settings: Settings
+    ) -> None:
+        _, comment_id = waiting_comment(settings, "fail-open")
+        settle(settings)
+        assert decide_then_undo(settings, comment_id, Status.REJECTED) == [comment_id]
+        assert comment_state(settings, comment_id) == ("approved", "provisional")
+        with session_scope(settings) as session:
+            assert comment_id in stale_pending_ids(session, timedelta(seconds=-1))
+        assert moderate(settings, comment_id)
+        assert not moderate(settings, comment_id)
+        status, unscored = comment_state(settings, comment_id)
+        assert unscored is None and status in ("flagged", "rejected")
+        assert history(settings, comment_id) == [
+            ("system", "approved", "unscored"),
+            ("moderator", "rejected", "moderator"),
+            ("moderator", "approved", "undo"),
+            ("model", status, "replaces_provisional"),
+        ]
+        provisional = [p for _, _, p, _ in callbacks(settings, comment_id)]
+        assert provisional == [True, False, True, False]
+
+    def test_undo_on_a_held_comment_holds_it_for_the_model_again(self, settings: Settings) -> None:
+        _, comment_id = waiting_comment(settings, "fail-closed")
+        settle(settings)
+        assert decide_then_undo(settings, comment_id, Status.APPROVED) == [comment_id]
+        assert comment_state(settings, comment_id) == ("pending", "held")
+        with session_scope(settings) as session:
+            assert session.get_one(Comment, comment_id).decided_at is None
+        assert moderate(settings, comment_id)
+        status, unscored = comment_state(settings, comment_id)
+        assert unscored is None and status in ("flagged", "rejected")
+        assert [actor for actor, _, _ in history(settings, comment_id)] == [
+            "system", "moderator", "moderator", "model"
+        ]  # fmt: skip
+        types = [t for _, t, _, _ in callbacks(settings, comment_id)]
+        assert types == [
+            "comment.unscored",
+            "comment.approved",
+            "comment.unscored",
+            f"comment.{status}",
+        ]
+
+    def test_undo_on_a_comment_decided_before_any_wait_leaves_it_pending(
+        self, settings: Settings
+    ) -> None:
+        _, comment_id = waiting_comment(settings, "fail-closed", waited=WAIT / 2)
+        assert decide_then_undo(settings, comment_id, Status.REJECTED) == [comment_id]
+        assert comment_state(settings, comment_id) == ("pending", None)
+        assert moderate(settings, comment_id)
+
+    def test_a_second_undo_cycle_still_restores_the_provisional_mark(
+        self, settings: Settings
+    ) -> None:
+        _, comment_id = waiting_comment(settings, "fail-open")
+        settle(settings)
+        decide_then_undo(settings, comment_id, Status.REJECTED)
+        decide_then_undo(settings, comment_id, Status.REJECTED)
+        assert comment_state(settings, comment_id) == ("approved", "provisional")
+
+    def test_undo_after_the_model_decided_restores_no_mark(self, settings: Settings) -> None:
+        _, comment_id = waiting_comment(settings, "fail-open")
+        settle(settings)
+        assert moderate(settings, comment_id)
+        status, _ = comment_state(settings, comment_id)
+        assert decide_then_undo(settings, comment_id, Status.APPROVED) == []
+        assert comment_state(settings, comment_id) == (status, None)
 
 
 class TestUnscoredSettings:

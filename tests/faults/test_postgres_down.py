@@ -120,3 +120,26 @@ class TestPostgresDown:
         start_worker(beat=True)
         wait_until_settled(settings, receiver, ledger.accepted, timeout=90)
         assert_nothing_lost_nothing_twice(settings, source, receiver, ledger.accepted)
+
+
+class TestPostgresRestarted:
+    def test_postgres_restart_between_requests_costs_no_refusal(
+        self,
+        settings: Settings,
+        source: NewSource,
+        client: FlaskClient,
+        postgres_server: PostgresServer,
+    ) -> None:
+        # The intake's connections are lent without a ping: a restart leaves every pooled
+        # connection stale, and the first request after it must still be stored, not refused.
+        ledger = Ledger()
+        for _ in range(3):
+            hook = signed_comment()
+            ledger.record(hook, post(client, source, hook))
+        postgres_server.stop("fast")
+        postgres_server.start()
+        for _ in range(3):
+            hook = signed_comment()
+            ledger.record(hook, post(client, source, hook))
+        assert len(ledger.accepted) == 6, ledger.refused
+        assert stored_comment_ids(settings, source) == set(ledger.accepted)

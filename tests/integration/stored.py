@@ -47,7 +47,10 @@ def decided(settings: Settings, comment_id: str) -> str | None:
 
 def decisions_of(settings: Settings, comment_id: str) -> list[tuple[int, str, str]]:
     with session_scope(settings) as session:
-        rows = session.scalars(select(Decision).where(Decision.comment_id == comment_id))
+        # In the order they were made (an index on (comment_id, actor) orders them otherwise).
+        rows = session.scalars(
+            select(Decision).where(Decision.comment_id == comment_id).order_by(Decision.id)
+        )
         return [(d.revision, d.status, d.actor) for d in rows]
 
 

@@ -21,7 +21,7 @@ from tests.integration.stored import (
     status_of,
     store_comment,
 )
-from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for
+from tests.integration.workers import WORDLIST_APP, StartWorker, wait_for, waiting_or_unacked
 
 # Sweep every second, and count a comment as stale after one second pending.
 FAST_SWEEPS = {"SWEEP_INTERVAL_SECONDS": "1", "STALE_PENDING_AFTER_SECONDS": "1"}
@@ -31,12 +31,20 @@ pytestmark = [
     pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True),
 ]
 
+# Both designs of the scoring task: one comment per task, and batches (the default).
+DESIGNS = {"per-comment": {"SCORE_BATCH_SIZE": "1"}, "batched": {"SCORE_BATCH_SIZE": "100"}}
+
+
+@pytest.fixture(params=sorted(DESIGNS))
+def design(request: pytest.FixtureRequest) -> dict[str, str]:
+    return DESIGNS[request.param]
+
 
 class TestScoreCommentTask:
     def test_score_comment_decides_through_real_worker(
-        self, settings: Settings, start_worker: StartWorker
+        self, settings: Settings, start_worker: StartWorker, design: dict[str, str]
     ) -> None:
-        start_worker(WORDLIST_APP)
+        start_worker(WORDLIST_APP, **design)
         benign, toxic = store_comment(settings, BENIGN, "a"), store_comment(settings, TOXIC, "b")
         queue_scoring(settings, benign)
         queue_scoring(settings, toxic)
@@ -46,20 +54,29 @@ class TestScoreCommentTask:
         assert events_of(settings, toxic) == ["comment.flagged"]
 
     def test_score_comment_twice_decides_once(
-        self, settings: Settings, start_worker: StartWorker
+        self,
+        settings: Settings,
+        start_worker: StartWorker,
+        redis_client: redis.Redis,
+        design: dict[str, str],
     ) -> None:
-        worker = start_worker(WORDLIST_APP)
+        start_worker(WORDLIST_APP, **design)
         comment_id = store_comment(settings, TOXIC)
         queue_scoring(settings, comment_id)
         queue_scoring(settings, comment_id)
         wait_for(lambda: decided(settings, comment_id))
-        # Both messages consumed: the second one found the comment decided and did nothing.
-        wait_for(lambda: worker.log_text().count("succeeded in") >= 2)
+        # Both messages consumed and acknowledged: the second one (in the same batch or the
+        # next) found the comment decided and did nothing.
+        wait_for(lambda: not waiting_or_unacked(redis_client, settings.queue_name))
         assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
         assert events_of(settings, comment_id) == ["comment.flagged"]
 
     def test_score_comment_is_not_held_up_by_a_delivery_backlog(
-        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+        self,
+        settings: Settings,
+        start_worker: StartWorker,
+        redis_client: redis.Redis,
+        design: dict[str, str],
     ) -> None:
         # Deliveries have their own queue, served in turn with the scoring one: a comment
         # queued behind 2,000 deliveries is decided while most of them still wait.
@@ -68,23 +85,27 @@ class TestScoreCommentTask:
             client.send_task(DELIVER_EVENT, args=[f"msg_backlog_{n}"])
         comment_id = store_comment(settings, TOXIC)
         queue_scoring(settings, comment_id)
-        start_worker(WORDLIST_APP)
+        start_worker(WORDLIST_APP, **design)
         assert wait_for(lambda: decided(settings, comment_id)) == "flagged"
         assert redis_client.llen(settings.delivery_queue_name) > 1000
 
     def test_score_comment_queued_while_no_worker_runs_is_decided_once(
-        self, settings: Settings, start_worker: StartWorker
+        self, settings: Settings, start_worker: StartWorker, design: dict[str, str]
     ) -> None:
         comment_id = store_comment(settings, BENIGN)
         queue_scoring(settings, comment_id)
-        start_worker(WORDLIST_APP)
+        start_worker(WORDLIST_APP, **design)
         assert wait_for(lambda: decided(settings, comment_id)) == "approved"
         assert decisions_of(settings, comment_id) == [(1, "approved", "model")]
 
     def test_score_comment_survives_worker_killed_holding_message(
-        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+        self,
+        settings: Settings,
+        start_worker: StartWorker,
+        redis_client: redis.Redis,
+        design: dict[str, str],
     ) -> None:
-        first = start_worker(WORDLIST_APP)
+        first = start_worker(WORDLIST_APP, **design)
         # Freeze the pool process: the worker takes the message but cannot run it (nor ack it).
         [child] = first.child_pids()
         os.kill(child, signal.SIGSTOP)
@@ -96,14 +117,18 @@ class TestScoreCommentTask:
 
         # The message died with the worker (Redis would give it back only after its visibility
         # timeout); the sweeper finds the comment pending and queues it again.
-        start_worker(WORDLIST_APP, beat=True, **FAST_SWEEPS)
+        start_worker(WORDLIST_APP, beat=True, **FAST_SWEEPS, **design)
         assert wait_for(lambda: decided(settings, comment_id)) == "flagged"
         assert decisions_of(settings, comment_id) == [(1, "flagged", "model")]
 
     def test_score_comment_survives_pool_process_killed_holding_message(
-        self, settings: Settings, start_worker: StartWorker, redis_client: redis.Redis
+        self,
+        settings: Settings,
+        start_worker: StartWorker,
+        redis_client: redis.Redis,
+        design: dict[str, str],
     ) -> None:
-        worker = start_worker(WORDLIST_APP)
+        worker = start_worker(WORDLIST_APP, **design)
         [child] = worker.child_pids()
         os.kill(child, signal.SIGSTOP)
         comment_id = store_comment(settings, TOXIC)
@@ -117,9 +142,9 @@ class TestScoreCommentTask:
         assert child not in worker.child_pids()
 
     def test_score_comment_logs_under_the_queued_request_id(
-        self, settings: Settings, start_worker: StartWorker
+        self, settings: Settings, start_worker: StartWorker, design: dict[str, str]
     ) -> None:
-        worker = start_worker(WORDLIST_APP)
+        worker = start_worker(WORDLIST_APP, **design)
         comment_id = store_comment(settings, BENIGN)
         create_client(settings).send_task(
             SCORE_COMMENT, args=[comment_id], headers={"request_id": "req-trace-0042"}

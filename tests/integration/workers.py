@@ -134,6 +134,12 @@ def forget_queues(client: redis.Redis, settings: Settings) -> None:
         forget_queue(client, queue)
 
 
+def waiting_or_unacked(client: redis.Redis, queue: str) -> int:
+    """Messages of `queue` still waiting in it or taken and not yet acknowledged."""
+    unacked = sum(1 for _, raw in client.hscan_iter("unacked") if json.loads(raw)[2] == queue)
+    return int(client.llen(queue)) + unacked
+
+
 def forget_queue(client: redis.Redis, queue: str) -> None:
     """Remove a test queue from Redis, with messages a killed worker left unacknowledged.
 

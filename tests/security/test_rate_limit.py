@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
 import uuid
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.settings import Settings
+from core.settings import Settings, configure
 from core.store import NewSource
-from service import create_app
+from service import create_app, limits
+from tests.faults.servers import RedisServer
 from tests.service.conftest import comment_payload, post_signed
 from tests.service.review_support import PASSWORD, csrf_token, make_account
 
@@ -46,6 +51,14 @@ def post_badly_signed(app: Flask, source_id: str, address: str) -> int:
 def random_address() -> str:
     """A documentation address (RFC 5737) no other test counts against."""
     return f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+
+
+def post_from_another_process(settings: Settings, source_id: str, secret: str, n: int) -> list[int]:
+    """n signed intake requests from a freshly started API process; their status codes."""
+    # Made this process's current settings, as `moderation api` does from its environment.
+    app = create_app({"TESTING": True}, settings=configure(**dict(settings)))
+    credentials: Any = SimpleNamespace(source=SimpleNamespace(id=source_id), secret=secret)
+    return [post_as(app, credentials) for _ in range(n)]
 
 
 def limited_app(settings: Settings, limit: str, **overrides: str) -> Flask:
@@ -86,6 +99,41 @@ class TestIntakeRateLimit:
         statuses = [post_as(app, source) for app in (first, second, first, second, first)]
         assert statuses == [202, 202, 202, 202, 429]
         assert any(b"ratelimit" in key for key in broker.scan_iter(match="*ratelimit*"))
+
+    def test_rate_limit_refuses_at_its_limit_across_two_api_processes(
+        self, settings: Settings, source: NewSource, broker: redis.Redis
+    ) -> None:
+        limited = settings.model_copy(update={"intake_rate_limit": "5/minute"})
+        spawn = multiprocessing.get_context("spawn")
+        with spawn.Pool(1) as pool:
+            other = pool.apply(
+                post_from_another_process, (limited, source.source.id, source.secret, 3)
+            )
+        here = create_app({"TESTING": True}, settings=limited)
+        assert other == [202, 202, 202]
+        assert [post_as(here, source) for _ in range(3)] == [202, 202, 429]
+
+    def test_rate_limit_counts_in_redis_again_once_redis_is_back(
+        self, settings: Settings, source: NewSource, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(limits, "REDIS_RETRY_SECONDS", 0.2)
+        server = RedisServer()
+        server.start()
+        try:
+            app = limited_app(settings, "3/minute", redis_url=server.url)
+            assert post_as(app, source) == 202
+            server.stop()
+            # Counted in memory meanwhile: the intake stays open, and still limited.
+            assert [post_as(app, source) for _ in range(4)] == [202, 202, 202, 429]
+            server.start()
+            time.sleep(0.3)
+            # The restarted Redis came back empty: the count starts again there.
+            assert [post_as(app, source) for _ in range(4)] == [202, 202, 202, 429]
+            client = redis.Redis.from_url(server.url)
+            assert any(b"ratelimit" in key for key in client.scan_iter(match="*source*"))
+            client.close()
+        finally:
+            server.cleanup()
 
     def test_rate_limit_keeps_intake_open_when_redis_is_down(
         self, settings: Settings, source: NewSource

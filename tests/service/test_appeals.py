@@ -108,6 +108,15 @@ class TestAppealIntake:
         external_id = rejected(settings, source)
         assert appeal(signed_post, external_id, **kw).status_code == status
 
+    def test_appeal_by_another_author_names_the_author_field(
+        self, signed_post: SignedPost, settings: Settings, source: NewSource
+    ) -> None:
+        external_id = rejected(settings, source)
+        body = {"author": {"id": "someone-else"}, "text": "mine"}
+        response = appeal(signed_post, external_id, body=body)
+        assert response.status_code == 422
+        assert [e["field"] for e in response.get_json()["errors"]] == ["author.id"]
+
     def test_replayed_webhook_id_is_refused(
         self, signed_post: SignedPost, settings: Settings, source: NewSource
     ) -> None:

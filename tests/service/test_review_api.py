@@ -13,10 +13,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from core.db import session_scope
-from core.domain import Status
+from core.domain import Status, Unscored
+from core.reasons import UnscoredReason
 from core.settings import Settings
-from core.store import NewSource
+from core.store import NewSource, record_decision
 from core.tables import Comment, Decision, Event
+from core.tasks import SCORE_COMMENT
 from service import create_app
 from tests.comments import incoming, receive
 from tests.service.conftest import queued_tasks
@@ -604,6 +606,34 @@ class TestReviewUndo:
             )
         assert history == ["flagged", "rejected", "flagged"]
         assert len(queued_tasks(broker, settings.delivery_queue_name)) == 2
+
+    def test_review_undo_gives_a_held_comment_back_to_the_model(
+        self,
+        client: FlaskClient,
+        settings: Settings,
+        source: NewSource,
+        moderator: Account,
+        broker: redis.Redis,
+    ) -> None:
+        comment_id = add_comment(settings, source.source.id, status=Status.PENDING)
+        with session_scope(settings) as session:
+            held = session.get_one(Comment, comment_id)
+            record_decision(
+                session,
+                held,
+                Status.PENDING,
+                actor="system",
+                reasons=[UnscoredReason(wait_seconds=60, outcome="pending")],
+                unscored=Unscored.HELD,
+            )
+        self._decide(client, moderator, comment_id)
+        response = client.post("/v1/review/undo", headers=bearer(moderator))
+        assert response.status_code == 201, response.json
+        with session_scope(settings) as session:
+            comment = session.get_one(Comment, comment_id)
+            assert (comment.status, comment.unscored) == ("pending", "held")
+        scoring = queued_tasks(broker, settings.queue_name)
+        assert [(name, args) for name, args, _ in scoring][-1] == (SCORE_COMMENT, [comment_id])
 
     def test_review_undo_takes_back_a_bulk_action(
         self, client: FlaskClient, settings: Settings, source: NewSource, moderator: Account

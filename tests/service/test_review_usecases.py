@@ -97,14 +97,15 @@ class TestUndo:
         outcome = review.undo(session, alice.id, now=decision.created_at + timedelta(seconds=9))
         assert [d.status for d, _ in outcome.decided] == ["flagged"]
 
-    def test_undo_refuses_to_return_to_pending(
+    def test_undo_gives_a_pending_comment_back_to_the_model(
         self, session: Session, settings: Settings, source: NewSource
     ) -> None:
         comment_id = add_comment(settings, source.source.id, status=Status.PENDING)
         alice = make_account(settings)
         review.decide(session, comment_id, alice.id, Status.REJECTED, "spam")
-        with pytest.raises(review.UndoRefused, match="not been scored"):
-            review.undo(session, alice.id)
+        outcome = review.undo(session, alice.id)
+        assert [d.status for d, _ in outcome.decided] == ["pending"]
+        assert outcome.awaiting_model == [comment_id]
 
     def test_undo_refuses_when_decided_again_since(
         self, session: Session, settings: Settings, source: NewSource

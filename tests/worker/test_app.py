@@ -3,10 +3,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from core.settings import Settings
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT, SWEEP
+from core.tasks import DELIVER_DUE, DELIVER_EVENT, SCORE_COMMENT, SWEEP
 from service.queue import create_client
 from worker.app import create_celery
+from worker.batches import ScoringBatches
 
 
 class TestCreateCelery:
@@ -18,7 +21,7 @@ class TestCreateCelery:
     def test_create_celery_delivers_at_least_once(self, settings: Settings) -> None:
         conf = create_celery(settings).conf
         assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
-        assert conf.worker_prefetch_multiplier == 1
+        assert conf.worker_prefetch_multiplier == settings.score_batch_size
         assert conf.task_ignore_result is True
         assert (conf.task_serializer, list(conf.accept_content)) == ("json", ["json"])
 
@@ -37,7 +40,21 @@ class TestCreateCelery:
         app = create_celery(settings)
         app.loader.import_default_modules()
         # The web process sends these names (from core.tasks) without importing the worker.
-        assert {SCORE_COMMENT, DELIVER_EVENT, SWEEP} <= set(app.tasks)
+        assert {SCORE_COMMENT, DELIVER_EVENT, DELIVER_DUE, SWEEP} <= set(app.tasks)
+
+    @pytest.mark.parametrize(("size", "batched"), [(1, False), (2, True), (100, True)])
+    def test_create_celery_scores_in_batches_unless_size_is_one(
+        self, settings: Settings, size: int, batched: bool
+    ) -> None:
+        settings.score_batch_size, settings.score_batch_wait_ms = size, 25.0
+        app = create_celery(settings)
+        app.loader.import_default_modules()
+        task = app.tasks[SCORE_COMMENT]
+        assert isinstance(task, ScoringBatches) is batched
+        assert (task.acks_late, task.reject_on_worker_lost) == (True, True)
+        assert app.conf.worker_prefetch_multiplier == size
+        if batched:
+            assert (task.flush_every, task.flush_interval) == (size, 0.025)
 
     def test_create_celery_routes_deliveries_like_the_web_client(self, settings: Settings) -> None:
         worker_routes = create_celery(settings).conf.task_routes

@@ -12,10 +12,10 @@ from sqlalchemy import update
 
 from core.db import session_scope
 from core.domain import Status
-from core.settings import Settings
+from core.settings import Settings, configure
 from core.store import create_source, record_decision
-from core.tables import Comment, SeenWebhook
-from core.tasks import DELIVER_EVENT, SCORE_COMMENT
+from core.tables import Comment, Event, SeenWebhook
+from core.tasks import DELIVER_DUE, DELIVER_EVENT, SCORE_COMMENT
 from tests.comments import incoming, receive
 from tests.integration.workers import forget_queues
 from worker.app import create_celery
@@ -70,6 +70,19 @@ def pending_event(settings: Settings, next_attempt_at: datetime) -> str:
         return event.id
 
 
+def configure_batches(settings: Settings, batch_size: int) -> Settings:
+    """The same settings with DELIVERY_BATCH_SIZE set (0: one delivery task per event)."""
+    return configure(**{**settings.model_dump(), "delivery_batch_size": batch_size})
+
+
+def delivery_task(settings: Settings, event_id: str) -> tuple[str, list[str]]:
+    """The message the sweeper queues for an event: deliver_event, or its source's batch."""
+    if settings.delivery_batch_size == 0:
+        return (DELIVER_EVENT, [event_id])
+    with session_scope(settings) as session:
+        return (DELIVER_DUE, [session.get_one(Event, event_id).source_id])
+
+
 class TestSweepOnce:
     def test_sweep_once_requeues_stale_pending_comment(
         self, settings: Settings, sender: Celery, client: redis.Redis
@@ -90,19 +103,23 @@ class TestSweepOnce:
             updated_at = session.get_one(Comment, stale).updated_at
         assert datetime.now(UTC) - updated_at < timedelta(minutes=1)
 
+    @pytest.mark.parametrize("batch_size", [0, 50])
     def test_sweep_once_requeues_overdue_event(
-        self, settings: Settings, sender: Celery, client: redis.Redis
+        self, settings: Settings, sender: Celery, client: redis.Redis, batch_size: int
     ) -> None:
+        settings = configure_batches(settings, batch_size)
         overdue = pending_event(settings, LONG_AGO)
         sweep_once(settings, sender, client)
-        assert (DELIVER_EVENT, [overdue]) in queued(client, settings.delivery_queue_name)
+        assert delivery_task(settings, overdue) in queued(client, settings.delivery_queue_name)
 
+    @pytest.mark.parametrize("batch_size", [0, 50])
     def test_sweep_once_leaves_event_not_yet_due(
-        self, settings: Settings, sender: Celery, client: redis.Redis
+        self, settings: Settings, sender: Celery, client: redis.Redis, batch_size: int
     ) -> None:
+        settings = configure_batches(settings, batch_size)
         later = pending_event(settings, datetime.now(UTC) + timedelta(hours=1))
         sweep_once(settings, sender, client)
-        assert (DELIVER_EVENT, [later]) not in queued(client, settings.delivery_queue_name)
+        assert delivery_task(settings, later) not in queued(client, settings.delivery_queue_name)
 
     def test_sweep_once_forgets_webhook_ids_past_replay_window(
         self, settings: Settings, sender: Celery, client: redis.Redis
