@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -286,7 +287,17 @@ class SimSource:
     created_here: bool
 
 
-SIM_THRESHOLDS = {"toxic": {"flag": 0.5, "reject": 0.9}}
+# Plainly abusive comments are rejected outright, so rejections, their statements of reasons
+# and appeals are exercised too.
+SIM_TOXIC_REJECT = 0.9
+
+
+def sim_thresholds(model_thresholds: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """The model's tuned toxic flag threshold (as a new source gets it), plus a reject."""
+    from core.policy import DEFAULT_FLAG_THRESHOLD
+
+    flag = float(model_thresholds.get("toxic", DEFAULT_FLAG_THRESHOLD))
+    return {"toxic": {"flag": flag, "reject": SIM_TOXIC_REJECT}}
 
 
 def create_sim_source(callback_url: str) -> SimSource:
@@ -296,15 +307,14 @@ def create_sim_source(callback_url: str) -> SimSource:
     from core.db import session_scope
     from core.settings import get_settings
     from core.store import create_source
+    from core.thresholds import live_model_thresholds
 
     name = f"simulate {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
     try:
-        with session_scope(get_settings()) as session:
-            # Rejects what is plainly abusive, so rejections, their statements of reasons and
-            # appeals are exercised too.
-            created = create_source(
-                session, name, callback_url=callback_url, thresholds=SIM_THRESHOLDS
-            )
+        settings = get_settings()
+        thresholds = sim_thresholds(live_model_thresholds(settings))
+        with session_scope(settings) as session:
+            created = create_source(session, name, callback_url=callback_url, thresholds=thresholds)
             source_id = created.source.id
     except SQLAlchemyError as exc:
         raise click.ClickException(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import models
-from cli.simulate import SAMPLES
+from cli.simulate import SAMPLES, sim_thresholds
 from core.domain import Status
 from core.policy import Policy, Thresholds, decide
 from core.reasons import ScoreReason
@@ -207,7 +207,15 @@ def policies(classifier: Classifier) -> dict[str, Policy]:
     """The policy of a source created without thresholds (flat default), and one at the
     model's tuned thresholds (what such a source starts from once it reads the manifest)."""
     tuned = {label: Thresholds(flag=value) for label, value in classifier.thresholds.items()}
-    return {"default": Policy(), "tuned": Policy(thresholds=tuned)}
+    # `moderation simulate`'s own source: tuned, and toxic also rejected above a threshold.
+    simulated = dict(tuned)
+    for label, values in sim_thresholds(classifier.thresholds).items():
+        simulated[label] = Thresholds(flag=values["flag"], reject=values["reject"])
+    return {
+        "default": Policy(),
+        "tuned": Policy(thresholds=tuned),
+        "simulate": Policy(thresholds=simulated),
+    }
 
 
 # Samples the shipped model does not decide as their kind says yet, by policy: the figure.
@@ -230,7 +238,7 @@ class TestSimulatorSamples:
                 if name in SAMPLE_SHORTFALLS
                 else [],
             )
-            for name in ("default", "tuned")
+            for name in ("default", "tuned", "simulate")
         ],
     )
     def test_every_sample_comment_is_decided_as_its_kind_says(
