@@ -717,7 +717,7 @@ def check_reports(
         if moderators is None:
             continue
         review = ReviewApi(client, url, moderators.first)
-        listed = review.get("/reported")
+        listed = review.get(f"/reported?source={quote(source.id)}")
         ids = [i["comment"]["id"] for i in listed.json()["items"]] if listed.is_success else []
         checks.append(
             Check(
@@ -790,7 +790,7 @@ def check_appeals(
         checks.append(Check("appeals land in the Appeals tab", None, "nothing was appealed"))
         return checks
     first, second = (ReviewApi(client, url, t) for t in (moderators.first, moderators.second))
-    listed = second.get("/appeals")
+    listed = second.get(f"/appeals?source={quote(source.id)}")
     appeal_of = (
         {a["comment_id"]: a["id"] for a in listed.json()["appeals"]} if listed.is_success else {}
     )

@@ -21,8 +21,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from core.domain import DeliveryState
 from core.tables import DeliveryAttempt, Event, Source
@@ -193,19 +193,46 @@ def _defer(session: Session, event: Event, until: datetime | None) -> None:
     )
 
 
+def _earlier_of(event: Event) -> ColumnElement[bool]:
+    """A pending event of the same comment with a lower seq."""
+    return and_(
+        Event.comment_id == event.comment_id,
+        Event.seq < event.seq,
+        Event.state == DeliveryState.PENDING.value,
+    )
+
+
 def _earlier_pending(session: Session, event: Event) -> Event | None:
+    """The lowest pending event before this one, locked: an outcome being recorded for it
+    (record_outcome locks it too) is waited for, so its re-arming of this event is not lost."""
     if event.comment_id is None:  # an author event: no comment's order to keep
         return None
     return session.scalar(
-        select(Event)
-        .where(
-            Event.comment_id == event.comment_id,
-            Event.seq < event.seq,
-            Event.state == DeliveryState.PENDING.value,
-        )
-        .order_by(Event.seq)
-        .limit(1)
+        select(Event).where(_earlier_of(event)).order_by(Event.seq).limit(1).with_for_update()
     )
+
+
+def _defer_behind(session: Session, event: Event, until: datetime) -> bool:
+    """Defer this event while an earlier one is still pending, checked as the row is written
+    (SQLite reads outside the write lock: the earlier one may have been settled since, and its
+    re-arming of this one must not be overwritten). False: nothing is pending before it now."""
+    earlier = aliased(Event)
+    result = session.execute(
+        update(Event)
+        .where(
+            Event.id == event.id,
+            Event.state == DeliveryState.PENDING.value,
+            Event.attempts == event.attempts,
+            exists().where(
+                earlier.comment_id == event.comment_id,
+                earlier.seq < event.seq,
+                earlier.state == DeliveryState.PENDING.value,
+            ),
+        )
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 def _take_probe(session: Session, source: Source, now: datetime) -> bool:
@@ -244,8 +271,9 @@ def claim_delivery(session: Session, event_id: str, now: datetime | None = None)
         # Keep seq order per comment: this one goes when the earlier one is settled
         # (record_outcome re-arms it then; the sweeper is the fallback).
         wait_until = max(earlier.next_attempt_at or now, now) + timedelta(seconds=1)
-        _defer(session, event, wait_until)
-        return Skip.WAITING_FOR_EARLIER
+        if _defer_behind(session, event, wait_until):
+            return Skip.WAITING_FOR_EARLIER
+        # The earlier one was settled meanwhile: this one goes now.
 
     if source.consecutive_failures >= BREAKER_THRESHOLD:
         open_until = source.circuit_open_until

@@ -65,6 +65,7 @@ from service.web import (
     refuse_empty_args,
     safe_http_url,
     settings,
+    text_arg,
 )
 
 log = structlog.stdlib.get_logger(__name__)
@@ -510,9 +511,12 @@ def audit_csv() -> Any:
     return common.audit_csv_response(common.audit_filters(request.args))
 
 
+SOURCE_PARAMETER: dict[str, Any] = {"name": "source", "in": "query", "schema": TEXT_QUERY_SCHEMA}
 APPEAL_PARAMETERS: list[dict[str, Any]] = [
     {"name": "state", "in": "query", "schema": {"enum": [s.value for s in appeals.AppealState]}},
+    SOURCE_PARAMETER,
 ]
+REPORTED_PARAMETERS: list[dict[str, Any]] = [SOURCE_PARAMETER]
 
 
 @_operation(
@@ -526,8 +530,9 @@ def list_appeals() -> Any:
     moderator = current_moderator()
     refuse_empty_args(request.args, APPEAL_PARAMETERS)
     state = common.appeal_state(request.args)
+    source_id = text_arg(request.args, "source")
     with session_scope(settings()) as session:
-        rows = appeals.list_appeals(session, state)
+        rows = appeals.list_appeals(session, state, source_id=source_id)
         emails = review.moderator_emails(
             session, [d.moderator_id for a in rows for d in a.comment.decisions if d.moderator_id]
         )
@@ -584,10 +589,13 @@ def decide_appeal(appeal_id: str) -> Any:
     "/reported",
     "GET",
     summary="Approved comments whose readers' reports reach the source's threshold",
-    responses={200: ReportedList, 401: "problem"},
+    responses={200: ReportedList, **ERRORS},
+    parameters=REPORTED_PARAMETERS,
 )
 def list_reported() -> Any:
     moderator = current_moderator()
+    refuse_empty_args(request.args, REPORTED_PARAMETERS)
+    source_id = text_arg(request.args, "source")
     with session_scope(settings()) as session:
         body = ReportedList(
             items=[
@@ -597,7 +605,7 @@ def list_reported() -> Any:
                     weight=r.weight,
                     threshold=r.threshold,
                 )
-                for r in reports.list_reported(session)
+                for r in reports.list_reported(session, source_id=source_id)
             ]
         )
     return json_response(body)

@@ -145,6 +145,25 @@ class TestAppealReview:
         )
         assert response.status_code == 403
 
+    def test_appeals_tab_of_one_source(
+        self,
+        client: FlaskClient,
+        signed_post: SignedPost,
+        settings: Settings,
+        source: NewSource,
+        first: Account,
+    ) -> None:
+        appeal_id = appeal(signed_post, rejected(settings, source)).get_json()["id"]
+
+        def listed(query: str) -> list[int]:
+            response = client.get(f"/v1/review/appeals{query}", headers=bearer(first))
+            assert response.status_code == 200, response.get_data(as_text=True)
+            return [a["id"] for a in response.get_json()["appeals"]]
+
+        assert listed(f"?source={source.source.id}") == [appeal_id]
+        assert listed("?source=src_elsewhere&state=open") == []
+        assert appeal_id in listed("")
+
     def test_a_second_moderator_grants_it_and_the_cms_is_told(
         self,
         client: FlaskClient,

@@ -144,6 +144,26 @@ class TestSettlingReports:
         _, another = approved(settings, source, threshold=5.0)
         assert report(signed_post, another, "r-good").get_json()["weight"] == 2.0
 
+    def test_reported_tab_of_one_source(
+        self,
+        client: FlaskClient,
+        signed_post: SignedPost,
+        settings: Settings,
+        source: NewSource,
+        moderator: Account,
+    ) -> None:
+        comment_id, external_id = approved(settings, source, threshold=1.0)
+        report(signed_post, external_id, "r-1")
+
+        def listed(query: str) -> list[str]:
+            response = client.get(f"/v1/review/reported{query}", headers=bearer(moderator))
+            assert response.status_code == 200, response.get_data(as_text=True)
+            return [item["comment"]["id"] for item in response.get_json()["items"]]
+
+        assert listed(f"?source={source.source.id}") == [comment_id]
+        assert listed("?source=src_elsewhere") == []
+        assert comment_id in listed("")
+
     def test_dismissed_reports_keep_the_comment_and_the_reader_weighs_less(
         self,
         client: FlaskClient,

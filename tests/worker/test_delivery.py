@@ -377,6 +377,39 @@ class TestOrdering:
             ("comment.approved", 2, "moderator"),
         ]
 
+    @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+    def test_an_earlier_event_settled_while_a_later_one_is_claimed_does_not_park_it(
+        self, settings: Settings, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The later event's claim read the earlier one as pending; that one is delivered (its
+        re-arming finds nothing deferred) before the later claim writes: the later event must
+        go now, not wait CLAIM_LEASE for a sweep. (SQLite reads outside the write lock; on
+        PostgreSQL the claim locks the earlier event, so this interleaving cannot happen.)"""
+        import core.deliveries as deliveries
+
+        with running_receiver() as receiver:
+            source = new_source(session, receiver.url).source
+            moderator = User(email="mod@example.org", password_hash="x", role="moderator")
+            session.add(moderator)
+            session.flush()
+            flagged = decide(session, source, status=Status.FLAGGED)
+            approved = decide(session, source, status=Status.APPROVED, moderator_id=moderator.id)
+            read_earlier = deliveries._earlier_pending
+            settled: list[object] = []
+
+            def earlier_then_settled(s: Session, event: Event) -> Event | None:
+                found = read_earlier(s, event)
+                if event.id == approved.id and not settled:
+                    settled.append(run_delivery(flagged.id, settings).recorded)
+                return found
+
+            monkeypatch.setattr(deliveries, "_earlier_pending", earlier_then_settled)
+            with session_scope(settings) as s:
+                claim = claim_delivery(s, approved.id)
+        assert settled and settled[0] is not None
+        assert isinstance(claim, Claim), claim
+        assert claim.seq == 2
+
 
 class TestSecretRotation:
     def test_rotation_signs_with_both_secrets_during_overlap_only(
