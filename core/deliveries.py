@@ -329,6 +329,19 @@ def _next_of_comment(session: Session, event: Event, now: datetime) -> tuple[str
     return (following.id,)
 
 
+def _attempt_row(claim: Claim, outcome: HttpOutcome) -> DeliveryAttempt:
+    """The audit row of one attempt: what was sent where, and what came back."""
+    return DeliveryAttempt(
+        event_id=claim.event_id,
+        number=claim.number,
+        url=claim.url,
+        status_code=outcome.status_code,
+        latency_ms=round(outcome.latency_ms, 1),
+        error=(outcome.error or None) and outcome.error[:ERROR_MAX_CHARS],
+        started_at=claim.claimed_at,
+    )
+
+
 def record_outcome(
     session: Session,
     claim: Claim,
@@ -338,17 +351,7 @@ def record_outcome(
 ) -> Recorded:
     """Store the attempt and move the event on: delivered, retried later, or dead."""
     now = _now(now)
-    session.add(
-        DeliveryAttempt(
-            event_id=claim.event_id,
-            number=claim.number,
-            url=claim.url,
-            status_code=outcome.status_code,
-            latency_ms=round(outcome.latency_ms, 1),
-            error=(outcome.error or None) and outcome.error[:ERROR_MAX_CHARS],
-            started_at=claim.claimed_at,
-        )
-    )
+    session.add(_attempt_row(claim, outcome))
     event = session.get(Event, claim.event_id, with_for_update=True, populate_existing=True)
     if event is None:  # pragma: no cover - events are never deleted
         raise EventNotFound(claim.event_id)
@@ -543,18 +546,7 @@ def _record_all_delivered(
     session: Session, results: Sequence[tuple[Claim, HttpOutcome]], now: datetime
 ) -> list[Recorded]:
     """record_outcome's success branch for many events at once (the common case)."""
-    session.add_all(
-        DeliveryAttempt(
-            event_id=claim.event_id,
-            number=claim.number,
-            url=claim.url,
-            status_code=outcome.status_code,
-            latency_ms=round(outcome.latency_ms, 1),
-            error=None,
-            started_at=claim.claimed_at,
-        )
-        for claim, outcome in results
-    )
+    session.add_all(_attempt_row(claim, outcome) for claim, outcome in results)
     session.execute(
         update(Event)
         .where(Event.id.in_([claim.event_id for claim, _ in results]))

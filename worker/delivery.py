@@ -243,17 +243,20 @@ def run_delivery(
     )
 
 
+# Both delivery tasks: acknowledged after they ran, retried while the database is away.
+DELIVERY_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
+
+
 # Celery ships no type hints, so mypy sees the decorator as untyped.
-@shared_task(  # type: ignore[untyped-decorator]
-    bind=True,
-    name=DELIVER_EVENT,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(name=DELIVER_EVENT, **DELIVERY_TASK_OPTIONS)  # type: ignore[untyped-decorator]
 def deliver_event(self: Task[Any, Any], event_id: str) -> str:
     """Deliver one event now if it is due, then queue its short retry or the next seq."""
     settings = get_settings()
@@ -441,16 +444,7 @@ def _post_in_waves(
     return results
 
 
-@shared_task(  # type: ignore[untyped-decorator]
-    bind=True,
-    name=DELIVER_DUE,
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=10,
-)
+@shared_task(name=DELIVER_DUE, **DELIVERY_TASK_OPTIONS)  # type: ignore[untyped-decorator]
 def deliver_due(self: Task[Any, Any], source_id: str) -> int:
     """Deliver a source's due events in rounds until none is due; returns how many delivered."""
     settings = get_settings()
