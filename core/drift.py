@@ -215,11 +215,11 @@ def score_drift(session: Session, source_id: str, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     drifts: list[LabelDrift] = []
     for label in LABELS:
-        ref = reference(session, source_id, label, now)
-        if ref is None:
-            drifts.append(LabelDrift(label, None, 0, 0))
-            continue
         recent = _label_scores(session, source_id, label, now - RECENT_PERIOD, now)
+        ref = reference(session, source_id, label, now)
+        if ref is None:  # the recent scores are still counted: the page shows them
+            drifts.append(LabelDrift(label, None, len(recent), 0))
+            continue
         value = (
             psi(ref.fractions, bin_shares(recent, ref.edges))
             if len(recent) >= MIN_RECENT_SCORES

@@ -118,6 +118,18 @@ class TestScoreDrift:
                 add_comment(session, source_id, NOW - timedelta(days=20) + timedelta(minutes=i))
             assert reference(session, source_id, "toxic", NOW) is None
 
+    def test_without_a_reference_the_recent_scores_are_still_counted(
+        self, settings: Settings
+    ) -> None:
+        with session_scope(settings) as session:
+            source_id = new_source(session)
+            for i in range(12):
+                add_comment(session, source_id, NOW - timedelta(hours=i + 1))
+            add_comment(session, source_id, NOW - timedelta(days=8))  # before the 7 days
+        with session_scope(settings) as session:
+            toxic = next(d for d in score_drift(session, source_id, NOW) if d.label == "toxic")
+            assert (toxic.psi, toxic.recent, toxic.reference) == (None, 12, 0)
+
     def test_psi_of_the_last_7_days_equals_the_hand_computation(self, settings: Settings) -> None:
         with session_scope(settings) as session:
             source_id = new_source(session)
