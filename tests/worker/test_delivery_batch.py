@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,19 @@ from standardwebhooks import Webhook
 
 import core.deliveries
 import worker.delivery
-from core.deliveries import BREAKER_THRESHOLD, RETRY_DELAYS, RETRY_JITTER, Skip
+from core.db import session_scope
+from core.deliveries import (
+    BREAKER_THRESHOLD,
+    RETRY_DELAYS,
+    RETRY_JITTER,
+    Claim,
+    HttpOutcome,
+    Skip,
+    claim_delivery,
+    claim_due,
+    record_outcome,
+    record_outcomes,
+)
 from core.settings import Settings, configure
 from core.tables import Event, User
 from core.tasks import DELIVER_DUE, DELIVER_EVENT
@@ -213,6 +226,59 @@ class TestRunBatch:
         assert run.claimed == 0 and run.skipped is Skip.NO_CALLBACK_URL
         row = event_row(settings, event.id)
         assert row.state == "pending" and row.next_attempt_at is None
+
+
+class TestOrderRace:
+    """A claim that finds the earlier seq of its comment pending, while that one's recorder has
+    not committed yet (the web process commits comment.rejected and comment.reported at once
+    and queues both): the claim must not defer its event after the recorder looked at it, or
+    no one re-arms it and it waits for the sweeper."""
+
+    @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+    @pytest.mark.parametrize("recorder", ["record_outcome", "record_outcomes"])
+    @pytest.mark.parametrize("claimer", ["claim_delivery", "claim_due"])
+    def test_claim_racing_the_earlier_events_record_still_claims_the_next_seq(
+        self, settings: Settings, session: Session, recorder: str, claimer: str
+    ) -> None:
+        source = new_source(session, "http://127.0.0.1:9/callbacks").source
+        email = f"mod-{uuid.uuid4().hex[:8]}@example.org"  # the PostgreSQL database is shared
+        moderator = User(email=email, password_hash="x", role="moderator")
+        session.add(moderator)
+        session.flush()
+        first = decide(session, source, "cms-a")
+        second = decide(session, source, "cms-a", moderator_id=moderator.id)
+        with session_scope(settings) as s:
+            claim = claim_delivery(s, first.id)
+        assert isinstance(claim, Claim)
+        results: list[object] = []
+
+        def claim_second() -> None:
+            with session_scope(settings) as s:
+                if claimer == "claim_delivery":
+                    results.append(claim_delivery(s, second.id))
+                else:
+                    batch = claim_due(s, source.id, 10)
+                    results.append([c.event_id for c in batch.claims])
+
+        with session_scope(settings) as recording:
+            delivered = HttpOutcome(status_code=200, latency_ms=1.0)
+            if recorder == "record_outcome":
+                fate = record_outcome(recording, claim, delivered)
+            else:
+                (fate,) = record_outcomes(recording, [(claim, delivered)])
+            assert fate.follow_up_ids == (second.id,)
+            other = threading.Thread(target=claim_second)
+            other.start()
+            other.join(timeout=2)  # a claim that does not wait for the recorder is done by now
+            recording.commit()
+        other.join(timeout=30)
+
+        assert not other.is_alive()
+        (result,) = results
+        if claimer == "claim_delivery":
+            assert isinstance(result, Claim) and result.event_id == second.id
+        else:
+            assert result == [second.id]
 
 
 @pytest.fixture
