@@ -86,9 +86,7 @@ class KeptPublisher:
     def message(self, name: str, args: list[Any], headers: dict[str, str] | None) -> bytes:
         """What Celery's send_task stores in Redis for task `name` with `args` (no countdown)."""
         task_id = str(uuid.uuid4())
-        task = self.app.amqp.as_task_v2(
-            task_id, name, args=args, reply_to=self.app.thread_oid, ignore_result=None
-        )
+        task = self.app.amqp.as_task_v2(task_id, name, args=args, reply_to=self.app.thread_oid)
         body = json.dumps(task.body).encode("utf-8")
         envelope = {
             "body": base64.b64encode(body).decode("ascii"),
