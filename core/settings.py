@@ -81,14 +81,16 @@ class Settings(BaseSettings):
 
     @property
     def delivery_queue_name(self) -> str:
-        """Callbacks wait in their own queue, which a worker serves in turn with the scoring one:
-        a backlog of deliveries (or a slow CMS) cannot hold up decisions (measured: one shared
-        FIFO queue delayed new comments by 18 s behind 4,000 deliveries)."""
+        """Callbacks wait in their own queue, served by `moderation deliverer` (threads)
+        while `moderation worker` serves the scoring one: a backlog of deliveries (or a slow
+        CMS) cannot hold up decisions (measured: one shared FIFO queue delayed new comments by
+        18 s behind 4,000 deliveries)."""
         return f"{self.queue_name}.deliveries"
 
     @property
     def worker_queues(self) -> str:
-        """The queues a worker consumes, for celery's --queues."""
+        """Both queues, for one Celery worker that scores and delivers (tests, the one-comment
+        benchmark); `moderation worker` and `moderation deliverer` take one each."""
         return f"{self.queue_name},{self.delivery_queue_name}"
 
     @property
