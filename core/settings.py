@@ -89,8 +89,8 @@ class Settings(BaseSettings):
 
     @property
     def worker_queues(self) -> str:
-        """Both queues, for one Celery worker that scores and delivers (tests, the one-comment
-        benchmark); `moderation worker` and `moderation deliverer` take one each."""
+        """Both queues, for one Celery worker that scores and delivers (the tests' workers,
+        bench/delivery.py); `moderation worker` and `moderation deliverer` take one each."""
         return f"{self.queue_name},{self.delivery_queue_name}"
 
     @property
