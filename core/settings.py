@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # POSTs them, one signed request each, over kept-alive connections, recording them in one
     # transaction. 0 keeps one task per event (the earlier design, kept for comparison).
     delivery_batch_size: int = Field(default=50, ge=0, le=1000, alias="DELIVERY_BATCH_SIZE")
-    # How many of a batch's requests are in flight at once (threads of the pool process): a CMS
+    # How many of a batch's requests are in flight at once (request threads of the batch): a CMS
     # that takes 100 ms an answer still gets 10 times this many events a second. A batch never
     # holds two events of one comment, so their order is kept whatever the overlap.
     delivery_parallel_requests: int = Field(
