@@ -625,15 +625,18 @@ def print_json(label: str, data: dict[str, Any]) -> None:
 
 @dataclass
 class Stack:
-    """`moderation api` and `moderation worker` on one scratch database and a private queue."""
+    """`moderation api`, `moderation worker` (scoring) and `moderation deliverer` (callbacks) on
+    one scratch database and a private queue."""
 
     api: Server
     worker: Server
+    deliverer: Server
     base_url: str
 
     def stop(self) -> None:
         self.api.stop()
         self.worker.stop()
+        self.deliverer.stop()
 
 
 def start_stack(
@@ -645,8 +648,8 @@ def start_stack(
     worker_env: dict[str, str] | None = None,
     name: str = "",
 ) -> Stack:
-    """Start both processes exactly as production does and wait until they serve
-    (`worker_env`: the worker's own settings; `name`: prefix of the log files)."""
+    """Start the three processes exactly as production does and wait until they serve
+    (`worker_env`: the worker's and the deliverer's own settings; `name`: prefix of the logs)."""
     metrics_dir = folder / f"{name}prometheus"
     metrics_dir.mkdir(exist_ok=True)
     env = service_env(
@@ -663,10 +666,14 @@ def start_stack(
         {**env, **(worker_env or {})},
         folder,
     )
-    stack = Stack(api, worker, bind_url(port))
+    deliverer = start(
+        f"{name}deliverer", moderation_argv("deliverer"), {**env, **(worker_env or {})}, folder
+    )
+    stack = Stack(api, worker, deliverer, bind_url(port))
     try:
         wait_http(stack.base_url + "/healthz", api)
         wait_worker_ready(worker)
+        wait_worker_ready(deliverer)
     except BaseException:
         stack.stop()
         raise
@@ -674,7 +681,7 @@ def start_stack(
 
 
 def worker_queues(queue: str) -> tuple[str, str]:
-    """The scoring queue and the delivery queue a worker on `queue` serves."""
+    """The scoring queue (the worker's) and the delivery queue (the deliverer's) of `queue`."""
     from core.settings import Settings
 
     return queue, Settings(queue_name=queue).delivery_queue_name

@@ -4,18 +4,19 @@ Usage: python -m bench e2e [--seconds 20] [--latency-seconds 30] [--connections 
        [--batch-size N] [--concurrency N] [--smoke]
 
 For each design, one comment per task (SCORE_BATCH_SIZE=1) and batches (SCORE_BATCH_SIZE, the
-default unless --batch-size), it runs `moderation api` (gunicorn, 2 gthread workers x 4 threads)
-and `moderation worker` (Celery prefork, one process per CPU, the shipped model) as production
-does, on a scratch PostgreSQL database and the local Redis, with every decision delivered to a
-CMS endpoint in this process (HTTP/1.1, answers 200). Phase 1 loads the intake with wrk for
---seconds (pre-signed, unique requests) and waits until every accepted comment is decided and
-its event delivered: the rate is delivered comments divided by the time from the first POST to
-the last callback's arrival, and the CPU per comment is summed over the API, the worker,
-PostgreSQL and Redis. For the batched design only, once phase 1's queues are empty, phase 2
-posts at half its rate, open loop, and takes each comment's latency from the database (decision
-created_at - comment received_at). The model's own scoring CPU (measured here, in this process,
-on the same bodies: one text at a time for the per-comment design, whole batches for the other)
-is subtracted to compare what the designs cost around the model.
+default unless --batch-size), it runs `moderation api` (gunicorn, 2 gthread workers x 4 threads),
+`moderation worker` (Celery prefork on the scoring queue, one process per CPU, the shipped model)
+and `moderation deliverer` (Celery threads on the delivery queue, no model) as production does, on a
+scratch PostgreSQL database and the local Redis, with every decision delivered to a CMS endpoint in
+this process (HTTP/1.1, answers 200). Phase 1 loads the intake with wrk for --seconds (pre-signed,
+unique requests) and waits until every accepted comment is decided and its event delivered: the rate
+is delivered comments divided by the time from the first POST to the last callback's arrival, and
+the CPU per comment is summed over the API, the worker, the deliverer, PostgreSQL and Redis. For the
+batched design only, once phase 1's queues are empty, phase 2 posts at half its rate, open loop, and
+takes each comment's latency from the database (decision created_at - comment received_at). The
+model's own scoring CPU (measured here, in this process, on the same bodies: one text at a time for
+the per-comment design, whole batches for the other) is subtracted to compare what the designs cost
+around the model.
 
 Targets: batched/per-comment rate >= 4; p99 post-to-decision at half the batched rate <= 1 s;
 CPU per comment outside the model, batched/per-comment <= 0.2; each worker process <= 500 MB.
@@ -55,6 +56,7 @@ class DesignRun:
     worker_main_ms: float
     model_ms: float
     worker_rss: int
+    deliverer_rss: int
     largest_batch: int
 
     @property
@@ -130,8 +132,13 @@ def throughput_phase(
     run_id = uuid.uuid4().hex[:8]
     per_thread = max(100, int(400 * seconds / wrk_threads))
     prefix = _load.write_wrk_requests(folder, source, run_id, per_thread, wrk_threads)
-    trees = {"api": stack.api.process.pid, "worker": stack.worker.process.pid}
+    trees = {
+        "api": stack.api.process.pid,
+        "worker": stack.worker.process.pid,
+        "deliverer": stack.deliverer.process.pid,
+    }
     rss = _load.RssSampler(stack.worker.process.pid)
+    deliverer_rss = _load.RssSampler(stack.deliverer.process.pid)
     main_before = _load.main_process_cpu(stack.worker)
     cpu_before = _load.cpu_by_role(trees)
     started = time.time()
@@ -152,6 +159,7 @@ def throughput_phase(
     cpu_ms = _load.cpu_ms_by_role(cpu_before, _load.cpu_by_role(trees), delivered)
     main_ms = 1000 * (_load.main_process_cpu(stack.worker) - main_before) / max(1, delivered)
     worker_rss = rss.stop()
+    run_deliverer_rss = deliverer_rss.stop()
     elapsed = receiver.last_arrival() - started
     rate = delivered / elapsed if elapsed > 0 else 0.0
     intake_rate = result.count(202) / result.seconds
@@ -166,6 +174,7 @@ def throughput_phase(
         worker_main_ms=main_ms,
         model_ms=model_cpu_ms(batch_size, comments=100 if seconds < 5 else 400),
         worker_rss=worker_rss,
+        deliverer_rss=run_deliverer_rss,
         largest_batch=largest_batch(stack.worker.log_path) if batch_size > 1 else 1,
     )
     parts = " + ".join(f"{role} {ms:.2f}" for role, ms in cpu_ms.items())
@@ -176,7 +185,8 @@ def throughput_phase(
         f"{rate:.1f} comments/s end to end\n    CPU per comment: {parts} = "
         f"{run.cpu_total_ms:.2f} ms, of which the worker's main process {main_ms:.2f} ms and the "
         f"model's own scoring {run.model_ms:.2f} ms; "
-        f"largest worker process {worker_rss / 2**20:.0f} MB; largest batch {run.largest_batch}",
+        f"largest worker process {worker_rss / 2**20:.0f} MB, deliverer "
+        f"{run_deliverer_rss / 2**20:.0f} MB; largest batch {run.largest_batch}",
         flush=True,
     )
     return run
@@ -325,7 +335,8 @@ def main() -> int:
     print(
         f"RATIO worker RSS/limit {batched.worker_rss / TARGET_RSS_BYTES:.2f} (largest process "
         f"{batched.worker_rss / 2**20:.0f} MB with batches of up to {batched.largest_batch}, "
-        f"per-comment {single.worker_rss / 2**20:.0f} MB; target <= 500 MB: "
+        f"per-comment {single.worker_rss / 2**20:.0f} MB; deliverer "
+        f"{batched.deliverer_rss / 2**20:.0f} MB; target <= 500 MB: "
         f"{verdict(batched.worker_rss <= TARGET_RSS_BYTES)})"
     )
     return 0

@@ -37,9 +37,10 @@ class Sampled:
 
 
 def processes(stack: _load.Stack) -> dict[int, str]:
-    """pid -> role of every process of the api and worker trees."""
+    """pid -> role of every process of the api, worker and deliverer trees."""
     found: dict[int, str] = {}
-    for name, server in (("api", stack.api), ("worker", stack.worker)):
+    servers = (("api", stack.api), ("worker", stack.worker), ("deliverer", stack.deliverer))
+    for name, server in servers:
         try:
             root = psutil.Process(server.process.pid)
         except psutil.NoSuchProcess:

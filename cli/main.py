@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "up": "cli.up:up",
     "api": "cli.processes:api",
     "worker": "cli.processes:worker",
+    "deliverer": "cli.processes:deliverer",
     "db": "cli.db:db",
     "sources": "cli.sources:sources",
     "users": "cli.users:users",

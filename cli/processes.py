@@ -1,7 +1,11 @@
-"""`moderation api` and `moderation worker`: one production process each, for compose or systemd.
+"""`moderation api`, `moderation worker` and `moderation deliverer`: one production process each,
+for compose or systemd.
 
-Both replace themselves with the real server (exec), so the supervisor's signals reach gunicorn
-or Celery directly and the process id it watches is the server's own.
+The worker scores (a prefork pool, one process per CPU, each with the model); the deliverer POSTs
+the callbacks (a pool of threads in one process, no model): waiting on a CMS is I/O, so a scoring
+batch never waits behind a delivery batch. Each replaces itself with the real server (exec), so the
+supervisor's signals reach gunicorn or Celery directly and the process id it watches is the server's
+own.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import sys
 import click
 
 from core.settings import get_settings, secret_key_problem
+
+# Delivery batches one deliverer runs at once: threads waiting on CMSs cost little CPU.
+DELIVERER_THREADS = 4
 
 
 def _exec_python_module(module: str, args: list[str]) -> None:
@@ -50,6 +57,16 @@ def celery_worker_arguments(
     return args
 
 
+def celery_deliverer_arguments(queue: str, threads: int, loglevel: str) -> list[str]:
+    """celery worker for worker.app on the delivery queue only, `threads` tasks at a time in one
+    process (the threads pool never fires worker_process_init: the model is not loaded). One
+    message per thread in flight: with late acks the rest wait in Redis for any deliverer."""
+    return [
+        "-A", "worker.app", "worker", "--queues", queue, "--loglevel", loglevel,
+        "--pool", "threads", "--concurrency", str(threads), "--prefetch-multiplier", "1",
+    ]  # fmt: skip
+
+
 @click.command()
 @click.option(
     "--bind",
@@ -79,7 +96,7 @@ def api(bind: str | None, workers: int, threads: int, timeout: int) -> None:
     "--concurrency", default=None, type=click.IntRange(1), help="Processes (default: CPUs)."
 )
 def worker(beat: bool, concurrency: int | None) -> None:
-    """Run a Celery worker (score, deliver, sweep) on REDIS_URL."""
+    """Run the scoring Celery worker (score, sweep) on REDIS_URL; callbacks need a deliverer."""
     settings = get_settings()
     schedule = str(settings.var_dir.resolve() / "celerybeat-schedule")
     if beat:
@@ -87,6 +104,23 @@ def worker(beat: bool, concurrency: int | None) -> None:
     _exec_python_module(
         "celery",
         celery_worker_arguments(
-            settings.worker_queues, concurrency, beat, schedule, settings.log_level
+            settings.queue_name, concurrency, beat, schedule, settings.log_level
         ),
+    )
+
+
+@click.command()
+@click.option(
+    "--threads",
+    default=DELIVERER_THREADS,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Delivery batches at a time (each POSTs DELIVERY_PARALLEL_REQUESTS at once).",
+)
+def deliverer(threads: int) -> None:
+    """Run the callback Celery worker (deliver) on REDIS_URL: threads, no model."""
+    settings = get_settings()
+    _exec_python_module(
+        "celery",
+        celery_deliverer_arguments(settings.delivery_queue_name, threads, settings.log_level),
     )

@@ -1,13 +1,14 @@
 """`moderation up`: the whole service in one process tree, for a laptop or a first look.
 
 It migrates the database, starts a private Redis unless REDIS_URL is set, then the API (gunicorn,
-2 gthread workers, the same server as production) and one Celery worker with the sweeper
-embedded (-B). A child that dies once everything is up is started again after a RestartBackoff
-delay, with one log line per death and per restart; meanwhile the API keeps taking comments (they
-wait in the database for the sweeper) and /readyz names the child that is down, read from the
-status file `up` keeps in var/. Only Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the tree: the API and
-the worker first, then Redis, and `up` exits 0. Children log to var/log/ so the terminal keeps the
-instructions.
+2 gthread workers, the same server as production), one scoring Celery worker with the sweeper
+embedded (-B) and one deliverer (the callbacks, in threads), as `moderation worker --beat` and
+`moderation deliverer` would. A child that dies once everything is up is started again after a
+RestartBackoff delay, with one log line per death and per restart; meanwhile the API keeps taking
+comments (they wait in the database for the sweeper) and /readyz names the child that is down,
+read from the status file `up` keeps in var/. Only Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the
+tree: the API and the workers first, then Redis, and `up` exits 0. Children log to var/log/ so the
+terminal keeps the instructions.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli.embedded import EmbeddedRedis, EmbeddedRedisError
+from cli.processes import celery_deliverer_arguments
 from cli.supervise import (
     RestartBackoff,
     child_process,
@@ -196,7 +198,7 @@ def up(host: str, port: int) -> None:
             api = _start(settings, host, port, tree)
             _supervise(tree, api, settings)
         except Stopping:
-            click.echo("\nStopping: API and worker first, then Redis...", err=True)
+            click.echo("\nStopping: API and workers first, then Redis...", err=True)
         finally:
             with _signals_ignored():
                 tree.stop()
@@ -242,11 +244,18 @@ def _start(settings: Settings, host: str, port: int, tree: ProcessTree) -> str:
     worker_command = [
         python, "-m", "celery", "-A", "worker.app", "worker",
         "--beat", "--schedule", str(var_dir / "celerybeat-schedule"),
-        "--queues", settings.worker_queues,
+        "--queues", settings.queue_name,
         "--concurrency", "1",
         "--loglevel", settings.log_level,
     ]  # fmt: skip
-    for name, command in (("api", api_command), ("worker", worker_command)):
+    deliverer_command = [
+        python,
+        "-m",
+        "celery",
+        *celery_deliverer_arguments(settings.delivery_queue_name, 2, settings.log_level),
+    ]
+    children = (("api", api_command), ("worker", worker_command), ("deliverer", deliverer_command))
+    for name, command in children:
         child = Child(name, command, env, log_dir / f"{name}.log")
         tree.children.append(child)
         child.start()

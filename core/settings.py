@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # POSTs them, one signed request each, over kept-alive connections, recording them in one
     # transaction. 0 keeps one task per event (the earlier design, kept for comparison).
     delivery_batch_size: int = Field(default=50, ge=0, le=1000, alias="DELIVERY_BATCH_SIZE")
-    # How many of a batch's requests are in flight at once (threads of the pool process): a CMS
+    # How many of a batch's requests are in flight at once (request threads of the batch): a CMS
     # that takes 100 ms an answer still gets 10 times this many events a second. A batch never
     # holds two events of one comment, so their order is kept whatever the overlap.
     delivery_parallel_requests: int = Field(
@@ -81,14 +81,16 @@ class Settings(BaseSettings):
 
     @property
     def delivery_queue_name(self) -> str:
-        """Callbacks wait in their own queue, which a worker serves in turn with the scoring one:
-        a backlog of deliveries (or a slow CMS) cannot hold up decisions (measured: one shared
-        FIFO queue delayed new comments by 18 s behind 4,000 deliveries)."""
+        """Callbacks wait in their own queue, served by `moderation deliverer` (threads)
+        while `moderation worker` serves the scoring one: a backlog of deliveries (or a slow
+        CMS) cannot hold up decisions (measured: one shared FIFO queue delayed new comments by
+        18 s behind 4,000 deliveries)."""
         return f"{self.queue_name}.deliveries"
 
     @property
     def worker_queues(self) -> str:
-        """The queues a worker consumes, for celery's --queues."""
+        """Both queues, for one Celery worker that scores and delivers (the tests' workers,
+        bench/delivery.py); `moderation worker` and `moderation deliverer` take one each."""
         return f"{self.queue_name},{self.delivery_queue_name}"
 
     @property

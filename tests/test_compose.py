@@ -14,7 +14,7 @@ from tests.cli.helpers import clean_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOCKER_COMPOSE = shutil.which("docker-compose")
-APP_SERVICES = ("api", "worker", "beat")
+APP_SERVICES = ("api", "worker", "deliverer", "beat")
 
 # scripts/test-prerequisites installs docker-compose, so this skips only outside `make test`.
 pytestmark = pytest.mark.skipif(DOCKER_COMPOSE is None, reason="docker-compose is not installed")
@@ -41,11 +41,9 @@ def config() -> dict[str, Any]:
 
 
 class TestCompose:
-    def test_compose_names_the_five_services_and_the_migration(
-        self, config: dict[str, Any]
-    ) -> None:
+    def test_compose_names_the_six_services_and_the_migration(self, config: dict[str, Any]) -> None:
         assert set(config["services"]) == {
-            "api", "worker", "beat", "redis", "postgres", "migrate"
+            "api", "worker", "deliverer", "beat", "redis", "postgres", "migrate"
         }  # fmt: skip
 
     def test_compose_starts_the_app_only_after_a_successful_migration(
@@ -71,6 +69,7 @@ class TestCompose:
         services = config["services"]
         assert services["api"]["command"][:2] == ["moderation", "api"]
         assert services["worker"]["command"][:2] == ["moderation", "worker"]
+        assert services["deliverer"]["command"][:2] == ["moderation", "deliverer"]
         assert services["beat"]["command"][:4] == ["celery", "-A", "worker.app", "beat"]
         for name in (*APP_SERVICES, "migrate"):
             environment = services[name]["environment"]
@@ -78,11 +77,12 @@ class TestCompose:
             assert environment["REDIS_URL"] == "redis://redis:6379/0"
             assert environment["SECRET_KEY"] == "compose-test-secret"
 
-    def test_compose_worker_can_be_scaled_out(self, config: dict[str, Any]) -> None:
+    def test_compose_worker_and_deliverer_can_be_scaled_out(self, config: dict[str, Any]) -> None:
         # `--scale worker=3` needs replicas that differ in nothing fixed: no container name,
         # no host port, no volume of their own.
-        worker = config["services"]["worker"]
-        assert not {"container_name", "ports", "volumes"} & set(worker)
+        for name in ("worker", "deliverer"):
+            service = config["services"][name]
+            assert not {"container_name", "ports", "volumes"} & set(service)
 
     def test_compose_refuses_to_start_without_a_secret_key(self) -> None:
         result = compose_config()

@@ -13,6 +13,7 @@ from celery.signals import (
     worker_init,
     worker_process_init,
     worker_process_shutdown,
+    worker_shutdown,
 )
 
 from core.logging import (
@@ -110,13 +111,22 @@ def unbind_task_request_id(**_: Any) -> None:
     clear_log_context()
 
 
+def consumes_scoring_queue(worker: Any) -> bool:
+    """Whether this Celery worker takes the scoring queue (a deliverer takes only callbacks)."""
+    consumed = getattr(getattr(worker, "app", None), "amqp", None)
+    queues = getattr(getattr(consumed, "queues", None), "consume_from", None)
+    return queues is None or get_settings().queue_name in queues
+
+
 @worker_init.connect
-def seed_model_registry(**_: Any) -> None:
+def seed_model_registry(sender: Any = None, **_: Any) -> None:
     """Register the configured model as live before the pool forks, if the registry is empty,
-    so the children do not all race to do it (on SQLite some would lose, and wait a check)."""
+    so the children do not all race to do it (on SQLite some would lose, and wait a check).
+    A deliverer leaves that to the scoring workers: it never reads the model."""
     from worker.follower import seed_registry
 
-    seed_registry(get_settings())
+    if consumes_scoring_queue(sender):
+        seed_registry(get_settings())
 
 
 @worker_process_init.connect
@@ -134,6 +144,12 @@ def load_model_in_child(**_: Any) -> None:
 def stop_heartbeat_in_child(**_: Any) -> None:
     stop_follower()
     stop_heartbeat()
+    close_http_clients()
+
+
+@worker_shutdown.connect
+def close_connections_at_shutdown(**_: Any) -> None:
+    """The threads pool (the deliverer) has no child processes: its connections close here."""
     close_http_clients()
 
 

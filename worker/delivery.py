@@ -386,12 +386,14 @@ def run_batch(
     )
 
 
-_executors: dict[tuple[int, int], ThreadPoolExecutor] = {}
+# Per process and batch thread: the deliverer runs several batches at once in threads, and each
+# keeps DELIVERY_PARALLEL_REQUESTS requests of its own in flight, as a prefork process would.
+_executors: dict[tuple[int, int, int], ThreadPoolExecutor] = {}
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
-    """This process's request threads (started after fork, never carried across it)."""
-    key = (os.getpid(), threads)
+    """This batch thread's request threads (started after fork, never carried across it)."""
+    key = (os.getpid(), threading.get_ident(), threads)
     executor = _executors.get(key)
     if executor is None:
         executor = _executors[key] = ThreadPoolExecutor(

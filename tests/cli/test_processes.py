@@ -1,4 +1,4 @@
-"""`moderation api` and `moderation worker`: the production processes, started for real."""
+"""`moderation api`, `worker` and `deliverer`: the production processes, started for real."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import redis
 
+from core.settings import Settings
+from core.tasks import DELIVER_DUE, SCORE_COMMENT, queue_task
+from service.queue import create_client
 from tests.cli.helpers import MODERATION, clean_environment, free_port
 from tests.conftest import TEST_SECRET_KEY
 
@@ -39,12 +43,14 @@ def run_command(tmp_path: Path) -> Iterator[RunCommand]:
     """Start `moderation ARGS` with a test environment; whatever is left is killed afterwards."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def run(*args: str, log_name: str) -> tuple[subprocess.Popen[bytes], Path]:
+    def run(
+        *args: str, log_name: str, queue: str | None = None
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         log_path = tmp_path / log_name
         env = clean_environment(
             DATABASE_URL=f"sqlite:///{tmp_path / 'moderation.sqlite'}",
             REDIS_URL=TEST_REDIS_URL,
-            MODERATION_QUEUE=f"moderation-test-{uuid.uuid4().hex[:10]}",
+            MODERATION_QUEUE=queue or f"moderation-test-{uuid.uuid4().hex[:10]}",
             MODERATION_VAR_DIR=str(tmp_path / "var"),
             SECRET_KEY=TEST_SECRET_KEY,
         )
@@ -110,3 +116,62 @@ class TestWorkerCommand:
         assert "celery" in " ".join(psutil.Process(process.pid).cmdline())
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not {what} within {timeout} s")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+class TestWorkerAndDeliverer:
+    """Scoring and callbacks run in separate pools: the worker (prefork, the model) takes only
+    the scoring queue, the deliverer (threads, no model) only the delivery queue."""
+
+    def test_the_worker_alone_never_delivers_and_the_deliverer_does(
+        self, run_command: RunCommand
+    ) -> None:
+        queue = f"moderation-test-{uuid.uuid4().hex[:10]}"
+        settings = Settings(queue_name=queue, redis_url=TEST_REDIS_URL)
+        broker = redis.Redis.from_url(TEST_REDIS_URL)
+        sender = create_client(settings)
+        migrate, _ = run_command("db", "upgrade", log_name="migrate.log", queue=queue)
+        assert migrate.wait(START_TIMEOUT) == 0
+        try:
+            worker, worker_log = run_command(
+                "worker", "--concurrency", "1", log_name="worker.log", queue=queue
+            )
+            wait_for_log(worker_log, "ready.", worker)
+            assert queue_task(sender, DELIVER_DUE, "src_pools_unknown")
+            assert queue_task(sender, SCORE_COMMENT, "cmt_pools_unknown")
+            # The worker takes the scoring message and leaves the delivery one waiting.
+            wait_until(lambda: broker.llen(queue) == 0, "scored")
+            wait_for_log(worker_log, "cmt_pools_unknown", worker)
+            time.sleep(2.0)
+            assert broker.llen(settings.delivery_queue_name) == 1
+            assert "worker.deliver_due" not in worker_log.read_text().split("ready.", 1)[1]
+
+            deliverer, deliverer_log = run_command(
+                "deliverer", "--threads", "2", log_name="deliverer.log", queue=queue
+            )
+            log = wait_for_log(deliverer_log, "succeeded", deliverer)
+            assert broker.llen(settings.delivery_queue_name) == 0
+            assert "Task worker.deliver_due[" in log
+            # One process of threads, which never loads the model (the worker's child did).
+            assert psutil.Process(deliverer.pid).children() == []
+            assert "model loaded" not in log
+            assert "model loaded" in worker_log.read_text()
+            # Scoring still goes to the worker only.
+            assert queue_task(sender, SCORE_COMMENT, "cmt_pools_second")
+            wait_for_log(worker_log, "cmt_pools_second", worker)
+            assert "cmt_pools" not in deliverer_log.read_text()
+            deliverer.send_signal(signal.SIGTERM)
+            assert deliverer.wait(30) == 0
+        finally:
+            sender.close()
+            broker.delete(queue, settings.delivery_queue_name)

@@ -138,7 +138,7 @@ class TestUpChildrenKilled:
         traffic.start()
         try:
             wait_for(lambda: len(traffic.ledger.accepted) >= 10)
-            [worker] = children_named(up_run, "celery")
+            [worker] = children_named(up_run, "--beat")  # the scoring worker, not the deliverer
             [redis_server] = children_named(up_run, "redis-server")
             worker.send_signal(signal.SIGKILL)
             # Redis dies too, while the worker is still loading its model again.
