@@ -101,7 +101,9 @@ def suggest_for_capacity(
     # Every band but this label's flagging: the other labels, the rules, its own rejections.
     others = with_label_thresholds(policy, label, Thresholds(flag=math.inf, reject=reject))
     base = history.bands(others)
-    budget = math.floor(per_day * history.days) - int(np.count_nonzero(base == 1))
+    # A capacity above every comment of the period means every comment (and stays finite).
+    allowed = min(per_day * history.days, float(len(scores)))
+    budget = math.floor(allowed) - int(np.count_nonzero(base == 1))
     if budget < 0:
         raise TargetRefused(
             f"the other labels and the rules alone flag "

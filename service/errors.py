@@ -127,10 +127,10 @@ def _gates_refused(error: Exception) -> ApiError:
 
 
 def _not_enough_labels(error: Exception) -> ApiError:
-    """422 with the labels the period holds and how many more a precision needs."""
-    return ValidationFailed(
+    """409 (the source's history, not the request, is short) with the labels the period holds
+    and how many more a precision needs."""
+    return Conflict(
         str(error),
-        errors=[{"field": "reject_precision", "message": str(error)}],
         labels=getattr(error, "labels", None),
         needed=getattr(error, "needed", None),
     )
@@ -154,7 +154,8 @@ DOMAIN_ERRORS: tuple[tuple[type[Exception], Callable[[Exception], ApiError]], ..
     (authors.NotSanctioned, lambda error: Conflict(str(error))),
     (authors.AuthorError, _refused("body")),
     (suggest.NotEnoughLabels, _not_enough_labels),
-    (suggest.TargetRefused, _refused("body")),
+    # A well-formed target this source's history cannot meet or judge.
+    (suggest.TargetRefused, lambda error: Conflict(str(error))),
     (policies.PolicyVersionNotFound, lambda error: NotFound(str(error))),
     (policies.PolicyInForce, lambda error: Conflict(str(error))),
     (deliveries.EventNotFound, lambda error: NotFound(f"no event {error.args[0]!r}")),

@@ -274,7 +274,14 @@ def what_if(source_id: str) -> Any:
     summary="Thresholds for a label from a review capacity or a rejection precision, with "
     "their what-if; save applies them",
     request=SuggestRequest,
-    responses={200: SuggestionView, 404: "problem", 415: "problem", 422: "problem", **WRITE_ERRORS},
+    responses={
+        200: SuggestionView,
+        404: "problem",
+        409: "problem",
+        415: "problem",
+        422: "problem",
+        **WRITE_ERRORS,
+    },
 )
 def suggest_thresholds(source_id: str) -> Any:
     source_id = web.known_id(source_id)

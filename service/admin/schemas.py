@@ -230,7 +230,7 @@ class SuggestRequest(BaseModel):
         strict=True,
         description="Share of automatic rejections that must be right, in (0, 1]",
     )
-    days: int = Field(default=30, ge=1, le=366, strict=True)
+    days: Annotated[int, Field(strict=True, ge=1, le=366), Integral] = 30
     save: bool = Field(
         default=False, strict=True, description="Apply the thresholds: a new policy version"
     )

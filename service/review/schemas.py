@@ -91,7 +91,13 @@ class Parent(BaseModel):
 
 
 class NoteRequest(Strict):
-    body: str = Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)
+    # Trimmed before it is stored: only whitespace is refused (core.review.add_note).
+    body: str = Field(
+        min_length=1,
+        max_length=MAX_NOTE_CHARS,
+        pattern=NO_NUL,
+        json_schema_extra={"allOf": [{"pattern": "\\S"}], "description": "Not only whitespace"},
+    )
 
 
 class NoteOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
@@ -14,6 +15,7 @@ from core.settings import Settings
 from core.sources import get_source
 from core.store import create_source
 from core.suggest import (
+    MIN_FLAG_THRESHOLD,
     MIN_LABELS,
     NotEnoughLabels,
     TargetRefused,
@@ -52,6 +54,14 @@ class TestSuggest:
             history, with_label_thresholds(suggestion.policy, "toxic", Thresholds(flag=flag - 0.02))
         )
         assert lower.proposed["flagged"] / 30 > 6
+
+    @pytest.mark.parametrize("per_day", [1e6, 1.7976931348623157e306, math.inf])
+    def test_a_capacity_beyond_every_comment_flags_from_the_lowest_threshold(
+        self, settings: Settings, per_day: float
+    ) -> None:
+        history, policy = history_of(settings, 300)
+        suggestion = suggest_for_capacity(history, policy, "toxic", per_day)
+        assert suggestion.thresholds["toxic"]["flag"] == MIN_FLAG_THRESHOLD
 
     def test_capacity_below_what_the_rest_flags_is_refused(self, settings: Settings) -> None:
         history, policy = history_of(settings, 3000)

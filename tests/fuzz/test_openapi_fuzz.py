@@ -106,8 +106,12 @@ def world(settings: Settings, source: NewSource) -> World:
 
 def says_what_no_schema_can(case: schemathesis.Case) -> bool:
     """A positive case the contract refuses by a rule across fields, which JSON Schema cannot
-    state: a label's reject threshold below its flag threshold (documented beside both)."""
+    state: a label's reject threshold below its flag threshold (documented beside both), or a
+    suggestion asked for with no target or with both (SuggestRequest's description)."""
     body = case.body if isinstance(case.body, dict) else {}
+    if case.path.endswith("/suggest"):
+        targets = [body.get("flag_capacity"), body.get("reject_precision")]
+        return sum(target is not None for target in targets) != 1
     thresholds = body.get("thresholds")
     if not isinstance(thresholds, dict):
         return False
