@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
-from core import registry
+from core import drift, registry
 from core.db import session_scope
 from core.drift import (
     bin_shares,
@@ -202,7 +203,9 @@ class TestPsi:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 class TestOverrideRate:
-    def test_override_rate_per_day_equals_the_hand_computation(self, settings: Settings) -> None:
+    def test_override_rate_per_day_equals_the_hand_computation(
+        self, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         with session_scope(settings) as session:
             source_id = new_source(session)
             for day in range(1, 31):
@@ -238,6 +241,9 @@ class TestOverrideRate:
             assert rate.mean == pytest.approx(0.1)
             assert rate.alert  # 0.3 >= 2 x 0.1
             with capture_logs() as logs:
+                # A logger bound before (configure_logging caches it on first use) would not
+                # see the capture: a fresh one is bound inside it.
+                monkeypatch.setattr(drift, "log", structlog.get_logger("core.drift"))
                 check_drift(session, get_source(session, source_id), NOW)
         [alert] = [line for line in logs if line["log_level"] == "warning"]
         assert alert["event"] == "drift alert: moderators overrule the model more often"
